@@ -1,0 +1,86 @@
+"""`ampsm`: bare opens the TUI; a subcommand runs headless without importing Textual."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+
+def _fail(line: str, status: int) -> int:
+    from .engine.secrets import redact
+
+    sys.stderr.write(redact(line) + "\n")
+    sys.stderr.flush()
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .commands import load_all
+    from .commands.registry import build_parser
+
+    load_all()
+    parser = build_parser(__version__)
+    args = parser.parse_args(argv)
+    cmd = getattr(args, "_command", None)
+    if cmd is None:
+        if getattr(args, "_group", None):
+            try:  # a group alone (`ampsm db`) prints its subcommands, as a usage error
+                parser.parse_args([*args._group, "--help"])
+            except SystemExit:
+                pass
+            return 2
+        return _run_tui()
+    return _run_command(cmd, args)
+
+
+def _run_command(cmd: object, args: object) -> int:
+    from .commands.context import Context
+    from .engine.config import ConfigError
+    from .engine.errors import AmpsmError, UsageError
+
+    ctx = Context(args)  # type: ignore[arg-type]
+
+    async def run() -> int:
+        try:
+            return await cmd.handler(args, ctx)  # type: ignore[attr-defined, no-any-return]
+        finally:
+            await ctx.close()
+
+    try:
+        return asyncio.run(run())
+    except AmpsmError as exc:
+        status = _fail(exc.one_line(), exc.exit_status)
+        if exc.details and not ctx.json:
+            sys.stderr.write(exc.details.rstrip() + "\n")
+        return status
+    except ConfigError as exc:
+        return _fail(f"error: config: {exc}", 2)
+    except UsageError as exc:
+        return _fail(f"error: {exc.message}", exc.exit_status)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 128 + signal.SIGINT)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run_tui() -> int:
+    from .engine.config import ConfigError
+
+    try:
+        from .app import run_app
+    except ImportError as exc:  # pragma: no cover - a broken install
+        return _fail(f"error: the TUI could not start: {exc}", 1)
+    try:
+        return run_app()
+    except ConfigError as exc:
+        return _fail(f"error: config: {exc}", 2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

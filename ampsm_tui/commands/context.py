@@ -1,0 +1,71 @@
+"""What a command handler gets: the config, the store (opened on first use) and the output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..engine.config import Config
+    from ..engine.store import Store
+
+
+class Context:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._store: Store | None = None
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @cached_property
+    def config(self) -> Config:
+        from ..engine.config import load_config
+        from ..engine.logs import setup_logging
+
+        cfg = load_config()
+        setup_logging(cfg.log_path, cfg.log_level)
+        return cfg
+
+    async def store(self) -> Store:
+        if self._store is None:
+            from ..engine.store import Store
+
+            store = Store.from_config(self.config)
+            await store.open()
+            self._store = store
+        return self._store
+
+    async def close(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(highlight=False, soft_wrap=False)
+
+    @cached_property
+    def err_console(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
+
+    def print(self, *renderables: Any, **kwargs: Any) -> None:
+        self.console.print(*renderables, **kwargs)
+
+    def emit_json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def emit_jsonl(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
+        sys.stdout.flush()

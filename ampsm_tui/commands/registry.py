@@ -1,0 +1,106 @@
+"""The one registry of headless commands. The parser, `--help`, shell completion and the README's
+CLI reference are all built from it. Importing this module must stay cheap: handlers import
+their heavy dependencies (GitPython, aiosqlite, rich) inside the function."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .context import Context
+
+Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Arg:
+    flags: tuple[str, ...]
+    kwargs: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.flags[0]
+
+
+def arg(*flags: str, **kwargs: Any) -> Arg:
+    return Arg(flags, kwargs)
+
+
+@dataclass
+class Command:
+    path: tuple[str, ...]
+    help: str
+    handler: Handler
+    args: list[Arg] = field(default_factory=list)
+    json: bool = False  # accepts --json for machine output
+    description: str | None = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.path)
+
+
+@dataclass
+class Group:
+    path: tuple[str, ...]
+    help: str
+
+
+COMMANDS: dict[tuple[str, ...], Command] = {}
+GROUPS: dict[tuple[str, ...], Group] = {}
+
+
+def group(name: str, help: str) -> None:
+    GROUPS[tuple(name.split())] = Group(tuple(name.split()), help)
+
+
+def command(
+    name: str, help: str, *args: Arg, json: bool = False, description: str | None = None
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        path = tuple(name.split())
+        if path in COMMANDS:
+            raise ValueError(f"command registered twice: {name}")
+        COMMANDS[path] = Command(path, help, handler, list(args), json, description or handler.__doc__)
+        return handler
+
+    return register
+
+
+def build_parser(version: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ampsm",
+        description="Turn AI coding-agent sessions into reviewable Git branches. Bare `ampsm` opens the TUI.",
+    )
+    parser.add_argument("--version", action="version", version=f"ampsm {version}")
+    subparsers: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    subparsers[()] = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
+
+    def ensure(path: tuple[str, ...]) -> argparse.ArgumentParser:
+        if path in parsers:
+            return parsers[path]
+        parent = ensure(path[:-1])
+        if path[:-1] not in subparsers:
+            subparsers[path[:-1]] = parent.add_subparsers(dest=f"sub_{len(path)}", metavar="SUBCOMMAND")
+        grp = GROUPS.get(path)
+        p = subparsers[path[:-1]].add_parser(path[-1], help=grp.help if grp else None)
+        parsers[path] = p
+        p.set_defaults(_group=path)
+        return p
+
+    for path, cmd in sorted(COMMANDS.items()):
+        parent = ensure(path[:-1])
+        if path[:-1] not in subparsers:
+            subparsers[path[:-1]] = parent.add_subparsers(dest=f"sub_{len(path)}", metavar="SUBCOMMAND")
+        sub = subparsers[path[:-1]].add_parser(path[-1], help=cmd.help, description=cmd.description or cmd.help)
+        for a in cmd.args:
+            sub.add_argument(*a.flags, **a.kwargs)
+        if cmd.json:
+            sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        sub.set_defaults(_command=cmd)
+        parsers[path] = sub
+    return parser

@@ -1,0 +1,42 @@
+"""Logging: one file under the config dir, level from config/AMPSM_LOG_LEVEL, keys redacted."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+from pathlib import Path
+
+from .secrets import RedactingFilter
+
+_configured: Path | None = None
+
+
+def setup_logging(log_path: Path, level: str = "info", *, stderr: bool = False) -> None:
+    """Idempotent per path: commands and the TUI call it once after loading the config."""
+    global _configured
+    root = logging.getLogger("ampsm_tui")
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    if _configured == log_path:
+        return
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    try:
+        os.chmod(log_path, 0o600)
+    except OSError:
+        pass
+    if stderr:
+        err = logging.StreamHandler()
+        err.setLevel(logging.WARNING)
+        err.addFilter(RedactingFilter())
+        root.addHandler(err)
+    root.propagate = False
+    _configured = log_path

@@ -1,0 +1,30 @@
+"""The SQLite store: the one place with SQL. `Store` combines one repository per area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .batches import BatchesRepo
+from .core import StoreBase, db_error
+from .iterations import IterationsRepo
+from .migrations import LATEST, MIGRATIONS
+from .sessions import SessionNotFound, SessionsRepo
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+
+class Store(SessionsRepo, IterationsRepo, BatchesRepo):
+    @classmethod
+    def from_config(cls, config: Config, path: Path | None = None) -> Store:
+        db = config.database
+        return cls(
+            path or config.db_path,
+            busy_timeout_ms=db.busy_timeout_ms,
+            journal_mode=db.journal_mode,
+            cache_size=db.cache_size,
+        )
+
+
+__all__ = ["LATEST", "MIGRATIONS", "SessionNotFound", "Store", "StoreBase", "db_error"]

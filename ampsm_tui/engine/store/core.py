@@ -1,0 +1,220 @@
+"""The connection, its pragmas and migrations. The only SQL lives in this package."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from pydantic import BaseModel
+
+from ..clock import now_iso
+from ..errors import AmpsmError, ErrorCode
+from .migrations import LATEST, MIGRATIONS
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _ensure_private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass
+
+
+def db_error(path: Path, exc: BaseException) -> AmpsmError:
+    return AmpsmError(ErrorCode.DATABASE, f"database {path} is unusable: {exc}")
+
+
+class StoreBase:
+    """Owns one aiosqlite connection. Writes are serialised with a lock so that one task's
+    transaction never swallows another task's statements on the shared connection."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = 10000,
+        journal_mode: str = "WAL",
+        cache_size: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.journal_mode = journal_mode
+        self.cache_size = cache_size
+        self._conn: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._column_cache: dict[str, set[str]] = {}
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("store is not open")
+        return self._conn
+
+    async def open(self, *, migrate: bool = True) -> None:
+        _ensure_private_file(self.path)
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+            conn.row_factory = sqlite3.Row
+            self._conn = conn
+            await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            await conn.execute(f"PRAGMA journal_mode = {self.journal_mode}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            if self.cache_size is not None:
+                await conn.execute(f"PRAGMA cache_size = {int(self.cache_size)}")
+            if migrate:
+                await self._migrate()
+        except sqlite3.DatabaseError as exc:
+            await self.close()
+            raise db_error(self.path, exc) from exc
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(self.path) + suffix)
+            if side.exists():
+                try:
+                    os.chmod(side, 0o600)
+                except OSError:
+                    pass
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await conn.close()
+            except Exception:
+                pass
+
+    async def __aenter__(self) -> StoreBase:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- migrations -------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        cur = await self.conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
+        if await cur.fetchone() is None:
+            return 0
+        cur = await self.conn.execute("SELECT MAX(version) FROM schema_version")
+        row = await cur.fetchone()
+        return int(row[0] or 0) if row else 0
+
+    async def _migrate(self, target: int = LATEST) -> None:
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version ("
+                    " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                current = await self.schema_version()
+                for version, description, sql in MIGRATIONS:
+                    if current < version <= target:
+                        for statement in _statements(sql):
+                            await self.conn.execute(statement)
+                        await self.conn.execute(
+                            "INSERT INTO schema_version(version, description, applied_at) VALUES (?, ?, ?)",
+                            (version, description, now_iso()),
+                        )
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+        self._column_cache.clear()
+
+    async def migrate_to(self, target: int) -> None:
+        """Apply migrations up to `target` only (tests build old-schema DBs with this)."""
+        await self._migrate(target)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement, atomic on its own; returns lastrowid."""
+        async with self._write_lock:
+            cur = await self.conn.execute(sql, params)
+            return int(cur.lastrowid or 0)
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        cur = await self.conn.execute(sql, params)
+        return list(await cur.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        cur = await self.conn.execute(sql, params)
+        row = await cur.fetchone()
+        return row
+
+    @staticmethod
+    def _model(model: type[M], row: sqlite3.Row | None) -> M | None:
+        return model.model_validate(dict(row)) if row is not None else None
+
+    @staticmethod
+    def _models(model: type[M], rows: Iterable[sqlite3.Row]) -> list[M]:
+        return [model.model_validate(dict(r)) for r in rows]
+
+    async def _columns(self, table: str) -> set[str]:
+        if table not in self._column_cache:
+            rows = await self._fetchall(f"PRAGMA table_info({table})")
+            self._column_cache[table] = {r["name"] for r in rows}
+        return self._column_cache[table]
+
+    async def _insert_model(self, table: str, obj: BaseModel, *, exclude: set[str] | None = None) -> int:
+        cols = await self._columns(table)
+        data = obj.model_dump(mode="json", exclude=exclude or set())
+        data = {k: v for k, v in data.items() if k in cols}
+        names = ", ".join(data)
+        marks = ", ".join("?" for _ in data)
+        return await self._write(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(data.values()))
+
+    async def _update(self, table: str, key: str, key_value: Any, fields: dict[str, Any]) -> None:
+        if not fields:
+            return
+        cols = await self._columns(table)
+        unknown = set(fields) - cols
+        if unknown:
+            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        values = [v.value if hasattr(v, "value") else v for v in fields.values()]
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        await self._write(f"UPDATE {table} SET {sets} WHERE {key} = ?", [*values, key_value])
+
+    # -- health -----------------------------------------------------------------------------
+
+    async def integrity_check(self) -> tuple[list[str], list[str]]:
+        """(integrity_check, quick_check) messages; ['ok'] each when healthy."""
+        integrity = [r[0] for r in await self._fetchall("PRAGMA integrity_check")]
+        quick = [r[0] for r in await self._fetchall("PRAGMA quick_check")]
+        return integrity, quick
+
+    async def quick_only(self) -> tuple[list[str], list[str]]:
+        return [], [r[0] for r in await self._fetchall("PRAGMA quick_check")]
+
+    async def data_version(self) -> int:
+        """Changes when another connection commits: a cheap poll for the TUI's live view."""
+        row = await self._fetchone("PRAGMA data_version")
+        return int(row[0]) if row else 0
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
