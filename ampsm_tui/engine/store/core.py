@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ..clock import now_iso
 from ..errors import AmpsmError, ErrorCode
-from .migrations import LATEST, MIGRATIONS
+from .migrations import MIGRATIONS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -111,7 +111,10 @@ class StoreBase:
         row = await cur.fetchone()
         return int(row[0] or 0) if row else 0
 
-    async def _migrate(self, target: int = LATEST) -> None:
+    async def _migrate(self, target: int | None = None) -> None:
+        """All pending steps in one transaction: a failing step leaves the DB as it was."""
+        if target is None:
+            target = max(v for v, _, _ in MIGRATIONS)
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
