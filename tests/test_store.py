@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ampsm_tui.engine.errors import AmpsmError
 from ampsm_tui.engine.models import Iteration, Session, SessionStatus, ToolCall
 from ampsm_tui.engine.store import LATEST, SessionNotFound, Store
 
@@ -140,7 +141,7 @@ async def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pyt
     bad = [*core.MIGRATIONS, (99, "broken", "ALTER TABLE sessions ADD COLUMN x INTEGER; THIS IS NOT SQL")]
     monkeypatch.setattr(core, "MIGRATIONS", bad)
     store = Store(path)
-    with pytest.raises(Exception):
+    with pytest.raises(AmpsmError, match="unusable"):
         await store.open()
     await store.close()
     conn = sqlite3.connect(path)
