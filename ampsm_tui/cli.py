@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -20,6 +19,10 @@ def _fail(line: str, status: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # the cheapest possible path: scripts call it to probe the install
+        sys.stdout.write(f"ampsm {__version__}\n")
+        return 0
     from .commands import load_all
     from .commands.registry import build_parser
 
@@ -39,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_command(cmd: object, args: object) -> int:
+    import asyncio
+
     from .commands.context import Context
     from .engine.config import ConfigError
     from .engine.errors import AmpsmError, UsageError
@@ -46,6 +51,12 @@ def _run_command(cmd: object, args: object) -> int:
     ctx = Context(args)  # type: ignore[arg-type]
 
     async def run() -> int:
+        # SIGTERM cancels the command like Ctrl-C does: a running agent is terminated, its iteration
+        # recorded as interrupted, and the session is never left `running` (lesson 15).
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is not None:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             return await cmd.handler(args, ctx)  # type: ignore[attr-defined, no-any-return]
         finally:
@@ -64,6 +75,8 @@ def _run_command(cmd: object, args: object) -> int:
         return _fail(f"error: {exc.message}", exc.exit_status)
     except KeyboardInterrupt:
         return _fail("interrupted", 128 + signal.SIGINT)
+    except asyncio.CancelledError:
+        return _fail("terminated", 128 + signal.SIGTERM)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
