@@ -1,0 +1,121 @@
+"""The repository lock: one file under the common `.git` dir, held with `flock` across processes.
+
+Every operation that writes refs or worktrees runs inside `RepoLock`, so the TUI and any number of
+headless commands on one repository are serialised. The kernel drops a `flock` when its holder dies,
+so a lock file left by a dead process is simply taken over; the pid written in it is only there to
+name the holder in a timeout message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import fcntl
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import AmpsmError, ErrorCode
+from .repo import repo_paths
+
+LOCK_NAME = "ampsm.lock"
+_POLL_S = 0.02
+_MAX_POLL_S = 0.2
+
+#: Locks held by the current task (and the tasks it starts), so a locked operation may call another.
+_held: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("ampsm_repo_locks", default=frozenset())
+
+
+class LockTimeout(AmpsmError):
+    def __init__(self, lock_path: Path, timeout: float, holder: str) -> None:
+        self.lock_path = lock_path
+        self.holder = holder
+        super().__init__(
+            ErrorCode.GIT,
+            f"repository is locked by {holder} (lock {lock_path}); gave up after {timeout:g}s",
+        )
+
+
+def read_holder(lock_path: Path) -> str:
+    """`pid 1234 (ampsm ...)` from the lock file, or `an unknown process`."""
+    try:
+        text = lock_path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return "an unknown process"
+    fields = dict(part.split("=", 1) for part in text.split() if "=" in part)
+    pid = fields.get("pid")
+    if not pid:
+        return "an unknown process"
+    alive = _pid_alive(int(pid)) if pid.isdigit() else False
+    what = fields.get("cmd", "")
+    return f"pid {pid}" + (f" ({what})" if what else "") + ("" if alive else " (not running)")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RepoLock:
+    """`async with RepoLock(repo, timeout=60):` — re-entrant within one task."""
+
+    def __init__(self, repo: Path | str, timeout: float = 60.0, *, purpose: str = "") -> None:
+        self.repo = Path(repo)
+        self.timeout = timeout
+        self.purpose = purpose
+        self.path: Path | None = None
+        self._fd: int | None = None
+        self._token: contextvars.Token[frozenset[str]] | None = None
+
+    async def __aenter__(self) -> RepoLock:
+        paths = await repo_paths(self.repo)
+        self.path = paths.common_dir / LOCK_NAME
+        key = str(self.path)
+        if key in _held.get():
+            return self  # already ours: nested operation
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + self.timeout
+        delay = _POLL_S
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout(self.path, self.timeout, read_holder(self.path)) from None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 1.5, _MAX_POLL_S)
+            stamp = f"pid={os.getpid()} since={time.time():.3f} cmd={(self.purpose or 'ampsm').replace(' ', '_')}\n"
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, stamp.encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._token = _held.set(_held.get() | {key})
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+            if self._token is not None:
+                try:
+                    _held.reset(self._token)
+                except ValueError:  # exited in another context than entered
+                    _held.set(_held.get() - {str(self.path)})
+                self._token = None

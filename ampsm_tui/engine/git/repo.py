@@ -1,0 +1,175 @@
+"""Facts about a repository that every operation checks first, and the E001 refusals built on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..errors import AmpsmError, ErrorCode
+from .runner import git, split_z
+
+Operation = Literal["merge", "rebase", "cherry-pick", "revert"]
+
+#: ampsm's own files inside a worktree (context, logs, metrics): never committed (lesson 6).
+BOOKKEEPING_DIR = ".ampsm"
+
+
+@dataclass(frozen=True)
+class RepoPaths:
+    root: Path  # the main worktree (the user's checkout)
+    common_dir: Path  # the shared .git directory (locks, refs, info/exclude live here)
+
+
+async def repo_paths(path: Path | str) -> RepoPaths:
+    """The main checkout and common git dir of the repository containing `path` (E001 if none).
+
+    Works from the main checkout, any subdirectory, or a linked worktree: all map to the same main
+    checkout, so every session of one repository shares one lock and one `.worktrees/`.
+    """
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise AmpsmError(ErrorCode.GIT, f"not a git repository: {p} (no such directory)")
+    res = await git(
+        "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository", cwd=p, check=False
+    )
+    if not res.ok:
+        raise AmpsmError(ErrorCode.GIT, f"not a git repository: {p}")
+    common_s, bare = res.stdout.splitlines()[:2]
+    if bare.strip() == "true":
+        raise AmpsmError(ErrorCode.GIT, f"bare repositories are not supported: {p}")
+    common = Path(common_s).resolve()
+    root = common.parent if common.name == ".git" else None
+    if root is None:  # a repo with a separate git dir: ask the main worktree for its top level
+        top = await git("rev-parse", "--show-toplevel", cwd=p, check=False)
+        root = Path(top.out).resolve()
+    return RepoPaths(root=root, common_dir=common)
+
+
+async def worktree_root(path: Path | str) -> Path:
+    """Top level of the worktree (main or linked) containing `path`."""
+    res = await git("rev-parse", "--show-toplevel", cwd=path, check=False)
+    if not res.ok:
+        raise AmpsmError(ErrorCode.GIT, f"not a git worktree: {path}")
+    return Path(res.out).resolve()
+
+
+async def rev(path: Path | str, ref: str) -> str | None:
+    """The commit sha `ref` names, or None."""
+    res = await git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", cwd=path, check=False)
+    return res.out if res.ok and res.out else None
+
+
+async def branch_exists(path: Path | str, branch: str) -> bool:
+    res = await git("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", cwd=path, check=False)
+    return res.ok
+
+
+async def current_branch(path: Path | str) -> str | None:
+    res = await git("symbolic-ref", "--quiet", "--short", "HEAD", cwd=path, check=False)
+    return res.out if res.ok else None
+
+
+async def current_operation(path: Path | str) -> Operation | None:
+    """The merge/rebase/cherry-pick/revert the worktree at `path` is in the middle of, if any."""
+    res = await git(
+        "rev-parse",
+        "--path-format=absolute",
+        "--git-path",
+        "MERGE_HEAD",
+        "--git-path",
+        "rebase-merge",
+        "--git-path",
+        "rebase-apply",
+        "--git-path",
+        "CHERRY_PICK_HEAD",
+        "--git-path",
+        "REVERT_HEAD",
+        cwd=path,
+    )
+    merge, rmerge, rapply, pick, revert = (Path(x) for x in res.stdout.splitlines()[:5])
+    if rmerge.exists() or rapply.exists():
+        return "rebase"
+    if merge.exists():
+        return "merge"
+    if pick.exists():
+        return "cherry-pick"
+    if revert.exists():
+        return "revert"
+    return None
+
+
+async def dirty_paths(path: Path | str, *, untracked: bool = False) -> list[str]:
+    """Paths with staged or unstaged changes (and untracked ones if asked), ampsm's files excluded."""
+    res = await git(
+        "status",
+        "--porcelain=v1",
+        "-z",
+        f"--untracked-files={'all' if untracked else 'no'}",
+        "--ignore-submodules=none",
+        cwd=path,
+    )
+    fields = split_z(res.stdout)
+    paths: list[str] = []
+    i = 0
+    while i < len(fields):
+        entry = fields[i]
+        status, name = entry[:2], entry[3:]
+        if status[0] in "RC":  # a rename is followed by its source path
+            i += 1
+        i += 1
+        if name == BOOKKEEPING_DIR or name.startswith(BOOKKEEPING_DIR + "/"):
+            continue
+        paths.append(name)
+    return paths
+
+
+async def conflicted_paths(path: Path | str) -> list[str]:
+    res = await git("diff", "--name-only", "-z", "--diff-filter=U", cwd=path, check=False)
+    return sorted(set(split_z(res.stdout)))
+
+
+async def require_no_operation(path: Path | str, what: str = "repository") -> None:
+    op = await current_operation(path)
+    if op:
+        raise AmpsmError(
+            ErrorCode.GIT,
+            f"{what} {path} is in the middle of a {op}; finish it or run `git {op} --abort` first",
+        )
+
+
+async def validate_repo(path: Path | str, base_branch: str | None = None) -> RepoPaths:
+    """E001 unless `path` is a usable repository: a git repo, not bare, the base branch present,
+    and the main checkout not in the middle of a merge or rebase."""
+    paths = await repo_paths(path)
+    await require_no_operation(paths.root)
+    if base_branch is not None and not await branch_exists(paths.root, base_branch):
+        raise AmpsmError(ErrorCode.GIT, f"base branch {base_branch!r} does not exist in {paths.root}")
+    return paths
+
+
+async def require_clean(path: Path | str, what: str) -> None:
+    """E001 naming the dirty paths when the worktree at `path` has uncommitted tracked changes."""
+    dirty = await dirty_paths(path)
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise AmpsmError(
+            ErrorCode.GIT,
+            f"{what} {path} has uncommitted changes: {shown}; commit or stash them first",
+            details="\n".join(dirty),
+        )
+
+
+async def worktree_branches(path: Path | str) -> dict[Path, str | None]:
+    """Every registered worktree (path -> branch checked out there, None when detached)."""
+    res = await git("worktree", "list", "--porcelain", "-z", cwd=path)
+    out: dict[Path, str | None] = {}
+    current: Path | None = None
+    for field in split_z(res.stdout):
+        if field.startswith("worktree "):
+            current = Path(field[len("worktree ") :])
+            out[current] = None
+        elif field.startswith("branch ") and current is not None:
+            ref = field[len("branch ") :]
+            out[current] = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
+    return out

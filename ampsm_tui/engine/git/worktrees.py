@@ -1,0 +1,182 @@
+"""Session worktrees: `<repo>/.worktrees/<session-id>/` on a new branch `amp/<slug>/<stamp>`.
+
+The worktree is made from the base ref directly (lesson 5): nothing in the user's main checkout is
+switched, pulled or checked out. A failed creation leaves nothing behind (E004).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..clock import utcnow
+from ..errors import AmpsmError, ErrorCode
+from .archive import ArchiveResult, archive_work
+from .locks import RepoLock
+from .repo import BOOKKEEPING_DIR, current_operation, repo_paths, rev, validate_repo
+from .runner import GitError, git
+from .slug import branch_name, is_safe_session_id
+
+#: git config keys on the session branch, so clean-up can tell whose branch it is without the DB.
+SESSION_KEY = "ampsmSession"
+BASE_KEY = "ampsmBase"
+
+
+@dataclass(frozen=True)
+class WorktreeInfo:
+    path: Path
+    branch: str
+    base_branch: str
+    base_sha: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    removed_worktree: bool
+    deleted_branch: bool
+    archive: ArchiveResult
+
+
+def worktrees_root(root: Path, worktree_dir: str | Path = ".worktrees") -> Path:
+    wd = Path(worktree_dir).expanduser()
+    return wd if wd.is_absolute() else root / wd
+
+
+async def ensure_excluded(common_dir: Path, root: Path, folder: Path) -> None:
+    """Keep `folder` out of the user's `git status` through `.git/info/exclude` (never their
+    `.gitignore`)."""
+    try:
+        rel = folder.resolve().relative_to(root.resolve())
+    except ValueError:
+        return  # outside the checkout: nothing to hide
+    line = f"/{rel.as_posix()}/"
+    exclude = common_dir / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    if line in text.splitlines():
+        return
+    prefix = "" if not text or text.endswith("\n") else "\n"
+    with exclude.open("a", encoding="utf-8") as fh:
+        fh.write(f"{prefix}# ampsm session worktrees\n{line}\n")
+
+
+async def _free_branch(root: Path, name: str, moment: datetime) -> str:
+    for n in range(1, 10_000):
+        candidate = branch_name(name, moment, n)
+        if await rev(root, f"refs/heads/{candidate}") is not None:
+            continue
+        check = await git("check-ref-format", "--branch", candidate, cwd=root, check=False)
+        if not check.ok:
+            raise AmpsmError(ErrorCode.WORKTREE, f"cannot make a valid branch name from {name!r}")
+        # `amp/x/20250101-000000` cannot exist when `amp/x` is a branch (a ref is a file or a dir)
+        parent = candidate.rsplit("/", 1)[0]
+        if await rev(root, f"refs/heads/{parent}") is not None:
+            raise AmpsmError(ErrorCode.WORKTREE, f"a branch named {parent!r} blocks session branches for {name!r}")
+        return candidate
+    raise AmpsmError(ErrorCode.WORKTREE, f"no free branch name for {name!r}")  # pragma: no cover
+
+
+async def create_worktree(
+    repo: Path | str,
+    session_id: str,
+    name: str,
+    base: str,
+    *,
+    worktree_dir: str | Path = ".worktrees",
+    lock_timeout: float = 60.0,
+) -> WorktreeInfo:
+    """Make the session's worktree and branch from `base` (E001 bad repo/base, E004 failure)."""
+    if not is_safe_session_id(session_id):
+        raise AmpsmError(ErrorCode.WORKTREE, f"unsafe session id {session_id!r}")
+    paths = await validate_repo(repo, base)
+    root, common = paths.root, paths.common_dir
+    folder = worktrees_root(root, worktree_dir)
+    target = folder / session_id
+    try:
+        lock = RepoLock(root, lock_timeout, purpose=f"create {session_id}")
+        await lock.__aenter__()
+    except AmpsmError as exc:
+        raise AmpsmError(ErrorCode.WORKTREE, f"cannot create worktree: {exc.message}") from exc
+    try:
+        base_sha = await rev(root, f"refs/heads/{base}")
+        if base_sha is None:
+            raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}")
+        if target.exists():
+            raise AmpsmError(ErrorCode.WORKTREE, f"worktree path already exists: {target}")
+        branch = await _free_branch(root, name, utcnow())
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            await ensure_excluded(common, root, folder)
+            await git("worktree", "add", "--quiet", "--no-track", "-b", branch, target, base_sha, cwd=root)
+            await git("config", f"branch.{branch}.{SESSION_KEY}", session_id, cwd=root)
+            await git("config", f"branch.{branch}.{BASE_KEY}", base, cwd=root)
+        except (GitError, OSError, asyncio.CancelledError) as exc:
+            await _undo_create(root, target, branch)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise AmpsmError(ErrorCode.WORKTREE, f"worktree creation failed for {target}: {exc}") from exc
+        return WorktreeInfo(path=target, branch=branch, base_branch=base, base_sha=base_sha, session_id=session_id)
+    finally:
+        await lock.__aexit__(None, None, None)
+
+
+async def _undo_create(root: Path, target: Path, branch: str) -> None:
+    await git("worktree", "remove", "--force", "--force", target, cwd=root, check=False)
+    if target.exists():
+        shutil.rmtree(target, ignore_errors=True)
+    await git("worktree", "prune", cwd=root, check=False)
+    await git("branch", "-D", "--", branch, cwd=root, check=False)
+
+
+async def remove_worktree(
+    repo: Path | str,
+    worktree: Path | str | None,
+    branch: str | None,
+    *,
+    session_id: str | None = None,
+    force: bool = False,
+    delete_branch: bool = True,
+    lock_timeout: float = 60.0,
+) -> RemoveResult:
+    """Remove a session's worktree (and branch), first keeping unmerged or uncommitted work under
+    `refs/ampsm/archive/<session-id>` (lesson 19). A worktree in the middle of a merge or rebase is
+    refused unless `force`, which aborts that operation first."""
+    paths = await repo_paths(repo)
+    root = paths.root
+    wt = Path(worktree) if worktree is not None else None
+    sid = session_id or (wt.name if wt is not None else (branch or "session").replace("/", "-"))
+    async with RepoLock(root, lock_timeout, purpose=f"remove {sid}"):
+        if wt is not None and (wt / ".git").exists():
+            op = await current_operation(wt)
+            if op:
+                if not force:
+                    raise AmpsmError(ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; abort it first")
+                await git(op, "--abort", cwd=wt, check=False)
+        archived = await archive_work(root, sid, worktree=wt, branch=branch)
+        removed = False
+        if wt is not None and wt.exists():
+            res = await git("worktree", "remove", "--force", "--force", wt, cwd=root, check=False)
+            if wt.exists():  # not a registered worktree (a loose directory): its files are archived
+                shutil.rmtree(wt)
+            removed = res.ok or not wt.exists()
+        await git("worktree", "prune", cwd=root, check=False)
+        deleted = False
+        if branch and delete_branch and await rev(root, f"refs/heads/{branch}") is not None:
+            res = await git("branch", "-D", "--", branch, cwd=root, check=False)
+            deleted = res.ok
+        return RemoveResult(removed_worktree=removed, deleted_branch=deleted, archive=archived)
+
+
+__all__ = [
+    "BOOKKEEPING_DIR",
+    "RemoveResult",
+    "WorktreeInfo",
+    "create_worktree",
+    "ensure_excluded",
+    "remove_worktree",
+    "worktrees_root",
+]
