@@ -143,6 +143,7 @@ class BatchRun(Row):
     status: BatchStatus = BatchStatus.PENDING
     concurrency: int = 1
     pid: int | None = None
+    pid_started_at: float | None = None  # with pid, identifies the live owner (resume after SIGKILL)
     definition: str = ""  # the validated batch file as JSON, so resume needs no file
     created_at: str = ""
     started_at: str | None = None
@@ -165,6 +166,7 @@ class BatchItem(Row):
     status: BatchItemStatus = BatchItemStatus.PENDING
     session_id: str | None = None
     attempts: int = 0
+    retries: int = 0  # extra attempts after a failed one (the item's `retries:` key)
     error: str | None = None
     started_at: str | None = None
     ended_at: str | None = None

@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .batch_queue import BatchQueueRepo
 from .batches import BatchesRepo
 from .core import StoreBase, db_error
 from .iterations import IterationsRepo
 from .migrations import LATEST, MIGRATIONS
 from .sessions import SessionNotFound, SessionsRepo
+from .telemetry import TelemetryRepo
 
 if TYPE_CHECKING:
     from ..config import Config
 
 
-class Store(SessionsRepo, IterationsRepo, BatchesRepo):
+class Store(SessionsRepo, IterationsRepo, BatchesRepo, BatchQueueRepo, TelemetryRepo):
     @classmethod
     def from_config(cls, config: Config, path: Path | None = None) -> Store:
         db = config.database

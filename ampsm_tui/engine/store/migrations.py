@@ -138,6 +138,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX idx_tool_calls_session ON tool_calls(session_id);
         """,
     ),
+    (
+        3,
+        "batch item retries, batch owner start time, telemetry indexes",
+        """
+        ALTER TABLE batch_items ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE batch_runs ADD COLUMN pid_started_at REAL;
+        CREATE INDEX idx_sessions_batch_item ON sessions(batch_item_id);
+        CREATE INDEX idx_iterations_model ON iterations(model, started_at);
+        CREATE INDEX idx_tool_calls_started ON tool_calls(started_at);
+        """,
+    ),
 ]
 
 LATEST = max(v for v, _, _ in MIGRATIONS)

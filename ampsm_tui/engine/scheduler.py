@@ -1,0 +1,328 @@
+"""The batch scheduler: at most N items at once, every item's fate recorded as it happens.
+
+The runner of one item is injected (`run_item(item) -> BatchItemStatus`), so the scheduler is the
+same for real sessions (`engine_run_item`) and for tests. Git safety (one writer per repo) is the
+session service's repo lock; the scheduler only limits how many agents run.
+
+Abort (Ctrl-C, SIGTERM, `batch abort` from another process) cancels the running items' tasks; the
+session service terminates their agents and records the iterations as interrupted, work already
+committed stays. `resume` runs whatever is not finished, also after the owner was SIGKILLed: the
+owner is recorded as pid + start time, so a dead owner is detected, never assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import procinfo
+from .batch import BatchPlan, to_rows
+from .clock import now_iso
+from .errors import AmpsmError, UsageError
+from .events import BatchFinished, BatchProgress, MetricsEventBus
+from .models import BatchItem, BatchItemStatus, BatchRun, BatchStatus, Iteration, IterationStatus, SessionStatus
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+RunItem = Callable[[BatchItem], Awaitable[BatchItemStatus]]
+T = TypeVar("T")
+
+#: An item in one of these states is not run again by `resume`.
+FINISHED = frozenset({BatchItemStatus.SUCCEEDED, BatchItemStatus.FAILED})
+
+
+class ItemFailed(Exception):
+    """Raised by a run_item to end an item with a status and a message for the table."""
+
+    def __init__(self, status: BatchItemStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def create_batch(store: Store, plan: BatchPlan, concurrency: int) -> BatchRun:
+    """Store the run and all its items in one transaction (nothing runs yet)."""
+    run, items = to_rows(plan, concurrency)
+    return await store.create_batch(run, items)
+
+
+def owner_alive(run: BatchRun) -> bool:
+    """Whether the process recorded as the batch's owner still runs (pid and start time)."""
+    return procinfo.same_process(run.pid, run.pid_started_at)
+
+
+def is_stalled(run: BatchRun) -> bool:
+    """Marked running, but its owner is gone (killed): `batch resume` picks it up."""
+    return run.status == BatchStatus.RUNNING and not owner_alive(run)
+
+
+class BatchScheduler:
+    def __init__(
+        self,
+        store: Store,
+        batch_id: str,
+        run_item: RunItem,
+        *,
+        bus: MetricsEventBus | None = None,
+        concurrency: int | None = None,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.batch_id = batch_id
+        self.run_item = run_item
+        self.bus = bus or MetricsEventBus()
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self._abort = asyncio.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def abort(self) -> None:
+        """Stop: cancel running items, leave pending ones for `resume`. Safe from a signal handler."""
+        self._abort.set()
+
+    @property
+    def aborted(self) -> bool:
+        return self._abort.is_set()
+
+    async def run(self) -> BatchRun:
+        run = await self.store.get_batch(self.batch_id)
+        if run is None:
+            raise UsageError(f"no such batch: {self.batch_id}")
+        me, started = procinfo.me()
+        if run.status == BatchStatus.RUNNING and run.pid != me and owner_alive(run):
+            raise UsageError(
+                f"batch {run.id} is running in process {run.pid} (stop it with `ampsm batch abort {run.id}`)"
+            )
+        concurrency = max(1, self.concurrency or run.concurrency or 1)
+        await self.store.claim_batch(run.id, me, started, concurrency=concurrency)
+        await self.store.reset_unfinished_items(run.id)
+        items = [i for i in await self.store.list_batch_items(run.id) if i.status == BatchItemStatus.PENDING]
+        queue: asyncio.Queue[BatchItem] = asyncio.Queue()
+        for item in items:
+            queue.put_nowait(item)
+        await self._progress(None)
+
+        workers = [asyncio.create_task(self._worker(queue), name=f"batch-worker-{n}") for n in range(concurrency)]
+        watcher = asyncio.create_task(self._watch_abort_requests(), name="batch-abort-watch")
+        aborter = asyncio.create_task(self._abort.wait(), name="batch-abort-wait")
+        try:
+            done_all: asyncio.Future[Any] = asyncio.gather(*workers)
+            waiting: set[asyncio.Future[Any]] = {done_all, aborter}
+            finished, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if aborter in finished:
+                for task in list(self._running.values()):
+                    task.cancel()
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                with contextlib.suppress(BaseException):
+                    await done_all
+            else:
+                done_all.result()
+        except BaseException:
+            # Our own task was cancelled (e.g. asyncio.run's SIGINT): stop items, then record it.
+            self._abort.set()
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self._finish()
+            raise
+        finally:
+            watcher.cancel()
+            aborter.cancel()
+            await asyncio.gather(watcher, aborter, return_exceptions=True)
+        return await self._finish()
+
+    async def _finish(self) -> BatchRun:
+        counts = await self.store.batch_counts(self.batch_id)
+        if self.aborted:
+            await self.store.mark_items(
+                self.batch_id,
+                BatchItemStatus.ABORTED,
+                where_status=[BatchItemStatus.RUNNING.value],
+                error="aborted",
+            )
+            status = BatchStatus.ABORTED
+        elif counts.get(BatchItemStatus.ERROR.value):
+            status = BatchStatus.FAILED
+        else:
+            status = BatchStatus.DONE
+        await self.store.update_batch(self.batch_id, status=status.value, ended_at=now_iso())
+        counts = await self.store.batch_counts(self.batch_id)
+        await self.bus.publish(
+            BatchFinished(
+                batch_id=self.batch_id,
+                status=status.value,
+                total=sum(counts.values()),
+                succeeded=counts.get(BatchItemStatus.SUCCEEDED.value, 0),
+                failed=sum(counts.get(s.value, 0) for s in (BatchItemStatus.FAILED, BatchItemStatus.ERROR)),
+            )
+        )
+        run = await self.store.get_batch(self.batch_id)
+        assert run is not None
+        return run
+
+    async def _watch_abort_requests(self) -> None:
+        """`batch abort` from another process writes status=aborted; the owner notices here."""
+        while not self.aborted:
+            await asyncio.sleep(self.poll_interval)
+            run = await self.store.get_batch(self.batch_id)
+            if run is None or run.status == BatchStatus.ABORTED:
+                self.abort()
+
+    async def _worker(self, queue: asyncio.Queue[BatchItem]) -> None:
+        while not self.aborted:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            task = asyncio.create_task(self._run_one(item), name=f"batch-item-{item.id}")
+            self._running[item.id] = task
+            try:
+                await task
+            finally:
+                self._running.pop(item.id, None)
+
+    async def _run_one(self, item: BatchItem) -> None:
+        attempts = item.attempts
+        while True:
+            attempts += 1
+            await self.store.update_batch_item(
+                item.id, status=BatchItemStatus.RUNNING.value, attempts=attempts, started_at=now_iso(), error=None
+            )
+            await self._progress(item.id, BatchItemStatus.RUNNING)
+            error: str | None = None
+            try:
+                current = await self.store.get_batch_item(item.id) or item
+                status = await self.run_item(current)
+            except asyncio.CancelledError:
+                await self.store.update_batch_item(
+                    item.id, status=BatchItemStatus.ABORTED.value, error="aborted", ended_at=now_iso()
+                )
+                await self._progress(item.id, BatchItemStatus.ABORTED)
+                raise
+            except ItemFailed as exc:
+                status, error = exc.status, exc.message
+            except AmpsmError as exc:
+                status, error = BatchItemStatus.ERROR, exc.one_line()
+            except Exception as exc:  # one broken item must not stop the batch
+                log.exception("batch item %s failed", item.id)
+                status, error = BatchItemStatus.ERROR, f"{type(exc).__name__}: {exc}"
+            retry = status in (BatchItemStatus.FAILED, BatchItemStatus.ERROR)
+            if retry and attempts <= item.retries and not self.aborted:
+                log.info("batch item %s: attempt %d ended %s, retrying", item.id, attempts, status)
+                continue
+            await self.store.update_batch_item(item.id, status=status.value, error=error, ended_at=now_iso())
+            await self._progress(item.id, status)
+            return
+
+    async def _progress(self, item_id: str | None, status: BatchItemStatus | None = None) -> None:
+        counts = await self.store.batch_counts(self.batch_id)
+        await self.bus.publish(
+            BatchProgress(
+                batch_id=self.batch_id,
+                total=sum(counts.values()),
+                done=sum(counts.get(s.value, 0) for s in FINISHED),
+                running=counts.get(BatchItemStatus.RUNNING.value, 0),
+                failed=sum(counts.get(s.value, 0) for s in (BatchItemStatus.FAILED, BatchItemStatus.ERROR)),
+                item_id=item_id,
+                item_status=status.value if status else None,
+            )
+        )
+
+
+async def abort_batch(
+    store: Store, batch_id: str, *, cancel_session: Callable[[str], Awaitable[Any]] | None = None
+) -> BatchRun:
+    """Ask the owner to stop (it polls the status); when the owner is dead, finish the job here."""
+    run = await store.get_batch(batch_id)
+    if run is None:
+        raise UsageError(f"no such batch: {batch_id}")
+    if run.status in (BatchStatus.DONE, BatchStatus.FAILED):
+        raise UsageError(f"batch {batch_id} already finished ({run.status})")
+    alive = owner_alive(run)
+    await store.update_batch(batch_id, status=BatchStatus.ABORTED.value, ended_at=now_iso())
+    if not alive:
+        running = [i for i in await store.list_batch_items(batch_id) if i.status == BatchItemStatus.RUNNING]
+        if cancel_session is not None:
+            for item in running:
+                if item.session_id:
+                    with contextlib.suppress(Exception):
+                        await cancel_session(item.session_id)
+        await store.mark_items(
+            batch_id, BatchItemStatus.ABORTED, where_status=[BatchItemStatus.RUNNING.value], error="aborted"
+        )
+    result = await store.get_batch(batch_id)
+    assert result is not None
+    return result
+
+
+# -- the real runner: one session per item --------------------------------------------------------
+
+
+def status_of(iteration: Iteration) -> tuple[BatchItemStatus, str | None]:
+    """An item succeeded when its agent completed and the test gate passed (or there is none)."""
+    if iteration.status != IterationStatus.COMPLETED:
+        return BatchItemStatus.FAILED, iteration.error or f"agent {iteration.status}"
+    if iteration.test_exit_code not in (None, 0):
+        return BatchItemStatus.FAILED, f"test script exited {iteration.test_exit_code}"
+    return BatchItemStatus.SUCCEEDED, None
+
+
+async def _critical(coro: Coroutine[Any, Any, T]) -> T:
+    """Let a git-writing step (worktree creation) finish even if we are cancelled meanwhile, so an
+    abort never leaves a half-made worktree; the cancellation is re-raised afterwards."""
+    task = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
+def engine_run_item(engine: Engine) -> RunItem:
+    """run_item over the session service: reuse the item's session if an earlier (killed or
+    retried) attempt made one, else create it; then one iteration with the item's prompt."""
+
+    async def run_item(item: BatchItem) -> BatchItemStatus:
+        store = engine.store
+        session = await store.get_session(item.session_id) if item.session_id else None
+        if session is None:
+            session = await store.session_for_batch_item(item.id)
+        if session is not None and session.status in (SessionStatus.ARCHIVED, SessionStatus.DONE):
+            session = None
+        if session is None:
+            session = await _critical(
+                engine.sessions.create(
+                    repo=item.repo_path,
+                    name=item.name,
+                    prompt=item.prompt,
+                    script=item.script,
+                    agent=item.agent,
+                    agent_cmd=item.agent_cmd,
+                    model=item.model,
+                    timeout_s=item.timeout_s,
+                    base=item.base_branch,
+                    batch_item_id=item.id,
+                )
+            )
+        elif session.status == SessionStatus.RUNNING:
+            # The killed owner's agent may still be alive: stop it before running again.
+            await engine.sessions.cancel(session.id)
+        if item.session_id != session.id:
+            await store.update_batch_item(item.id, session_id=session.id)
+        iteration = await engine.sessions.iterate(session.id, item.prompt)
+        status, error = status_of(iteration)
+        if error:
+            raise ItemFailed(status, error)
+        return status
+
+    return run_item
