@@ -107,6 +107,27 @@ async def git(
     return result
 
 
+async def git_bytes(
+    *args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None, check: bool = True
+) -> bytes:
+    """Raw stdout of a git call (patches and file contents are bytes, not necessarily UTF-8)."""
+    argv = tuple(str(a) for a in args)
+    proc = await asyncio.create_subprocess_exec(
+        "git",
+        *GIT_OPTIONS,
+        *argv,
+        cwd=str(cwd),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=git_env(env),
+    )
+    out, err = await proc.communicate()
+    if check and proc.returncode != 0:
+        raise GitError(GitResult(argv, proc.returncode or -1, "", err.decode("utf-8", "replace")))
+    return out
+
+
 async def git_out(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None) -> str:
     """stdout of a git call that must succeed, stripped."""
     return (await git(*args, cwd=cwd, env=env)).out

@@ -1,0 +1,386 @@
+"""Squash, rebase and merge a session branch, and the continue/abort of a conflicted operation.
+
+Rules (SPEC "Git rules", lessons 4 and 11):
+- squash works against the merge-base and never changes the tree (nothing is reverted);
+- a conflicting rebase or merge is aborted and its files reported, unless the caller keeps it for
+  resolution; `continue_operation` and `abort_operation` finish it, never waiting on an editor;
+- the user's main checkout is touched only by `merge`, only when it has the base branch checked out
+  and is clean; otherwise the base ref is moved without touching any checkout (fast-forward) or the
+  merge is made in a temporary worktree.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ..errors import AmpsmError, ErrorCode
+from .commits import SESSION_TRAILER, CommitInfo, commits_between, identity_options, session_of
+from .diffs import merge_base
+from .locks import RepoLock
+from .repo import (
+    conflicted_paths,
+    current_branch,
+    current_operation,
+    require_clean,
+    require_no_operation,
+    rev,
+    validate_repo,
+    worktree_branches,
+)
+from .runner import git, git_bytes, git_out
+
+MergeMode = Literal["ff", "no-ff", "ff-only"]
+SquashManual = Literal["keep", "fold"]
+MERGE_MARKER = "ampsm-merge-target"
+
+
+@dataclass
+class IntegrationResult:
+    ok: bool
+    operation: str  # "rebase" or "merge"
+    sha: str | None = None  # the branch (rebase) or base (merge) tip afterwards
+    conflicts: list[str] = field(default_factory=list)
+    in_progress: bool = False  # the conflict was kept for resolution at `path`
+    path: Path | None = None  # where the operation ran (and, when in progress, waits)
+    fast_forward: bool = False
+    already_merged: bool = False
+    message: str = ""
+
+
+# ---------------------------------------------------------------- squash
+
+
+async def _tree(cwd: Path, rev_: str) -> str:
+    return await git_out("rev-parse", f"{rev_}^{{tree}}", cwd=cwd)
+
+
+async def _apply(cwd: Path, onto_tree: str, frm: str, to: str) -> str | None:
+    """The tree of applying the change `frm`..`to` to `onto_tree`, or None when it does not apply.
+    Made in a temporary index: no checkout or index of the user's is touched."""
+    patch = await git_bytes("diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", frm, to, cwd=cwd)
+    with tempfile.TemporaryDirectory(prefix="ampsm-squash-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        await git("read-tree", onto_tree, cwd=cwd, env=env)
+        if patch.strip():
+            res = await git("apply", "--cached", "--whitespace=nowarn", "-", cwd=cwd, env=env, input=patch, check=False)
+            if not res.ok:
+                return None
+        return await git_out("write-tree", cwd=cwd, env=env)
+
+
+async def _author_env(cwd: Path, sha: str) -> dict[str, str]:
+    out = await git_out("log", "-1", "--format=%an%x00%ae%x00%aI", sha, cwd=cwd)
+    name, email, date = out.split("\x00")
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+
+
+async def _commit_tree(cwd: Path, tree: str, parent: str, message: str, env: dict[str, str] | None = None) -> str:
+    ident = await identity_options(cwd)
+    return (await git(*ident, "commit-tree", tree, "-p", parent, "-F", "-", cwd=cwd, input=message, env=env)).out
+
+
+async def _replay(cwd: Path, parent: str, commits: list[CommitInfo]) -> str | None:
+    """Re-create `commits` (author, date and message kept) on top of `parent`; None on conflict."""
+    for c in commits:
+        tree = await _apply(cwd, await _tree(cwd, parent), c.parents[0], c.sha)
+        if tree is None:
+            return None
+        parent = await _commit_tree(cwd, tree, parent, c.message + "\n", await _author_env(cwd, c.sha))
+    return parent
+
+
+def squash_message(message: str, amp: list[CommitInfo]) -> str:
+    text = message.strip() or "Squashed ampsm session"
+    session = next((s for c in amp if (s := session_of(c.message))), None)
+    if session and f"{SESSION_TRAILER}:" not in text:
+        text += f"\n\n{SESSION_TRAILER}: {session}\nAmp-Squashed: {len(amp)}"
+    return text + "\n"
+
+
+async def squash(
+    worktree: Path | str,
+    base_branch: str,
+    message: str,
+    *,
+    prefix: str = "amp:",
+    manual: SquashManual = "keep",
+    lock_timeout: float = 60.0,
+) -> str:
+    """Combine the session's `amp:` commits into one with `message`; manual commits are kept as
+    their own commits before it (`keep`) or folded in (`fold`). Returns the new head sha. The tree
+    after equals the tree before; commits that landed on the base meanwhile are not touched."""
+    wt = Path(worktree)
+    async with RepoLock(wt, lock_timeout, purpose="squash"):
+        await require_no_operation(wt, "worktree")
+        head = await git_out("rev-parse", "HEAD", cwd=wt)
+        mb = await merge_base(wt, base_branch)
+        commits = await commits_between(wt, mb, head, prefix=prefix)
+        if any(len(c.parents) != 1 for c in commits):
+            raise AmpsmError(ErrorCode.GIT, "the session branch holds merge commits; rebase it before squashing")
+        amp = [c for c in commits if c.is_amp]
+        manual_commits = [c for c in commits if not c.is_amp]
+        if not amp:
+            return head  # nothing of ampsm's to combine
+        head_tree = await _tree(wt, head)
+        text = squash_message(message, amp)
+        if manual == "fold" or not manual_commits:
+            new = await _commit_tree(wt, head_tree, mb, text)
+        else:
+            new = await _squash_keeping_manual(wt, mb, head_tree, amp, manual_commits, text)
+        if await _tree(wt, new) != head_tree:  # pragma: no cover - guarded by construction
+            raise AmpsmError(ErrorCode.GIT, "squash would change the tree; nothing was changed")
+        await git("update-ref", "-m", "ampsm: squash", "HEAD", new, head, cwd=wt)
+        return new
+
+
+async def _squash_keeping_manual(
+    wt: Path, mb: str, head_tree: str, amp: list[CommitInfo], manual_commits: list[CommitInfo], text: str
+) -> str:
+    # The user's commits first, then one commit taking the tree to the final state.
+    parent = await _replay(wt, mb, manual_commits)
+    if parent is not None:
+        if await _tree(wt, parent) == head_tree:
+            return parent
+        return await _commit_tree(wt, head_tree, parent, text)
+    # The user's commits build on ampsm's: the squash first, the user's commits on top of it.
+    tree: str | None = await _tree(wt, mb)
+    for c in amp:
+        tree = await _apply(wt, tree, c.parents[0], c.sha) if tree is not None else None
+    if tree is not None:
+        squashed = await _commit_tree(wt, tree, mb, text)
+        top = await _replay(wt, squashed, manual_commits)
+        if top is not None and await _tree(wt, top) == head_tree:
+            return top
+    raise AmpsmError(
+        ErrorCode.GIT,
+        "manual commits and amp: commits are interleaved on the same lines; cannot keep the manual commits "
+        "separate (set git.squash_manual: fold to fold them in); nothing was changed",
+    )
+
+
+# ---------------------------------------------------------------- rebase
+
+
+async def rebase(
+    worktree: Path | str, onto: str, *, keep_conflict: bool = False, lock_timeout: float = 60.0
+) -> IntegrationResult:
+    """Rebase the session branch onto `onto`. A conflict is aborted (branch, worktree and main as
+    before) and its files reported, unless `keep_conflict`."""
+    wt = Path(worktree)
+    async with RepoLock(wt, lock_timeout, purpose="rebase"):
+        await require_no_operation(wt, "worktree")
+        await require_clean(wt, "worktree")
+        target = await rev(wt, onto)
+        if target is None:
+            raise AmpsmError(ErrorCode.GIT, f"cannot rebase onto {onto!r}: no such branch or commit")
+        before = await git_out("rev-parse", "HEAD", cwd=wt)
+        ident = await identity_options(wt)
+        res = await git(*ident, "rebase", "--quiet", "--no-autostash", "--no-update-refs", target, cwd=wt, check=False)
+        if res.ok:
+            return IntegrationResult(
+                ok=True, operation="rebase", sha=await git_out("rev-parse", "HEAD", cwd=wt), path=wt
+            )
+        return await _conflict(wt, "rebase", before, keep_conflict, res.stderr or res.stdout)
+
+
+async def _conflict(path: Path, op: str, before: str, keep: bool, output: str) -> IntegrationResult:
+    if await current_operation(path) is None:  # failed before it started: nothing changed
+        raise AmpsmError(ErrorCode.GIT, f"git {op} failed in {path}: {output.strip()}", details=output)
+    conflicts = await conflicted_paths(path)
+    if keep:
+        return IntegrationResult(
+            ok=False, operation=op, sha=before, conflicts=conflicts, in_progress=True, path=path, message=output
+        )
+    await git(op, "--abort", cwd=path)
+    return IntegrationResult(ok=False, operation=op, sha=before, conflicts=conflicts, path=path, message=output)
+
+
+# ---------------------------------------------------------------- merge
+
+
+async def _is_ancestor(cwd: Path, a: str, b: str) -> bool:
+    return (await git("merge-base", "--is-ancestor", a, b, cwd=cwd, check=False)).ok
+
+
+async def merge(
+    repo: Path | str,
+    worktree: Path | str | None,
+    branch: str,
+    base_branch: str,
+    *,
+    mode: MergeMode = "ff",
+    keep_conflict: bool = False,
+    message: str | None = None,
+    remove_after: bool = False,
+    session_id: str | None = None,
+    lock_timeout: float = 60.0,
+) -> IntegrationResult:
+    """Merge the session `branch` into `base_branch`: fast-forward when possible (mode `ff`), always a
+    merge commit (`no-ff`), or fast-forward only (`ff-only`, E001 when not possible). Then, if
+    `remove_after`, remove the session worktree and branch."""
+    paths = await validate_repo(repo, base_branch)
+    root = paths.root
+    async with RepoLock(root, lock_timeout, purpose=f"merge {branch}"):
+        tip = await rev(root, f"refs/heads/{branch}")
+        if tip is None:
+            raise AmpsmError(ErrorCode.GIT, f"session branch {branch!r} does not exist")
+        base_sha = await rev(root, f"refs/heads/{base_branch}")
+        assert base_sha is not None  # validated above, under no lock; re-read under it
+        checked_out = next((p for p, b in (await worktree_branches(root)).items() if b == base_branch), None)
+        if checked_out is not None:
+            await require_no_operation(checked_out, "checkout")
+            await require_clean(checked_out, "the checkout of the base branch")
+        if await _is_ancestor(root, tip, base_sha):
+            result = IntegrationResult(ok=True, operation="merge", sha=base_sha, already_merged=True)
+        else:
+            can_ff = await _is_ancestor(root, base_sha, tip)
+            if mode == "ff-only" and not can_ff:
+                raise AmpsmError(
+                    ErrorCode.GIT,
+                    f"{base_branch} cannot be fast-forwarded to {branch}; rebase the session onto {base_branch} first",
+                )
+            text = (message or f"Merge {branch} into {base_branch}").strip() + "\n"
+            if checked_out is not None:
+                result = await _merge_in(checked_out, tip, mode, text, keep_conflict, base_sha, temporary=False)
+            elif can_ff and mode != "no-ff":
+                await git(
+                    "update-ref",
+                    "-m",
+                    f"ampsm: fast-forward to {branch}",
+                    f"refs/heads/{base_branch}",
+                    tip,
+                    base_sha,
+                    cwd=root,
+                )
+                result = IntegrationResult(ok=True, operation="merge", sha=tip, fast_forward=True)
+            else:
+                result = await _merge_in_temporary(root, base_branch, tip, mode, text, keep_conflict, base_sha)
+        if result.ok and remove_after and worktree is not None:
+            from .worktrees import remove_worktree
+
+            await remove_worktree(root, worktree, branch, session_id=session_id, lock_timeout=lock_timeout)
+        return result
+
+
+def _mode_flag(mode: MergeMode) -> str:
+    return {"ff": "--ff", "no-ff": "--no-ff", "ff-only": "--ff-only"}[mode]
+
+
+async def _merge_in(
+    where: Path, tip: str, mode: MergeMode, text: str, keep: bool, base_sha: str, *, temporary: bool
+) -> IntegrationResult:
+    ident = await identity_options(where)
+    res = await git(
+        *ident,
+        "merge",
+        "--quiet",
+        "--no-verify",
+        "--no-edit",
+        _mode_flag(mode),
+        "-m",
+        text,
+        tip,
+        cwd=where,
+        check=False,
+    )
+    if res.ok:
+        sha = await git_out("rev-parse", "HEAD", cwd=where)
+        return IntegrationResult(ok=True, operation="merge", sha=sha, path=where, fast_forward=sha == tip)
+    result = await _conflict(where, "merge", base_sha, keep, res.stderr or res.stdout)
+    if temporary and not result.in_progress:
+        result.path = None
+    return result
+
+
+async def _merge_in_temporary(
+    root: Path, base_branch: str, tip: str, mode: MergeMode, text: str, keep: bool, base_sha: str
+) -> IntegrationResult:
+    """A merge commit for a base branch that no checkout has: made in a throw-away worktree on the
+    base branch, removed afterwards (or kept, with the conflict, when asked)."""
+    tmp = Path(tempfile.mkdtemp(prefix="ampsm-merge-"))
+    place = tmp / "wt"
+    await git("worktree", "add", "--quiet", place, base_branch, cwd=root)
+    gitdir = Path(await git_out("rev-parse", "--path-format=absolute", "--git-dir", cwd=place))
+    (gitdir / MERGE_MARKER).write_text(base_branch + "\n")
+    try:
+        result = await _merge_in(place, tip, mode, text, keep, base_sha, temporary=True)
+    except BaseException:
+        await _drop_temporary(root, place)
+        raise
+    if not result.in_progress:
+        await _drop_temporary(root, place)
+    return result
+
+
+async def _drop_temporary(root: Path, place: Path) -> None:
+    await git("worktree", "remove", "--force", "--force", place, cwd=root, check=False)
+    shutil.rmtree(place.parent, ignore_errors=True)
+    await git("worktree", "prune", cwd=root, check=False)
+
+
+async def _temporary_marker(path: Path) -> bool:
+    gitdir = Path(await git_out("rev-parse", "--path-format=absolute", "--git-dir", cwd=path))
+    return (gitdir / MERGE_MARKER).exists()
+
+
+# ---------------------------------------------------------------- continue / abort
+
+
+def _has_markers(file: Path) -> bool:
+    try:
+        data = file.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    return any(line.startswith((b"<<<<<<< ", b">>>>>>> ")) for line in data.splitlines())
+
+
+async def continue_operation(path: Path | str, *, lock_timeout: float = 60.0) -> IntegrationResult:
+    """Finish a kept rebase/merge after the user resolved the files. Files still holding conflict
+    markers are reported (nothing is committed); resolved files are staged for the user."""
+    where = Path(path)
+    async with RepoLock(where, lock_timeout, purpose="continue"):
+        op = await current_operation(where)
+        if op is None:
+            raise AmpsmError(ErrorCode.GIT, f"nothing to continue in {where}: no merge or rebase in progress")
+        unmerged = await conflicted_paths(where)
+        still = [p for p in unmerged if _has_markers(where / p)]
+        if still:
+            return IntegrationResult(ok=False, operation=op, conflicts=still, in_progress=True, path=where)
+        if unmerged:
+            await git("add", "--all", "--", *(f":(literal){p}" for p in unmerged), cwd=where)
+        ident = await identity_options(where)
+        if op == "merge":
+            res = await git(*ident, "commit", "--quiet", "--no-verify", "--no-edit", cwd=where, check=False)
+        else:
+            res = await git(*ident, op, "--continue", cwd=where, check=False)
+        if not res.ok:
+            conflicts = await conflicted_paths(where)
+            if await current_operation(where) is not None and conflicts:  # the next commit conflicts too
+                return IntegrationResult(
+                    ok=False, operation=op, conflicts=conflicts, in_progress=True, path=where, message=res.stderr
+                )
+            raise AmpsmError(ErrorCode.GIT, f"git {op} --continue failed in {where}: {res.stderr.strip()}")
+        sha = await git_out("rev-parse", "HEAD", cwd=where)
+        result = IntegrationResult(ok=True, operation=op, sha=sha, path=where)
+        if op == "merge" and await _temporary_marker(where):
+            root = (await validate_repo(where)).root
+            await _drop_temporary(root, where)
+            result.path = None
+        return result
+
+
+async def abort_operation(path: Path | str, *, lock_timeout: float = 60.0) -> None:
+    """Abort a kept rebase/merge: everything returns to how it was before it started."""
+    where = Path(path)
+    async with RepoLock(where, lock_timeout, purpose="abort"):
+        op = await current_operation(where)
+        if op is not None:
+            await git(op, "--abort", cwd=where)
+        if where.exists() and await current_branch(where) is not None and await _temporary_marker(where):
+            from .repo import repo_paths
+
+            await _drop_temporary((await repo_paths(where)).root, where)
