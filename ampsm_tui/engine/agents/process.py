@@ -1,0 +1,513 @@
+"""One agent turn as a subprocess: spawn, stream, parse, record, and never leave a process behind.
+
+The agent runs in its own session (`start_new_session=True`), so its process group holds everything
+it spawned: a timeout, a cancel or a crash ends the whole group (SIGTERM, then SIGKILL after a grace
+period), and whatever the agent left running after a normal exit is ended the same way.
+
+Every line is redacted before anything else sees it — the raw JSONL file, the parser, the events
+handed to `on_event` — so a key the agent echoes never reaches a file, the DB or the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO
+
+from pydantic import BaseModel
+
+from ..clock import now_iso
+from ..config import Config
+from ..errors import AmpsmError, ErrorCode
+from ..models import IterationStatus
+from ..secrets import KEY_VARIABLES, REDACTED, get_api_key, redact
+from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, classify_error
+from .registry import get_adapter
+
+log = logging.getLogger(__name__)
+
+OnEvent = Callable[[AgentEvent], Awaitable[None]]
+OnStart = Callable[[int], Awaitable[None]]
+
+DEFAULT_KILL_GRACE_S = 5.0
+#: after the agent exits, how long its pipes may stay open (held by a child) before the group is ended
+PIPE_GRACE_S = 2.0
+#: a "line" longer than this is cut and handed on, so a stream without newlines cannot eat memory
+MAX_LINE_BYTES = 8 * 1024 * 1024
+STDERR_TAIL_BYTES = 16 * 1024
+
+
+class AgentRunResult(BaseModel):
+    agent: str
+    pid: int | None = None
+    exit_code: int | None = None
+    signal: str | None = None  # e.g. "SIGKILL" when the agent was killed by a signal
+    status: IterationStatus
+    thread_id: str | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: float | None = None  # None = unpriced, never shown as 0
+    summary: str | None = None
+    lines: int = 0
+    raw_lines: int = 0
+    events: int = 0
+    tool_calls: int = 0
+    error: str | None = None
+    error_transient: bool = False
+    error_auth: bool = False
+    stderr_tail: str = ""
+    started_at: str
+    first_byte_at: str | None = None
+    first_byte_ms: int | None = None  # from spawn to the first byte on stdout
+    duration_ms: int = 0
+    raw_log_path: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+
+
+def raw_log_path(config: Config, session_id: str, iteration: int, attempt: int = 1) -> Path:
+    """Where an iteration's raw stream is kept: one file per iteration (and per retry attempt)."""
+    suffix = "" if attempt <= 1 else f".attempt{attempt}"
+    return config.streams_dir / session_id / f"{iteration:04d}{suffix}.jsonl"
+
+
+class _Redactor:
+    """`secrets.redact` plus the key values given to this agent's environment (a keyring key the
+    agent got is not in our own environment, so `redact` alone would not know it)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        values = {env[name] for name in KEY_VARIABLES if len(env.get(name) or "") >= 6}
+        self.values = sorted(values, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return redact(text)
+
+
+def _open_private(path: Path) -> IO[str]:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+
+async def _agent_env(adapter: AgentAdapter, prompt: str, env: dict[str, str] | None) -> dict[str, str]:
+    child = dict(os.environ)
+    child.update(env or {})
+    child.update(adapter.extra_env(prompt))
+    var = adapter.key_variable
+    if var and not child.get(var):
+        with contextlib.suppress(Exception):  # no keyring backend: the agent uses its own login
+            value = await asyncio.wait_for(asyncio.to_thread(get_api_key, var), 5.0)
+            if value:
+                child[var] = value
+    return child
+
+
+def _resolve(binary: str, env: dict[str, str], cwd: Path | str, adapter: AgentAdapter) -> str:
+    if os.sep in binary:
+        candidate = binary if os.path.isabs(binary) else os.path.join(str(cwd), binary)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    else:
+        found = shutil.which(binary, path=env.get("PATH"))
+        if found:
+            return found
+    hint = f" ({adapter.install_hint})" if adapter.install_hint else ""
+    raise AmpsmError(ErrorCode.AGENT, f"{adapter.name}: `{binary}` not found on PATH{hint}")
+
+
+class LineSplitter:
+    """Bytes in arbitrary chunks to whole lines: a line split across reads is joined, a line
+    that is not UTF-8 is decoded with replacement characters, a never-ending line is cut."""
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self._pending = bytearray()
+        self._max = max_line
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._pending += chunk
+        lines: list[str] = []
+        start = 0
+        while (nl := self._pending.find(b"\n", start)) != -1:
+            lines.append(_decode(self._pending[start:nl]))
+            start = nl + 1
+        del self._pending[:start]
+        if len(self._pending) > self._max:
+            lines.append(_decode(self._pending))
+            self._pending.clear()
+        return lines
+
+    def close(self) -> list[str]:
+        rest, self._pending = self._pending, bytearray()
+        return [_decode(rest)] if rest else []
+
+
+def _decode(raw: bytes | bytearray) -> str:
+    return bytes(raw).decode("utf-8", "replace").rstrip("\r")
+
+
+# --- process groups ---------------------------------------------------------------------------------
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any live (non-zombie) process left in the group? /proc where there is one, else kill(0)."""
+    proc = Path("/proc")
+    if proc.is_dir():
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to a process group (an agent's pid is its group id). False if it is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+async def terminate_group(pgid: int, grace_s: float = DEFAULT_KILL_GRACE_S) -> None:
+    """SIGTERM the group, wait up to `grace_s` for it to go, then SIGKILL what is left."""
+    if not _group_alive(pgid):
+        return
+    signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        if not _group_alive(pgid):
+            return
+    signal_group(pgid, signal.SIGKILL)
+    for _ in range(40):  # SIGKILL cannot be ignored; only give the kernel a moment
+        if not _group_alive(pgid):
+            return
+        await asyncio.sleep(0.05)
+    log.warning("process group %s still has processes after SIGKILL", pgid)
+
+
+# --- one turn ------------------------------------------------------------------------------------------
+
+
+async def run_agent_turn(
+    adapter: AgentAdapter,
+    prompt: str,
+    *,
+    cwd: Path | str,
+    thread_id: str | None = None,
+    model: str | None = None,
+    timeout_s: float | None = None,
+    config: Config | None = None,
+    raw_log: Path | None = None,
+    on_event: OnEvent | None = None,
+    on_start: OnStart | None = None,
+    env: dict[str, str] | None = None,
+    kill_grace_s: float = DEFAULT_KILL_GRACE_S,
+) -> AgentRunResult:
+    """Run one turn to its end and report it. Raises AmpsmError(E002) when the agent cannot be
+    started (missing binary, a model it cannot honour); everything after the start is reported
+    in the result's `status` (completed | failed | interrupted | timeout), never raised.
+
+    Cancelling the awaiting task ends the agent's process group before the cancel propagates.
+    """
+    argv = adapter.build_argv(prompt, thread_id=thread_id, model=model, cwd=cwd)
+    child_env = await _agent_env(adapter, prompt, env)
+    argv[0] = _resolve(argv[0], child_env, cwd, adapter)
+    red = _Redactor(child_env)
+    stdin_data = adapter.stdin_data(prompt)
+    bufsize = config.amp.stream_buffer_size if config is not None else 65536
+    parser = adapter.new_parser()
+    started_at = now_iso()
+    t0 = time.monotonic()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=str(cwd),
+            env=child_env,
+            stdin=asyncio.subprocess.PIPE if stdin_data is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise AmpsmError(ErrorCode.AGENT, f"{adapter.name}: cannot start `{argv[0]}`: {exc}") from None
+
+    state = _TurnState()
+    raw_file = _open_private(raw_log) if raw_log is not None else None
+
+    async def deliver(events: list[AgentEvent]) -> None:
+        for event in events:
+            if event.kind == "tool_call":
+                state.tool_calls += 1
+            if on_event is not None:
+                try:
+                    await on_event(event)
+                except Exception:  # a subscriber's failure must not lose the agent's turn
+                    log.exception("on_event failed for a %s event", event.kind)
+
+    async def handle(line: str) -> None:
+        text = red(line)
+        if raw_file is not None and text.strip():
+            raw_file.write(text + "\n")
+        await deliver(parser.feed_line(text))
+
+    async def read_stdout() -> None:
+        assert proc.stdout is not None
+        splitter = LineSplitter()
+        while True:
+            chunk = await proc.stdout.read(bufsize)
+            if not chunk:
+                break
+            if state.first_byte_at is None:
+                state.first_byte_at = now_iso()
+                state.first_byte_ms = int((time.monotonic() - t0) * 1000)
+            for line in splitter.feed(chunk):
+                await handle(line)
+            if raw_file is not None:
+                raw_file.flush()
+        for line in splitter.close():
+            await handle(line)
+
+    async def read_stderr() -> None:
+        assert proc.stderr is not None
+        while True:
+            chunk = await proc.stderr.read(bufsize)
+            if not chunk:
+                break
+            state.stderr.append(chunk)
+            state.stderr_bytes += len(chunk)
+            while state.stderr_bytes - len(state.stderr[0]) >= STDERR_TAIL_BYTES:
+                state.stderr_bytes -= len(state.stderr.popleft())
+
+    async def write_stdin() -> None:
+        if proc.stdin is None:
+            return
+        try:
+            if stdin_data:
+                proc.stdin.write(stdin_data)
+                await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the agent does not read its stdin: fine
+        finally:
+            with contextlib.suppress(Exception):
+                proc.stdin.close()
+
+    readers = [asyncio.create_task(read_stdout()), asyncio.create_task(read_stderr())]
+    writer = asyncio.create_task(write_stdin())
+    if on_start is not None:
+        try:
+            await on_start(proc.pid)
+        except Exception:
+            log.exception("on_start failed")
+    try:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await proc.wait()
+                # the agent is gone; a child of it may still hold the pipes open
+                await asyncio.wait(readers, timeout=PIPE_GRACE_S)
+        except TimeoutError:
+            state.timed_out = True
+        await asyncio.shield(terminate_group(proc.pid, kill_grace_s))
+        await proc.wait()
+        done, stuck = await asyncio.wait(readers, timeout=PIPE_GRACE_S)
+        for task in stuck:
+            task.cancel()
+        for task in done:
+            if task.exception() is not None:
+                log.error("reading the agent's output failed", exc_info=task.exception())
+        await deliver(parser.finish())
+    except asyncio.CancelledError:
+        await asyncio.shield(terminate_group(proc.pid, kill_grace_s))
+        for task in [*readers, writer]:
+            task.cancel()
+        raise
+    finally:
+        writer.cancel()
+        if raw_file is not None:
+            raw_file.close()
+
+    return _result(adapter, parser, proc.returncode, state, red, model=model, config=config, pid=proc.pid,
+                   started_at=started_at, duration_ms=int((time.monotonic() - t0) * 1000), raw_log=raw_log,
+                   timeout_s=timeout_s)  # fmt: skip
+
+
+class _TurnState:
+    def __init__(self) -> None:
+        self.first_byte_at: str | None = None
+        self.first_byte_ms: int | None = None
+        self.stderr: deque[bytes] = deque()
+        self.stderr_bytes = 0
+        self.timed_out = False
+        self.tool_calls = 0
+
+
+def _signal_name(returncode: int | None) -> str | None:
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def _result(
+    adapter: AgentAdapter,
+    parser: StreamParser,
+    returncode: int | None,
+    state: _TurnState,
+    red: _Redactor,
+    *,
+    model: str | None,
+    config: Config | None,
+    pid: int,
+    started_at: str,
+    duration_ms: int,
+    raw_log: Path | None,
+    timeout_s: float | None,
+) -> AgentRunResult:
+    stderr_tail = red(b"".join(state.stderr).decode("utf-8", "replace"))[-STDERR_TAIL_BYTES:]
+    sig = _signal_name(returncode)
+    structured = parser.events - parser.raw_lines
+    error: ErrorEvent | None = parser.fatal_error
+    message: str | None = None
+    if state.timed_out:
+        status = IterationStatus.TIMEOUT
+        message = f"{adapter.name} did not finish within {timeout_s:g}s; its process group was terminated"
+    elif sig is not None:
+        status = IterationStatus.INTERRUPTED
+        message = f"{adapter.name} was killed by {sig} before its final result"
+    elif parser.has_final_result and parser.result is None:
+        if returncode != 0 and structured == 0:
+            status = IterationStatus.FAILED  # never got going: bad flags, not logged in, ...
+        else:
+            status = IterationStatus.INTERRUPTED
+            message = f"{adapter.name} ended (exit {returncode}) without its final result"
+    elif parser.result is not None:
+        ok = parser.result.ok and returncode == 0
+        status = IterationStatus.COMPLETED if ok else IterationStatus.FAILED
+    else:
+        status = IterationStatus.COMPLETED if returncode == 0 else IterationStatus.FAILED
+    if status == IterationStatus.FAILED:
+        if error is None:
+            detail = (parser.result.text if parser.result and parser.result.text else None) or _last_line(stderr_tail)
+            error = classify_error(detail or f"{adapter.name} exited with status {returncode}")
+        message = error.message
+    elif status != IterationStatus.COMPLETED and error is not None:
+        message = f"{message}: {error.message}"
+    usage = parser.usage
+    prices = config.pricing if config is not None else None
+    return AgentRunResult(
+        agent=adapter.name,
+        pid=pid,
+        exit_code=returncode,
+        signal=sig,
+        status=status,
+        thread_id=parser.thread_id,
+        model=adapter.recorded_model(parser, model),
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_creation_tokens=usage.cache_creation_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cost_usd=adapter.cost(parser, model=model, prices=prices),
+        summary=parser.summary,
+        lines=parser.lines,
+        raw_lines=parser.raw_lines,
+        events=parser.events,
+        tool_calls=state.tool_calls,
+        error=message,
+        error_transient=bool(error and error.transient) and status == IterationStatus.FAILED,
+        error_auth=bool(error and error.auth),
+        stderr_tail=stderr_tail,
+        started_at=started_at,
+        first_byte_at=state.first_byte_at,
+        first_byte_ms=state.first_byte_ms,
+        duration_ms=duration_ms,
+        raw_log_path=str(raw_log) if raw_log is not None else None,
+    )
+
+
+def _last_line(text: str) -> str | None:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else None
+
+
+# --- preflight -----------------------------------------------------------------------------------------
+
+
+def amp_login_files() -> list[Path]:
+    """Where `amp login` keeps its credentials (checked for presence only, never read)."""
+    home = Path.home()
+    data = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return [data / "amp" / "secrets.json", home / "Library" / "Application Support" / "amp" / "secrets.json"]
+
+
+async def _version(path: str, timeout_s: float = 15.0) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        path,
+        "--version",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        await terminate_group(proc.pid, 1.0)
+        await proc.wait()
+        raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` did not answer within {timeout_s:g}s") from None
+    text = redact(out.decode("utf-8", "replace")).strip()
+    if proc.returncode != 0:
+        raise AmpsmError(
+            ErrorCode.AGENT, f"`{path} --version` failed (exit {proc.returncode}): {_last_line(text) or ''}"
+        )
+    return (text.splitlines() or ["(no version printed)"])[0][:120]
+
+
+async def check_agent(name: str, agent_cmd: str | None = None) -> tuple[str, str | None]:
+    """Preflight without running a turn (lesson 8): the binary, its `--version`, and for Amp a key
+    (AMP_API_KEY in the environment or keyring) or an `amp login` credentials file.
+    Returns (path, version); the command agent has no version. E002 with the fix otherwise."""
+    adapter = get_adapter(name, agent_cmd)
+    if adapter.name == "command":
+        return _resolve(adapter.binary, dict(os.environ), os.getcwd(), adapter), None
+    path = _resolve(adapter.binary, dict(os.environ), os.getcwd(), adapter)
+    version = await _version(path)
+    if adapter.name == "amp" and not (
+        os.environ.get("AMP_API_KEY")
+        or any(p.is_file() for p in amp_login_files())
+        or await asyncio.to_thread(get_api_key, "AMP_API_KEY")
+    ):
+        raise AmpsmError(
+            ErrorCode.AGENT,
+            "amp is not logged in: run `amp login`, or set AMP_API_KEY "
+            "(or store it with `keyring set ampsm AMP_API_KEY`)",
+        )
+    return path, version
