@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ampsm_tui.engine.agents.base import AgentEvent, RawEvent, ResultEvent, TextEvent, ThreadEvent
-from ampsm_tui.engine.agents.process import LineSplitter, check_agent, run_agent_turn
+from ampsm_tui.engine.agents.preflight import check_agent
+from ampsm_tui.engine.agents.process import LineSplitter, run_agent
 from ampsm_tui.engine.agents.registry import get_adapter
 from ampsm_tui.engine.errors import AmpsmError
 from ampsm_tui.engine.models import IterationStatus
@@ -65,10 +66,12 @@ def live_processes_with(marker: str) -> list[int]:
 async def test_amp_turn_streams_events_edits_files_and_records_usage(repo: Path, fakes: Path, tmp_path: Path) -> None:
     collect = Collector()
     log = tmp_path / "streams" / "0001.jsonl"
-    result = await run_agent_turn(get_adapter("amp"), "Create hello.txt", cwd=repo, raw_log=log, on_event=collect)
+    result = await run_agent(get_adapter("amp"), "Create hello.txt", cwd=repo, raw_log_path=log, on_event=collect)
     assert result.status == IterationStatus.COMPLETED and result.exit_code == 0
     assert collect.kinds() == ["thread", "text", "tool_call", "usage", "tool_result", "text", "usage", "result"]
     assert result.thread_id is not None and result.thread_id.startswith("T-")
+    assert isinstance(collect.events[0], ThreadEvent) and collect.events[0].thread_id == result.thread_id
+    assert result.usage.total == result.total_tokens == 2700 + 65 + 500 + 11200
     assert (result.input_tokens, result.output_tokens) == (2700, 65)
     assert (result.cache_creation_tokens, result.cache_read_tokens) == (500, 11200)
     assert result.cost_usd == pytest.approx(0.01431)
@@ -91,8 +94,8 @@ async def test_second_turn_continues_the_thread(
     argv_log = tmp_path / "argv.jsonl"
     monkeypatch.setenv("FAKE_AGENT_LOG", str(argv_log))
     amp = get_adapter("amp")
-    first = await run_agent_turn(amp, "one", cwd=repo, model="high")
-    second = await run_agent_turn(amp, "two", cwd=repo, thread_id=first.thread_id, model="high")
+    first = await run_agent(amp, "one", cwd=repo, model="high")
+    second = await run_agent(amp, "two", cwd=repo, thread_id=first.thread_id, model="high")
     assert second.status == IterationStatus.COMPLETED and second.thread_id == first.thread_id
     calls = [json.loads(line) for line in argv_log.read_text().splitlines()]
     assert calls[1]["argv"][:3] == ["threads", "continue", first.thread_id]
@@ -114,8 +117,8 @@ async def test_timeout_kills_the_whole_process_group(
     async def on_start(pid: int) -> None:
         started.append(pid)
 
-    result = await run_agent_turn(
-        get_adapter("amp"), f"[fake:hang] {marker}", cwd=repo, timeout_s=3, kill_grace_s=0.5, on_start=on_start
+    result = await run_agent(
+        get_adapter("amp"), f"[fake:hang] {marker}", cwd=repo, timeout=3, kill_grace_s=0.5, on_start=on_start
     )
     assert result.status == IterationStatus.TIMEOUT
     assert result.error is not None and "did not finish within 3s" in result.error
@@ -126,7 +129,7 @@ async def test_timeout_kills_the_whole_process_group(
 async def test_crash_mid_stream_keeps_the_events_received_before(repo: Path, fakes: Path, tmp_path: Path) -> None:
     collect = Collector()
     log = tmp_path / "crash.jsonl"
-    result = await run_agent_turn(get_adapter("amp"), "[fake:crash] go", cwd=repo, on_event=collect, raw_log=log)
+    result = await run_agent(get_adapter("amp"), "[fake:crash] go", cwd=repo, on_event=collect, raw_log_path=log)
     assert result.status == IterationStatus.INTERRUPTED
     assert result.signal == "SIGKILL" and result.exit_code == -9
     assert collect.kinds() == ["thread", "text", "tool_call", "usage"]
@@ -146,7 +149,7 @@ async def test_ending_without_a_result_line_is_interrupted(repo: Path, tmp_path:
     script.chmod(0o755)
     adapter = get_adapter("claude")
     adapter.binary = str(script)
-    result = await run_agent_turn(adapter, "x", cwd=repo)
+    result = await run_agent(adapter, "x", cwd=repo)
     assert result.status == IterationStatus.INTERRUPTED and result.exit_code == 0
     assert result.thread_id == "S-1" and result.summary == "working"
 
@@ -154,7 +157,7 @@ async def test_ending_without_a_result_line_is_interrupted(repo: Path, tmp_path:
 async def test_garbage_partial_and_non_utf8_lines_are_kept_as_raw(repo: Path, fakes: Path, tmp_path: Path) -> None:
     collect = Collector()
     log = tmp_path / "garbage.jsonl"
-    result = await run_agent_turn(get_adapter("amp"), "[fake:garbage] go", cwd=repo, on_event=collect, raw_log=log)
+    result = await run_agent(get_adapter("amp"), "[fake:garbage] go", cwd=repo, on_event=collect, raw_log_path=log)
     assert result.status == IterationStatus.COMPLETED
     raws = [e.text for e in collect.events if isinstance(e, RawEvent)]
     assert raws == [
@@ -173,7 +176,7 @@ async def test_garbage_partial_and_non_utf8_lines_are_kept_as_raw(repo: Path, fa
 async def test_secrets_never_reach_the_raw_log_events_or_result(repo: Path, fakes: Path, tmp_path: Path) -> None:
     collect = Collector()
     log = tmp_path / "secret.jsonl"
-    result = await run_agent_turn(get_adapter("amp"), "[fake:secret] go", cwd=repo, on_event=collect, raw_log=log)
+    result = await run_agent(get_adapter("amp"), "[fake:secret] go", cwd=repo, on_event=collect, raw_log_path=log)
     assert result.status == IterationStatus.COMPLETED
     everything = "\n".join([log.read_text(), result.model_dump_json(), *(e.model_dump_json() for e in collect.events)])
     assert FAKE_KEY not in everything and FAKE_SECRET not in everything
@@ -189,16 +192,16 @@ async def test_failing_agent_is_failed_and_classified(
     repo: Path, fakes: Path, monkeypatch: pytest.MonkeyPatch, kind: str, auth: bool, transient: bool
 ) -> None:
     monkeypatch.setenv("FAKE_AGENT_ERROR", kind)
-    result = await run_agent_turn(get_adapter("amp"), "[fake:fail] go", cwd=repo)
+    result = await run_agent(get_adapter("amp"), "[fake:fail] go", cwd=repo)
     assert result.status == IterationStatus.FAILED and result.exit_code == 1
-    assert (result.error_auth, result.error_transient) == (auth, transient)
+    assert (result.auth, result.transient) == (auth, transient)
     assert result.error and (kind in result.error if kind else "gave up" in result.error)
 
 
 async def test_missing_agent_binary_is_e002(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(AmpsmError) as info:
-        await run_agent_turn(get_adapter("amp"), "x", cwd=repo)
+        await run_agent(get_adapter("amp"), "x", cwd=repo)
     assert info.value.code.value == "E002" and "npm install -g @ampcode/cli" in info.value.message
 
 
@@ -213,7 +216,7 @@ async def test_cancelling_the_turn_ends_the_process_group(
         if isinstance(event, ThreadEvent):
             first.set()
 
-    task = asyncio.create_task(run_agent_turn(get_adapter("amp"), f"[fake:hang] {marker}", cwd=repo, on_event=on_event))
+    task = asyncio.create_task(run_agent(get_adapter("amp"), f"[fake:hang] {marker}", cwd=repo, on_event=on_event))
     await asyncio.wait_for(first.wait(), 60)
     # the child is spawned right after the first line: wait until it is visible
     for _ in range(200):
@@ -237,7 +240,7 @@ async def test_command_agent_gets_the_prompt_and_costs_a_true_zero(repo: Path, t
     (tmp_path / "codemod.py").write_text(script)
     adapter = get_adapter("command", f"{sys.executable} {tmp_path / 'codemod.py'}")
     collect = Collector()
-    result = await run_agent_turn(adapter, "rename add", cwd=repo, on_event=collect)
+    result = await run_agent(adapter, "rename add", cwd=repo, on_event=collect)
     assert result.status == IterationStatus.COMPLETED
     assert [e.text for e in collect.events if isinstance(e, TextEvent)] == ["env: rename add", "stdin: rename add"]
     assert result.total_tokens == 0 and result.cost_usd == 0.0 and result.model is None
@@ -246,7 +249,7 @@ async def test_command_agent_gets_the_prompt_and_costs_a_true_zero(repo: Path, t
 
 async def test_command_agent_failure_is_failed(repo: Path) -> None:
     adapter = get_adapter("command", "sh -c 'echo broken >&2; exit 3'")
-    result = await run_agent_turn(adapter, "", cwd=repo)
+    result = await run_agent(adapter, "", cwd=repo)
     assert result.status == IterationStatus.FAILED and result.exit_code == 3
     assert result.error == "broken"
 
@@ -254,11 +257,12 @@ async def test_command_agent_failure_is_failed(repo: Path) -> None:
 async def test_check_agent_amp(fakes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, version = await check_agent("amp")
     assert path == str(FAKES / "amp") and version is not None and "fake" in version
+    assert get_adapter("amp").check() == {"agent": "amp", "path": path, "version": version, "auth": "AMP_API_KEY"}
     # no key anywhere and no `amp login` file: E002 with the fix
     monkeypatch.delenv("AMP_API_KEY")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setattr("ampsm_tui.engine.agents.process.get_api_key", lambda name: None)
+    monkeypatch.setattr("ampsm_tui.engine.agents.amp.get_api_key", lambda name: None)
     with pytest.raises(AmpsmError) as info:
         await check_agent("amp")
     assert info.value.code.value == "E002" and "amp login" in info.value.message
@@ -266,6 +270,7 @@ async def test_check_agent_amp(fakes: Path, tmp_path: Path, monkeypatch: pytest.
     secrets_file.parent.mkdir(parents=True)
     secrets_file.write_text("{}")
     assert (await check_agent("amp"))[0] == path
+    assert get_adapter("amp").check()["auth"] == "amp login"
 
 
 async def test_check_agent_missing_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,9 +9,11 @@ the assistant messages and pricing.py prices them (see the `amp` entry there).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import AmpsmError, ErrorCode
+from ..secrets import get_api_key
 from .base import AgentAdapter, StreamParser
 from .streamjson import StreamJsonParser
 
@@ -35,6 +37,23 @@ class AmpAdapter(AgentAdapter):
                 f"amp cannot use model {model!r}: Amp selects its model by mode; "
                 f"use --model {'|'.join(AMP_MODES)} (or another --agent for a specific model)",
             )
+
+    def check(self) -> dict[str, str | None]:
+        """Binary and `amp --version`, then a key (env or keyring) or an `amp login` file."""
+        info = super().check()
+        if os.environ.get("AMP_API_KEY"):
+            info["auth"] = "AMP_API_KEY"
+        elif any(p.is_file() for p in amp_login_files()):
+            info["auth"] = "amp login"
+        elif get_api_key("AMP_API_KEY"):
+            info["auth"] = "keyring"
+        else:
+            raise AmpsmError(
+                ErrorCode.AGENT,
+                "amp is not logged in: run `amp login`, or set AMP_API_KEY "
+                "(or store it with `keyring set ampsm AMP_API_KEY`)",
+            )
+        return info
 
     def build_argv(
         self, prompt: str, *, thread_id: str | None = None, model: str | None = None, cwd: Path | str
@@ -64,3 +83,10 @@ class AmpAdapter(AgentAdapter):
 
     def recorded_model(self, parser: StreamParser, model: str | None) -> str | None:
         return self.pricing_model(parser, model)
+
+
+def amp_login_files() -> list[Path]:
+    """Where `amp login` keeps its credentials (checked for presence only, never read)."""
+    home = Path.home()
+    data = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return [data / "amp" / "secrets.json", home / "Library" / "Application Support" / "amp" / "secrets.json"]

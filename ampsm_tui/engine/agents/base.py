@@ -74,6 +74,10 @@ class ThreadEvent(_AgentEvent):
     kind: Literal["thread"] = "thread"
     id: str
 
+    @property
+    def thread_id(self) -> str:
+        return self.id
+
 
 class ErrorEvent(_AgentEvent):
     """`transient` errors (429, 5xx, overload) are worth a retry; `auth` errors are E002.
@@ -348,6 +352,13 @@ class AgentAdapter(ABC):
         self, prompt: str, *, thread_id: str | None = None, model: str | None = None, cwd: Path | str
     ) -> list[str]:
         """The exact argument list of one turn (a new thread, or `thread_id` continued)."""
+
+    def check(self) -> dict[str, str | None]:
+        """Preflight without running a turn (lesson 8): binary, `--version`, and a key or login
+        where the agent needs one. E002 with the fix otherwise. See preflight.py."""
+        from .preflight import check_adapter
+
+        return check_adapter(self)
 
     def stdin_data(self, prompt: str) -> bytes | None:
         """Bytes written to the agent's stdin (then closed); None gives it /dev/null."""

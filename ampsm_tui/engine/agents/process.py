@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import time
 from collections import deque
@@ -29,10 +28,20 @@ from ..config import Config
 from ..errors import AmpsmError, ErrorCode
 from ..models import IterationStatus
 from ..secrets import KEY_VARIABLES, REDACTED, get_api_key, redact
-from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, classify_error
-from .registry import get_adapter
+from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error
+from .preflight import check_agent, resolve_binary
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "AgentRunResult",
+    "LineSplitter",
+    "check_agent",
+    "raw_log_path",
+    "run_agent",
+    "run_agent_turn",
+    "terminate_group",
+]
 
 OnEvent = Callable[[AgentEvent], Awaitable[None]]
 OnStart = Callable[[int], Awaitable[None]]
@@ -77,6 +86,25 @@ class AgentRunResult(BaseModel):
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
 
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cache_creation_tokens=self.cache_creation_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+        )
+
+    @property
+    def transient(self) -> bool:
+        """A failure worth retrying (429, 5xx, overload): `amp.retry_attempts` applies."""
+        return self.error_transient
+
+    @property
+    def auth(self) -> bool:
+        """The agent was refused for its key or login: E002."""
+        return self.error_auth
+
 
 def raw_log_path(config: Config, session_id: str, iteration: int, attempt: int = 1) -> Path:
     """Where an iteration's raw stream is kept: one file per iteration (and per retry attempt)."""
@@ -116,19 +144,6 @@ async def _agent_env(adapter: AgentAdapter, prompt: str, env: dict[str, str] | N
             if value:
                 child[var] = value
     return child
-
-
-def _resolve(binary: str, env: dict[str, str], cwd: Path | str, adapter: AgentAdapter) -> str:
-    if os.sep in binary:
-        candidate = binary if os.path.isabs(binary) else os.path.join(str(cwd), binary)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    else:
-        found = shutil.which(binary, path=env.get("PATH"))
-        if found:
-            return found
-    hint = f" ({adapter.install_hint})" if adapter.install_hint else ""
-    raise AmpsmError(ErrorCode.AGENT, f"{adapter.name}: `{binary}` not found on PATH{hint}")
 
 
 class LineSplitter:
@@ -216,16 +231,17 @@ async def terminate_group(pgid: int, grace_s: float = DEFAULT_KILL_GRACE_S) -> N
 # --- one turn ------------------------------------------------------------------------------------------
 
 
-async def run_agent_turn(
+async def run_agent(
     adapter: AgentAdapter,
     prompt: str,
     *,
     cwd: Path | str,
     thread_id: str | None = None,
     model: str | None = None,
-    timeout_s: float | None = None,
+    timeout: float | None = None,
     config: Config | None = None,
-    raw_log: Path | None = None,
+    raw_log_path: Path | None = None,
+    buffer_size: int | None = None,
     on_event: OnEvent | None = None,
     on_start: OnStart | None = None,
     env: dict[str, str] | None = None,
@@ -239,10 +255,10 @@ async def run_agent_turn(
     """
     argv = adapter.build_argv(prompt, thread_id=thread_id, model=model, cwd=cwd)
     child_env = await _agent_env(adapter, prompt, env)
-    argv[0] = _resolve(argv[0], child_env, cwd, adapter)
+    argv[0] = resolve_binary(argv[0], adapter, path=child_env.get("PATH"), cwd=cwd)
     red = _Redactor(child_env)
     stdin_data = adapter.stdin_data(prompt)
-    bufsize = config.amp.stream_buffer_size if config is not None else 65536
+    bufsize = buffer_size or (config.amp.stream_buffer_size if config is not None else 65536)
     parser = adapter.new_parser()
     started_at = now_iso()
     t0 = time.monotonic()
@@ -260,7 +276,7 @@ async def run_agent_turn(
         raise AmpsmError(ErrorCode.AGENT, f"{adapter.name}: cannot start `{argv[0]}`: {exc}") from None
 
     state = _TurnState()
-    raw_file = _open_private(raw_log) if raw_log is not None else None
+    raw_file = _open_private(raw_log_path) if raw_log_path is not None else None
 
     async def deliver(events: list[AgentEvent]) -> None:
         for event in events:
@@ -328,7 +344,7 @@ async def run_agent_turn(
             log.exception("on_start failed")
     try:
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(timeout):
                 await proc.wait()
                 # the agent is gone; a child of it may still hold the pipes open
                 await asyncio.wait(readers, timeout=PIPE_GRACE_S)
@@ -354,8 +370,8 @@ async def run_agent_turn(
             raw_file.close()
 
     return _result(adapter, parser, proc.returncode, state, red, model=model, config=config, pid=proc.pid,
-                   started_at=started_at, duration_ms=int((time.monotonic() - t0) * 1000), raw_log=raw_log,
-                   timeout_s=timeout_s)  # fmt: skip
+                   started_at=started_at, duration_ms=int((time.monotonic() - t0) * 1000), raw_log=raw_log_path,
+                   timeout_s=timeout)  # fmt: skip
 
 
 class _TurnState:
@@ -458,56 +474,5 @@ def _last_line(text: str) -> str | None:
     return lines[-1][:500] if lines else None
 
 
-# --- preflight -----------------------------------------------------------------------------------------
-
-
-def amp_login_files() -> list[Path]:
-    """Where `amp login` keeps its credentials (checked for presence only, never read)."""
-    home = Path.home()
-    data = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return [data / "amp" / "secrets.json", home / "Library" / "Application Support" / "amp" / "secrets.json"]
-
-
-async def _version(path: str, timeout_s: float = 15.0) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        path,
-        "--version",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except TimeoutError:
-        await terminate_group(proc.pid, 1.0)
-        await proc.wait()
-        raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` did not answer within {timeout_s:g}s") from None
-    text = redact(out.decode("utf-8", "replace")).strip()
-    if proc.returncode != 0:
-        raise AmpsmError(
-            ErrorCode.AGENT, f"`{path} --version` failed (exit {proc.returncode}): {_last_line(text) or ''}"
-        )
-    return (text.splitlines() or ["(no version printed)"])[0][:120]
-
-
-async def check_agent(name: str, agent_cmd: str | None = None) -> tuple[str, str | None]:
-    """Preflight without running a turn (lesson 8): the binary, its `--version`, and for Amp a key
-    (AMP_API_KEY in the environment or keyring) or an `amp login` credentials file.
-    Returns (path, version); the command agent has no version. E002 with the fix otherwise."""
-    adapter = get_adapter(name, agent_cmd)
-    if adapter.name == "command":
-        return _resolve(adapter.binary, dict(os.environ), os.getcwd(), adapter), None
-    path = _resolve(adapter.binary, dict(os.environ), os.getcwd(), adapter)
-    version = await _version(path)
-    if adapter.name == "amp" and not (
-        os.environ.get("AMP_API_KEY")
-        or any(p.is_file() for p in amp_login_files())
-        or await asyncio.to_thread(get_api_key, "AMP_API_KEY")
-    ):
-        raise AmpsmError(
-            ErrorCode.AGENT,
-            "amp is not logged in: run `amp login`, or set AMP_API_KEY "
-            "(or store it with `keyring set ampsm AMP_API_KEY`)",
-        )
-    return path, version
+#: the same function under the name the first version of the brief used
+run_agent_turn = run_agent

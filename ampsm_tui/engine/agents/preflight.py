@@ -1,0 +1,90 @@
+"""Is an agent usable? Checked without running a turn (lesson 8): binary, version, key or login.
+
+`--version` is asked once per binary per process (cached by path and mtime), so a loop of
+iterations pays for it once; the check is synchronous because it is quick and runs before any
+subprocess of the turn exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import AmpsmError, ErrorCode
+from ..secrets import redact
+
+if TYPE_CHECKING:
+    from .base import AgentAdapter
+
+VERSION_TIMEOUT_S = 15.0
+_versions: dict[tuple[str, float], str] = {}
+
+
+def resolve_binary(
+    binary: str, adapter: AgentAdapter, *, path: str | None = None, cwd: Path | str | None = None
+) -> str:
+    """The executable's full path: searched on PATH, or taken as a path (relative to `cwd`)."""
+    if os.sep in binary:
+        candidate = binary if os.path.isabs(binary) else os.path.join(str(cwd or os.getcwd()), binary)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    else:
+        found = shutil.which(binary, path=path if path is not None else os.environ.get("PATH"))
+        if found:
+            return found
+    hint = f" ({adapter.install_hint})" if adapter.install_hint else ""
+    raise AmpsmError(ErrorCode.AGENT, f"{adapter.name}: `{binary}` not found on PATH{hint}")
+
+
+def binary_version(path: str) -> str:
+    """First line of `PATH --version`; E002 when it fails or hangs (its process group is killed)."""
+    try:
+        key = (path, os.stat(path).st_mtime)
+    except OSError:
+        key = (path, 0.0)
+    if key in _versions:
+        return _versions[key]
+    try:
+        proc = subprocess.Popen(
+            [path, "--version"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise AmpsmError(ErrorCode.AGENT, f"cannot run `{path} --version`: {exc}") from None
+    try:
+        out, _ = proc.communicate(timeout=VERSION_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+        raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` did not answer within {VERSION_TIMEOUT_S:g}s") from None
+    text = redact(out.decode("utf-8", "replace")).strip()
+    if proc.returncode != 0:
+        last = text.splitlines()[-1] if text else ""
+        raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` failed (exit {proc.returncode}): {last}")
+    version = (text.splitlines() or ["(no version printed)"])[0][:120]
+    _versions[key] = version
+    return version
+
+
+def check_adapter(adapter: AgentAdapter) -> dict[str, str | None]:
+    path = resolve_binary(adapter.binary, adapter)
+    return {"agent": adapter.name, "path": path, "version": binary_version(path)}
+
+
+async def check_agent(name: str, agent_cmd: str | None = None) -> tuple[str, str | None]:
+    """`(path, version)` of an agent, or E002 with the fix (async wrapper of `adapter.check()`)."""
+    from .registry import get_adapter
+
+    info = await asyncio.to_thread(get_adapter(name, agent_cmd).check)
+    return str(info["path"]), info.get("version")
