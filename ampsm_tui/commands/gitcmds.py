@@ -1,0 +1,101 @@
+"""test-git and clean-environment: the git engine, headless."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .context import Context
+from .registry import arg, command
+
+if TYPE_CHECKING:
+    from ..engine.git.cleanup import Orphan
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+@command(
+    "test-git",
+    "run the whole git cycle (worktree, commit, squash, rebase, merge) in a throw-away clone",
+    arg("--repo", default=".", help="repository to test (default: the current directory); it is not modified"),
+    arg("--base", default=None, help="base branch (default: the repository's current branch)"),
+    json=True,
+)
+async def test_git(args: argparse.Namespace, ctx: Context) -> int:
+    from ..engine.git.selftest import Step, run_selftest
+
+    def show(step: Step) -> None:
+        if not ctx.json:
+            mark = "[green]✓[/]" if step.ok else "[red]✗[/]"
+            ctx.print(f"{mark} {step.name:<18} {step.detail} [dim]({step.seconds:.2f}s)[/]")
+
+    report = await run_selftest(Path(args.repo), base=args.base, on_step=show)
+    if ctx.json:
+        ctx.emit_json(
+            {"ok": report.ok, "repo": report.repo, "base": report.base, "steps": [s.__dict__ for s in report.steps]}
+        )
+    else:
+        ctx.print("[green]git cycle ok[/]" if report.ok else "[red]git cycle failed[/]")
+    return 0 if report.ok else 1
+
+
+@command(
+    "clean-environment",
+    "find orphaned session worktrees and stale amp/ branches and remove them (unmerged work is archived)",
+    arg("--repo", default=".", help="repository (default: the current directory's)"),
+    arg("--dry-run", action="store_true", help="only list what would be removed"),
+    json=True,
+)
+async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
+    from ..engine.git.cleanup import clean, find_orphans
+    from ..engine.git.repo import repo_paths
+
+    root = (await repo_paths(Path(args.repo))).root
+    store = await ctx.store()
+    # Every session ampsm knows, by id (ids are global): a worktree is ours only through its row.
+    known = {s.id: str(s.status) for s in await store.list_sessions()}
+    orphans = await find_orphans(root, known, worktree_dir=ctx.config.git.worktree_dir)
+    report = await clean(root, orphans, dry_run=args.dry_run, lock_timeout=ctx.config.git.lock_timeout)
+    if ctx.json:
+        ctx.emit_json(
+            {
+                "repo": str(root),
+                "dry_run": report.dry_run,
+                "orphans": [o.to_dict() for o in orphans],
+                "removed": [o.to_dict() for o in report.removed] if not report.dry_run else [],
+                "archived": report.archived,
+                "pruned": report.pruned,
+                "errors": report.errors,
+                "total_bytes": sum(o.size_bytes for o in orphans),
+            }
+        )
+        return 1 if report.errors else 0
+    if not orphans:
+        ctx.print(f"no orphaned worktrees or stale branches in {root}")
+    for o in orphans:
+        ctx.print(_line(o), markup=False)
+    if orphans:
+        total = _size(sum(o.size_bytes for o in orphans))
+        verb = "would remove" if report.dry_run else "removed"
+        ctx.print(f"{verb} {len(report.removed)} of {len(orphans)} ({total})")
+    for label, ref in report.archived.items():
+        ctx.print(f"kept unmerged work of {label} under {ref} (restore: git branch <name> {ref})", markup=False)
+    for line in report.pruned:
+        ctx.print(f"prune: {line}", markup=False)
+    for err in report.errors:
+        ctx.err_console.print(f"error: {err}", markup=False)
+    return 1 if report.errors else 0
+
+
+def _line(o: Orphan) -> str:
+    where = str(o.path) if o.path else f"branch {o.branch}"
+    extra = " [unmerged work: archived before removal]" if o.unmerged else ""
+    return f"{o.kind:<9} {where}  ({o.reason}; {_size(o.size_bytes)}){extra}"
