@@ -40,18 +40,15 @@ async def metrics(args: argparse.Namespace, ctx: Context) -> int:
     from rich.table import Table
 
     s = data["session"]
-    table = Table(title=f"{s['id']} {s['name']} ({s['status']})", header_style="bold")
-    for col in ("#", "status", "duration", "in", "out", "cache", "cost", "files", "+/-", "test", "tools"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"{s['id']} {s['name']} ({s['status']})", header_style="bold", box=None)
+    for col in ("#", "status", "time", "in", "out", "cache", "cost", "files", "+/-", "test"):
+        table.add_column(col, no_wrap=True)
+    tool_lines = []
     for it in data["iterations"]:
-        tools = ", ".join(
-            f"{t['name']}×{t['calls']}" + (f" ({_ms(t['total_ms'])})" if t["total_ms"] is not None else "")
-            for t in it["tools"]
-        )
         test = (
             "-"
             if it["test_exit_code"] is None
-            else ("pass" if it["test_exit_code"] == 0 else f"fail ({it['test_exit_code']})")
+            else ("pass" if it["test_exit_code"] == 0 else f"fail {it['test_exit_code']}")
         )
         table.add_row(
             str(it["number"]),
@@ -60,13 +57,20 @@ async def metrics(args: argparse.Namespace, ctx: Context) -> int:
             str(it["input_tokens"]),
             str(it["output_tokens"]),
             str(it["cache_creation_tokens"] + it["cache_read_tokens"]),
-            _cost(it["cost_usd"]) if it["cost_usd"] is not None else "unpriced",
+            f"${it['cost_usd']:.4f}" if it["cost_usd"] is not None else "unpriced",
             str(it["files_changed"]),
             f"+{it['lines_added']}/-{it['lines_removed']}",
             test,
-            tools or "-",
         )
+        if it["tools"]:
+            calls = ", ".join(
+                f"{t['name']}×{t['calls']} ({_ms(t['total_ms'])}" + (f", {t['failed']} failed)" if t["failed"] else ")")
+                for t in it["tools"]
+            )
+            tool_lines.append(f"  #{it['number']} tools: {calls}")
     ctx.print(table)
+    for line in tool_lines:
+        ctx.print(line, markup=False)
     t = data["totals"]
     ctx.print(
         f"{t['iterations']} iterations, {t['input_tokens']} in / {t['output_tokens']} out / {t['cache_tokens']} cache tokens,"
@@ -94,8 +98,9 @@ async def usage(args: argparse.Namespace, ctx: Context) -> int:
     from rich.table import Table
 
     table = Table(header_style="bold", box=None)
-    for col in (args.by or "", "iterations", "sessions", "input", "output", "cache write", "cache read", "cost"):
-        table.add_column(col, justify="right" if col not in ("", args.by) else "left")
+    table.add_column(args.by or "", no_wrap=True, overflow="fold")
+    for col in ("iters", "sessions", "input", "output", "cache w", "cache r", "cost", "unpriced"):
+        table.add_column(col, justify="right", no_wrap=True)
     rows = [*report["rows"], {**report["total"], "key": "total"}] if args.by else [report["total"]]
     for r in rows:
         table.add_row(
@@ -106,7 +111,8 @@ async def usage(args: argparse.Namespace, ctx: Context) -> int:
             str(r["output_tokens"]),
             str(r["cache_creation_tokens"]),
             str(r["cache_read_tokens"]),
-            _cost(r["cost_usd"], r["unpriced"]),
+            f"${r['cost_usd']:.4f}" if r["cost_usd"] is not None else "-",
+            str(r["unpriced"]),
         )
     ctx.print(table)
     return 0
