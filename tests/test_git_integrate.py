@@ -220,3 +220,39 @@ async def test_merge_then_remove_worktree(repo: Path) -> None:
     assert result.ok
     assert not info.path.exists() and git(repo, "branch", "--list", info.branch) == ""
     assert git(repo, "for-each-ref", "refs/ampsm/") == ""  # merged: nothing needed keeping
+
+
+async def test_merge_conflict_without_checkout_kept_in_temporary_worktree(repo: Path) -> None:
+    info = await _conflicting(repo)
+    git(repo, "checkout", "-q", "--detach")
+    before = state(repo)
+    aborted = await merge(repo, info.path, info.branch, "main")
+    assert not aborted.ok and aborted.conflicts == ["app.py"] and aborted.path is None
+    assert state(repo) == before
+    kept = await merge(repo, info.path, info.branch, "main", keep_conflict=True)
+    assert kept.in_progress and kept.path is not None and kept.path.exists()
+    write(kept.path / "app.py", "both\n")
+    done = await continue_operation(kept.path)
+    assert done.ok and done.path is None
+    assert git(repo, "show", "main:app.py") == "both"
+    assert git(repo, "rev-parse", "main^2") == git(repo, "rev-parse", info.branch)
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2
+    assert state(repo)["status"] == before["status"] and state(repo)["head"] == before["head"]
+
+
+async def test_squash_that_cannot_keep_manual_commits_changes_nothing(repo: Path) -> None:
+    info = await create_worktree(repo, "sess-1", "work", "main")
+    wt = info.path
+    write(wt / "a.txt", "1\n")
+    await commit_iteration(wt, "one", session_id="sess-1", iteration=1)
+    write(wt / "a.txt", "2\n")
+    commit_all(wt, "hand edit")
+    write(wt / "a.txt", "3\n")
+    await commit_iteration(wt, "two", session_id="sess-1", iteration=2)
+    before = state(wt)
+    with pytest.raises(AmpsmError) as exc:
+        await squash(wt, "main", "Squashed", manual="keep")
+    assert exc.value.code is ErrorCode.GIT and "fold" in exc.value.message
+    assert state(wt) == before
+    await squash(wt, "main", "Squashed", manual="fold")
+    assert git(wt, "log", "--format=%s", "main..HEAD") == "Squashed"

@@ -2,23 +2,74 @@
 
     from ampsm_tui.engine.git import create_worktree, commit_iteration, squash, merge, ...
 
+Worktrees (worktrees.py, archive.py)
 - `await create_worktree(repo, session_id, name, base, *, worktree_dir=".worktrees", lock_timeout=60)
   -> WorktreeInfo(path, branch, base_branch, base_sha, session_id)`: `<repo>/.worktrees/<id>/` on
-  branch `amp/<slug>/<YYYYMMDD-HHMMSS>[-N]` from `base`; E001 bad repo/base/in-progress op, E004 failure.
+  branch `amp/<slug>/<YYYYMMDD-HHMMSS>[-N]` made from `base` without touching the main checkout;
+  `.worktrees/` goes into `.git/info/exclude`. E001 bad repo / missing base / merge or rebase in
+  progress; E004 any other failure, with nothing left behind.
 - `await remove_worktree(repo, worktree, branch, *, session_id=None, force=False, delete_branch=True)
   -> RemoveResult(removed_worktree, deleted_branch, archive: ArchiveResult(ref, tip, wip_sha))`:
-  unmerged commits / uncommitted changes are kept under `refs/ampsm/archive/<session-id>` first.
-- `await archive_work(repo, session_id, *, worktree=None, branch=None) -> ArchiveResult` (the keeping
-  alone, without removing anything; call it inside `RepoLock`).
+  unmerged commits / uncommitted changes are first kept under `refs/ampsm/archive/<session-id>`
+  (`archive.restore_hint` says how to get them back). `force` aborts a merge/rebase in progress there.
+- `await archive_work(repo, session_id, *, worktree=None, branch=None) -> ArchiveResult`: the keeping
+  alone (call it inside `RepoLock`).
+
+Commits and diffs (commits.py, diffs.py)
+- `await commit_iteration(worktree, summary, *, session_id, iteration, prefix="amp:")
+  -> CommitResult(sha, files_changed, lines_added, lines_removed, files: list[FileDiff]) | None`:
+  `git add --all` (`.gitignore` respected, `.ampsm/` never), one commit `amp: <summary>` with
+  `Amp-Session:`/`Amp-Iteration:` trailers; None when nothing changed.
+- `await session_commits(worktree, base_branch) -> list[CommitInfo(sha, parents, subject, message, is_amp)]`.
+- `await session_diff(worktree, base_branch=None, *, staged=False, unstaged=False, last_iteration=False,
+  stat=False, paths=None, rev_range=None) -> str` (default: merge-base..HEAD) and
+  `await diff_files(... same selectors ...) -> list[FileDiff(path, added, removed, status, old_path, binary)]`;
+  `await last_iteration_diff(worktree, stat=False)` is HEAD~1..HEAD.
+
+Integration (integrate.py) -> IntegrationResult(ok, operation, sha, conflicts, in_progress, path,
+fast_forward, already_merged, message)
+- `await squash(worktree, base_branch, message, *, prefix="amp:", manual="keep"|"fold") -> str`: against
+  the merge-base; the tree is unchanged; manual commits kept before the squash (or after it when they
+  build on amp: work), or folded in.
+- `await rebase(worktree, onto, *, keep_conflict=False)`: E001 when the worktree has uncommitted
+  changes; a conflict is aborted (everything as before) unless `keep_conflict`.
+- `await merge(repo, worktree, branch, base_branch, *, mode="ff"|"no-ff"|"ff-only", keep_conflict=False,
+  message=None, remove_after=False, session_id=None)`: in the checkout that has the base branch (E001
+  with the dirty paths when it is not clean); else a fast-forward of the ref, or a merge commit in a
+  temporary worktree (`result.path` while a kept conflict waits there).
+- `await continue_operation(path)` (stages resolved files; files still holding markers are returned as
+  conflicts), `await abort_operation(path)`, `await current_operation(path) -> "merge"|"rebase"|...|None`.
+
+Locks and clean-up (locks.py, cleanup.py)
 - `RepoLock(repo, timeout, purpose="")`: async context manager, flock on `<common .git>/ampsm.lock`,
-  re-entrant within a task; `LockTimeout` (an AmpsmError E001) names the holder's pid.
-- Everything ampsm keeps inside a worktree belongs under `<worktree>/.ampsm/` (`BOOKKEEPING_DIR`):
-  it is never committed, squashed or merged (lesson 6).
+  re-entrant within a task; `LockTimeout` (AmpsmError E001) names the holder's pid; dead holders'
+  locks are taken over (the kernel drops a flock with its process).
+- `await find_orphans(repo, known_sessions: {session_id: status}, *, worktree_dir=".worktrees")
+  -> list[Orphan(kind, reason, path, branch, session_id, size_bytes, unmerged)]` and
+  `await clean(repo, orphans, dry_run=False) -> CleanReport(dry_run, removed, archived, pruned, errors)`.
+  Session branches carry `branch.<name>.ampsmSession` in git config, so a branch is matched to its
+  session without the DB.
+- `await run_selftest(repo, base=None)` (selftest.py): the `ampsm test-git` cycle in a throw-away clone.
+
+Everything ampsm keeps inside a worktree belongs under `<worktree>/.ampsm/` (`BOOKKEEPING_DIR`): it is
+never committed, squashed or merged (lesson 6). All git calls go through `runner.git` (argument lists,
+GIT_EDITOR=true, GIT_TERMINAL_PROMPT=0, LC_ALL=C).
 """
 
 from __future__ import annotations
 
 from .archive import ArchiveResult, archive_work
+from .cleanup import CleanReport, Orphan, clean, find_orphans
+from .commits import CommitInfo, CommitResult, commit_iteration, session_commits
+from .diffs import FileDiff, diff_files, last_iteration_diff, merge_base, session_diff
+from .integrate import (
+    IntegrationResult,
+    abort_operation,
+    continue_operation,
+    merge,
+    rebase,
+    squash,
+)
 from .locks import LockTimeout, RepoLock
 from .repo import BOOKKEEPING_DIR, current_operation, dirty_paths, repo_paths, validate_repo
 from .slug import branch_name, slugify
@@ -27,17 +78,36 @@ from .worktrees import RemoveResult, WorktreeInfo, create_worktree, remove_workt
 __all__ = [
     "BOOKKEEPING_DIR",
     "ArchiveResult",
+    "CleanReport",
+    "CommitInfo",
+    "CommitResult",
+    "FileDiff",
+    "IntegrationResult",
     "LockTimeout",
+    "Orphan",
     "RemoveResult",
     "RepoLock",
     "WorktreeInfo",
+    "abort_operation",
     "archive_work",
     "branch_name",
+    "clean",
+    "commit_iteration",
+    "continue_operation",
     "create_worktree",
     "current_operation",
+    "diff_files",
     "dirty_paths",
+    "find_orphans",
+    "last_iteration_diff",
+    "merge",
+    "merge_base",
+    "rebase",
     "remove_worktree",
     "repo_paths",
+    "session_commits",
+    "session_diff",
     "slugify",
+    "squash",
     "validate_repo",
 ]
