@@ -1,21 +1,272 @@
-"""The Textual application (placeholder until the TUI issue lands)."""
+"""The Textual application: owns one Engine in its own event loop and bridges engine events.
+
+`create_app()` is the one factory: `run_app()` and the tests build the app the same way, the tests
+only passing a different config (no DB watch, fixed clock) or their own engine.
+
+Engine events reach the screens in two ways. Agent output (the flood) is appended to per-session
+transcripts and queued into the visible `OutputLog` without any message; everything else becomes a
+`EngineEventMessage` for the screens. Other processes' changes arrive through the database: a
+poll of `PRAGMA data_version`, re-armed when the previous poll finished so polls never overlap.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import BindingType
+from textual.message import Message
+from textual.screen import Screen
+
+from . import actions
+from .engine.clock import utcnow
+from .engine.config import Config, load_config
+from .transcripts import Transcripts
+
+if TYPE_CHECKING:
+    from .engine.engine import Engine
+    from .engine.events import Event
+    from .engine.store import Store
+
+Clock = Callable[[], datetime]
+EngineFactory = Callable[[Config], Awaitable["Engine"]]
+
+
+class EngineEventMessage(Message):
+    """An engine event (not agent output) for the screens."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class DataChanged(Message):
+    """Another process committed to the DB; replaceable so a burst of commits is one refresh."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DataChanged)
 
 
 class AmpsmApp(App[None]):
     TITLE = "ampsm"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = "styles/app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = actions.bindings("app")
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("ampsm: the dashboard arrives with the TUI issue. Press q to quit.")
-        yield Footer()
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: Engine | None = None,
+        engine_factory: EngineFactory | None = None,
+        clock: Clock | None = None,
+        poll_interval: float = 0.5,
+        output_max_lines: int = 10_000,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self._engine = engine
+        self._engine_factory = engine_factory
+        self._owns_engine = engine is None
+        self.clock: Clock = clock or utcnow
+        self.poll_interval = poll_interval
+        self.output_max_lines = output_max_lines
+        self.cursor_blink = cursor_blink
+        self.transcripts = Transcripts()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._data_version: int | None = None
+        self._closing = False
+        theme = config.ui.theme
+        self.theme = theme if theme in self.available_themes else "gruvbox"
+
+    # -- engine -----------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the engine is not open yet")
+        return self._engine
+
+    @property
+    def store(self) -> Store:
+        return self.engine.store
+
+    async def on_mount(self) -> None:
+        if self._engine is None:
+            from .engine.errors import AmpsmError
+
+            try:
+                if self._engine_factory is not None:
+                    self._engine = await self._engine_factory(self.config)
+                else:
+                    from .engine.engine import Engine
+
+                    self._engine = await Engine.open(self.config)
+            except AmpsmError as exc:
+                self.exit(return_code=1, message=exc.one_line())
+                return
+        self._unsubscribe = self.engine.bus.subscribe("*", self._on_engine_event)
+        from .screens.dashboard import DashboardScreen
+
+        await self.push_screen(DashboardScreen())
+        if self.config.ui.auto_update:
+            self._data_version = await self.store.data_version()
+            self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
+
+    async def on_unmount(self) -> None:
+        self._closing = True
+        if self._unsubscribe:
+            self._unsubscribe()
+        if self._engine is not None and self._owns_engine:
+            await self._engine.close()
+
+    async def _poll_db(self) -> None:
+        """One poll; the next is armed only after this one finished (they never overlap)."""
+        if self._closing:
+            return
+        try:
+            version = await self.store.data_version()
+            if version != self._data_version:
+                self._data_version = version
+                self.screen.post_message(DataChanged())
+                for screen in self.screen_stack:
+                    if screen is not self.screen:
+                        screen.post_message(DataChanged())
+        finally:
+            if not self._closing:
+                self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
+
+    def _on_engine_event(self, event: Event) -> None:
+        if event.topic == "agent.event":
+            self.transcripts.add_event(event.session_id, event.event)  # type: ignore[attr-defined]
+            return
+        self.transcripts.add_lifecycle(event)
+        for screen in self.screen_stack:
+            screen.post_message(EngineEventMessage(event))
+
+    def run_engine(
+        self,
+        work: Callable[[], Awaitable[Any]],
+        *,
+        group: str,
+        description: str,
+        on_done: Callable[[Any], Any] | None = None,
+        exclusive: bool = True,
+    ) -> None:
+        """Run an engine call in an async worker owned by the app (closing a screen never cancels it);
+        errors become a notification, never a crash and never silence."""
+
+        async def runner() -> None:
+            from .engine.errors import AmpsmError, UsageError
+
+            try:
+                result = await work()
+            except AmpsmError as exc:
+                self.notify(exc.one_line(), title=description, severity="error", timeout=10)
+                return
+            except UsageError as exc:
+                self.notify(exc.message, title=description, severity="error", timeout=10)
+                return
+            if on_done is not None:
+                outcome = on_done(result)
+                if hasattr(outcome, "__await__"):
+                    await outcome
+
+        self.run_worker(runner(), group=group, description=description, exclusive=exclusive, exit_on_error=False)
+
+    def running_iterations(self) -> int:
+        return sum(1 for worker in self.workers if worker.group.startswith("iterate:") and worker.is_running)
+
+    # -- notifications ----------------------------------------------------------------------
+
+    def alert(self, message: str, *, title: str = "", severity: str = "information") -> None:
+        """A toast and (configurable) the terminal bell, for awaiting-input, failures and batch ends."""
+        if not self.config.ui.notifications:
+            return
+        self.notify(message, title=title, severity=severity, timeout=8)  # type: ignore[arg-type]
+        if self.config.ui.bell:
+            self.bell()
+
+    # -- app-wide actions (from the registry) -------------------------------------------------
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_batches(self) -> None:
+        try:
+            from .screens.batches import BatchesScreen  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            self.notify("The batch monitor is not available in this build.", title="Batches")
+            return
+        self.push_screen(BatchesScreen())
+
+    async def action_quit(self) -> None:
+        running = self.running_iterations()
+        if not running:
+            self.exit()
+            return
+        from .screens.dialogs import ConfirmScreen
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen(f"{running} iteration(s) running. Quit and cancel them?", yes="Quit", no="Stay"),
+            decided,
+        )
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette lists every registry action the current screen (or the app) can run."""
+        yield from super().get_system_commands(screen)
+        for action in actions.ACTIONS:
+            if not action.palette:
+                continue
+            target: Any = screen if hasattr(screen, f"action_{action.id}") else None
+            if target is None and hasattr(self, f"action_{action.id}") and action.context == "app":
+                target = self
+            if target is None:
+                continue
+            yield SystemCommand(
+                f"{action.description} ({action.display_keys})",
+                action.help,
+                partial(target.run_action, action.id),
+            )
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    engine: Engine | None = None,
+    engine_factory: EngineFactory | None = None,
+    clock: Clock | None = None,
+    poll_interval: float = 0.5,
+    output_max_lines: int = 10_000,
+    cursor_blink: bool = True,
+) -> AmpsmApp:
+    """The one way to build the app (the CLI and the tests)."""
+    config = config or (engine.config if engine is not None else load_config())
+    return AmpsmApp(
+        config,
+        engine=engine,
+        engine_factory=engine_factory,
+        clock=clock,
+        poll_interval=poll_interval,
+        output_max_lines=output_max_lines,
+        cursor_blink=cursor_blink,
+    )
 
 
 def run_app() -> int:
-    AmpsmApp().run()
+    create_app().run()
     return 0
+
+
+STYLES = Path(__file__).parent / "styles"

@@ -1,0 +1,138 @@
+"""The one registry of user actions.
+
+The footer (via `bindings()`), the `?` help screen, the command palette and the README's key table
+(`key_table_markdown()`) all read this tuple, so a key can never be documented in one place and
+bound differently in another. Keys use Textual's key names; several keys are comma-separated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.binding import BindingType
+
+#: Where an action applies, in the order the help screen lists them.
+CONTEXTS: dict[str, str] = {
+    "app": "Everywhere",
+    "dashboard": "Dashboard",
+    "output": "Output pane",
+    "diff": "Diff viewer",
+    "review": "Review & merge wizard",
+    "conflict": "Conflict view",
+    "chat": "Chat",
+    "form": "Forms and dialogs",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    keys: str
+    description: str
+    help: str
+    context: str
+    footer: bool = True  # shown in the footer (the help screen and palette show every action)
+    palette: bool = True
+    priority: bool = False
+    key_display: str | None = None
+
+    @property
+    def first_key(self) -> str:
+        return self.keys.split(",")[0]
+
+    @property
+    def display_keys(self) -> str:
+        return self.key_display or " / ".join(_pretty(k) for k in self.keys.split(","))
+
+
+def _pretty(key: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "right_square_bracket": "]", "left_square_bracket": "["}
+    return names.get(key, key)
+
+
+ACTIONS: tuple[Action, ...] = (
+    # everywhere
+    Action("quit", "q", "Quit", "Quit ampsm (asks first while iterations are running)", "app"),
+    Action("help", "question_mark", "Help", "Show every key and what it does", "app", key_display="?"),
+    Action("command_palette", "ctrl+p", "Palette", "Search and run any action", "app", footer=False, palette=False),
+    Action("batches", "b", "Batches", "Open the batch monitor", "app"),
+    Action("change_theme", "ctrl+t", "Theme", "Pick a theme (gruvbox by default)", "app", footer=False),
+    # dashboard
+    Action("new_session", "n", "New", "Create a session: repo, name, prompt, script, agent, model", "dashboard"),
+    Action("open_session", "enter", "Open", "Open the selected session's detail screen", "dashboard"),
+    Action("iterate", "i", "Iterate", "Run another iteration, with an optional follow-up prompt", "dashboard"),
+    Action("chat", "c", "Chat", "Multi-turn chat that continues the agent's thread", "dashboard"),
+    Action("diff", "d", "Diff", "Show the session's diff against its base branch", "dashboard"),
+    Action("review", "m", "Merge", "Review & merge wizard: squash, rebase, test, merge", "dashboard"),
+    Action("cancel", "x", "Cancel", "Cancel the running iteration of the selected session", "dashboard"),
+    Action("archive", "a", "Archive", "Archive the session (unmerged work is kept under a ref)", "dashboard"),
+    Action("filter", "slash", "Filter", "Filter sessions by text or status (status:running)", "dashboard"),
+    Action("cycle_sort", "s", "Sort", "Cycle the sort column of the sessions list", "dashboard", footer=False),
+    Action("focus_next_pane", "tab", "Pane", "Move focus to the next pane", "dashboard", footer=False),
+    Action("cursor_down", "j", "Down", "Next session (also the down arrow)", "dashboard", footer=False),
+    Action("cursor_up", "k", "Up", "Previous session (also the up arrow)", "dashboard", footer=False),
+    Action("refresh", "r", "Refresh", "Reload sessions from the database", "dashboard", footer=False),
+    # output pane
+    Action("toggle_details", "e", "Expand", "Expand or fold tool calls and thinking", "output"),
+    Action("follow", "G", "Follow", "Jump to the end and follow new output", "output", footer=False),
+    # diff viewer
+    Action("next_file", "right_square_bracket", "Next file", "Show the next file of the diff", "diff"),
+    Action("prev_file", "left_square_bracket", "Prev file", "Show the previous file of the diff", "diff"),
+    Action("toggle_scope", "l", "Branch/last", "Toggle whole branch vs the last iteration", "diff"),
+    Action("close", "escape", "Back", "Close this screen", "form"),
+    # review wizard
+    Action("run_tests", "ctrl+r", "Test", "Re-run the session's test script", "review"),
+    Action("do_merge", "ctrl+g", "Go", "Run the chosen steps: squash/keep, rebase, merge", "review"),
+    # conflict view
+    Action("open_editor", "o", "Edit", "Open the selected file in $EDITOR (the app is suspended)", "conflict"),
+    Action("mark_resolved", "r", "Resolved", "Mark the selected file resolved (git add)", "conflict"),
+    Action("continue_op", "c", "Continue", "Continue the rebase/merge after resolving", "conflict"),
+    Action("abort_op", "a", "Abort", "Abort: leave the repository exactly as before", "conflict"),
+    # chat
+    Action("send", "ctrl+s", "Send", "Send the message (continues the agent's thread)", "chat"),
+    Action("submit", "ctrl+s", "Submit", "Submit the form", "form"),
+)
+
+_BY_ID = {a.id: a for a in ACTIONS}
+
+
+def by_id(action_id: str) -> Action:
+    return _BY_ID[action_id]
+
+
+def in_context(*contexts: str) -> list[Action]:
+    return [a for a in ACTIONS if a.context in contexts]
+
+
+def bindings(*contexts: str, only: tuple[str, ...] | None = None) -> list[BindingType]:
+    """Textual bindings for the actions of `contexts` (each with an id, for user keymaps)."""
+    from textual.binding import Binding
+
+    out: list[BindingType] = []
+    for action in in_context(*contexts):
+        if only is not None and action.id not in only:
+            continue
+        out.append(
+            Binding(
+                action.keys,
+                action.id,
+                action.description,
+                show=action.footer,
+                key_display=action.key_display,
+                priority=action.priority,
+                tooltip=action.help,
+                id=action.id,
+            )
+        )
+    return out
+
+
+def key_table_markdown() -> str:
+    """The README's key table, generated so it cannot drift from the bindings."""
+    rows = ["| Where | Key | Action |", "|---|---|---|"]
+    for context, title in CONTEXTS.items():
+        for action in in_context(context):
+            rows.append(f"| {title} | `{action.display_keys}` | {action.help} |")
+    return "\n".join(rows) + "\n"

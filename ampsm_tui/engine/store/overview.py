@@ -1,0 +1,85 @@
+"""Aggregates for overviews (the TUI dashboard): one query each, never one query per session."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from .core import StoreBase
+
+
+class SessionTotals(BaseModel):
+    iterations: int = 0
+    tokens: int = 0
+    cost_usd: float | None = None  # None: no priced iteration yet (shown as unpriced, never $0)
+    unpriced: int = 0  # iterations with tokens but no price
+
+
+class BatchProgressRow(BaseModel):
+    batch_id: str
+    name: str
+    status: str
+    total: int = 0
+    done: int = 0
+    running: int = 0
+    failed: int = 0
+
+
+class OverviewRepo(StoreBase):
+    async def session_totals(self) -> dict[str, SessionTotals]:
+        rows = await self._fetchall(
+            "SELECT session_id, COUNT(*) AS n,"
+            " SUM(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens) AS tokens,"
+            " SUM(cost_usd) AS cost,"
+            " SUM(CASE WHEN cost_usd IS NULL AND input_tokens + output_tokens > 0 THEN 1 ELSE 0 END) AS unpriced"
+            " FROM iterations GROUP BY session_id"
+        )
+        return {
+            r["session_id"]: SessionTotals(
+                iterations=int(r["n"] or 0),
+                tokens=int(r["tokens"] or 0),
+                cost_usd=float(r["cost"]) if r["cost"] is not None else None,
+                unpriced=int(r["unpriced"] or 0),
+            )
+            for r in rows
+        }
+
+    async def cost_since(self, since_iso: str) -> tuple[float, int]:
+        """(dollars of priced iterations started since `since_iso`, count of unpriced ones)."""
+        row = await self._fetchone(
+            "SELECT COALESCE(SUM(cost_usd), 0) AS cost,"
+            " SUM(CASE WHEN cost_usd IS NULL AND input_tokens + output_tokens > 0 THEN 1 ELSE 0 END) AS unpriced"
+            " FROM iterations WHERE started_at >= ?",
+            (since_iso,),
+        )
+        if row is None:
+            return 0.0, 0
+        return float(row["cost"] or 0.0), int(row["unpriced"] or 0)
+
+    async def active_batch_progress(self, *, include_finished_since: str | None = None) -> list[BatchProgressRow]:
+        """Progress of running (and recently finished) batches, counted from their items."""
+        where = "b.status IN ('pending', 'running')"
+        params: list[str] = []
+        if include_finished_since:
+            where = f"({where} OR b.ended_at >= ?)"
+            params.append(include_finished_since)
+        rows = await self._fetchall(
+            "SELECT b.id, b.name, b.status, COUNT(i.id) AS total,"
+            " SUM(CASE WHEN i.status IN ('succeeded', 'failed', 'error', 'aborted') THEN 1 ELSE 0 END) AS done,"
+            " SUM(CASE WHEN i.status = 'running' THEN 1 ELSE 0 END) AS running,"
+            " SUM(CASE WHEN i.status IN ('failed', 'error') THEN 1 ELSE 0 END) AS failed"
+            f" FROM batch_runs b LEFT JOIN batch_items i ON i.batch_id = b.id WHERE {where}"
+            " GROUP BY b.id ORDER BY b.created_at DESC",
+            params,
+        )
+        return [
+            BatchProgressRow(
+                batch_id=r["id"],
+                name=r["name"],
+                status=r["status"],
+                total=int(r["total"] or 0),
+                done=int(r["done"] or 0),
+                running=int(r["running"] or 0),
+                failed=int(r["failed"] or 0),
+            )
+            for r in rows
+        ]

@@ -1,0 +1,1 @@
+"""The TUI's screens; each decides what happens on its widgets' messages."""

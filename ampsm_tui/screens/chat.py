@@ -1,0 +1,100 @@
+"""Multi-turn chat (`c`): each message is one iteration that continues the agent's thread; the
+conversation (your messages and the agent's output) is shown above the editor."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TextArea
+
+from .. import actions
+from ..app import EngineEventMessage
+from ..widgets.output_log import OutputLog
+from .dashboard import history_lines
+
+if TYPE_CHECKING:
+    from ..app import AmpsmApp
+
+
+class ChatScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *actions.bindings("form", only=("close",)),
+        *actions.bindings("chat"),
+        *actions.bindings("output"),
+    ]
+    CONTEXTS = ("chat", "output")
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+
+    @property
+    def ampsm(self) -> AmpsmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="chat-title", classes="screen-title")
+        yield OutputLog(id="chat-log", max_lines=self.ampsm.output_max_lines)
+        editor = TextArea("", id="chat-input", soft_wrap=True, placeholder="Message (ctrl+s sends, esc leaves)")
+        editor.cursor_blink = self.ampsm.cursor_blink
+        yield editor
+        yield Static("", id="chat-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#chat-input", TextArea).focus()
+        self.load()
+
+    @work(exclusive=True, group="chat-load", exit_on_error=False)
+    async def load(self) -> None:
+        session = await self.ampsm.store.get_session(self.session_id)
+        if session is None:
+            return
+        thread = f" · thread {session.thread_id}" if session.thread_id else " · new thread"
+        self.query_one("#chat-title", Static).update(f" Chat · {session.name} · {session.agent}{thread}")
+        iterations = await self.ampsm.store.list_iterations(self.session_id)
+        log = self.query_one(OutputLog)
+        seen = self.ampsm.transcripts.iterations_seen(self.session_id)
+        for kind, text in history_lines(iterations, {}, seen):
+            log.feed_line(kind, text)
+        self.ampsm.transcripts.attach(self.session_id, log)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        busy = any(w.group == f"iterate:{self.session_id}" and w.is_running for w in self.ampsm.workers)
+        self.query_one("#chat-status", Static).update(" ▶ the agent is working…" if busy else "")
+
+    def on_unmount(self) -> None:
+        self.ampsm.transcripts.detach(self.query_one(OutputLog))
+
+    def action_send(self) -> None:
+        editor = self.query_one("#chat-input", TextArea)
+        text = editor.text.strip()
+        if not text:
+            return
+        editor.text = ""
+        self.ampsm.transcripts.add_line(self.session_id, "marker", "you › " + text.splitlines()[0][:200])
+        app = self.ampsm
+
+        async def work() -> object:
+            return await app.engine.sessions.iterate(self.session_id, text)
+
+        app.run_engine(work, group=f"iterate:{self.session_id}", description="Chat", exclusive=False)
+        self.set_timer(0.1, self._update_status)
+
+    @on(EngineEventMessage)
+    def _event(self) -> None:
+        self._update_status()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def action_toggle_details(self) -> None:
+        self.query_one(OutputLog).action_toggle_details()
+
+    def action_follow(self) -> None:
+        self.query_one(OutputLog).action_follow()

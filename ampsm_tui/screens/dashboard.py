@@ -1,0 +1,336 @@
+"""The dashboard: sessions list, the selected session's live output, its diff/timeline/metrics tabs,
+a strip of running batches and a header with counts and today's cost.
+
+State flows down: one load worker (exclusive, so a newer load cancels an older one) reads the
+Store and pushes rows into the widgets. Events come up: engine events and DB changes only ask for
+a reload; key actions call the engine through `app.run_engine`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Container, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+
+from .. import actions
+from ..app import DataChanged, EngineEventMessage
+from ..engine.clock import to_iso
+from ..engine.models import Iteration, Session
+from ..widgets.batch_strip import BatchStrip
+from ..widgets.diff_view import DiffView
+from ..widgets.output_log import OutputLog
+from ..widgets.session_list import SessionRow, SessionTable
+from ..widgets.timeline import Timeline, metrics_text
+from . import session_actions
+
+if TYPE_CHECKING:
+    from ..app import AmpsmApp
+
+NARROW_WIDTH = 110
+NOTIFY_STATUSES = {"awaiting-input": "warning", "error": "error", "interrupted": "warning"}
+
+
+def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip: set[int]) -> list[tuple[str, str]]:
+    """What the DB knows of past iterations (for sessions this process did not watch live)."""
+    lines: list[tuple[str, str]] = []
+    for it in iterations:
+        if it.number in skip:
+            continue
+        model = f" · {it.model}" if it.model else ""
+        lines.append(("marker", f"── iteration {it.number} · {it.agent or ''}{model} · {it.status.value} ──"))
+        if it.prompt:
+            lines.append(("detail", "› " + it.prompt.splitlines()[0][:200]))
+        if it.summary:
+            lines.extend(("text", line) for line in it.summary.splitlines()[:20])
+        lines.extend(("tool", f"⚙ {t}") for t in tools.get(it.id or -1, []))
+        if it.commit_sha:
+            lines.append(
+                (
+                    "marker",
+                    f"● commit {it.commit_sha[:8]}  {it.files_changed} files +{it.lines_added} -{it.lines_removed}",
+                )
+            )
+        if it.test_exit_code is not None:
+            if it.test_exit_code == 0:
+                lines.append(("pass", "✓ tests passed"))
+            else:
+                lines.append(("fail", f"✗ tests failed (exit {it.test_exit_code})"))
+                tail = (it.test_log or "").splitlines()[-10:]
+                lines.extend(("fail", line) for line in tail)
+        if it.error:
+            lines.append(("error", f"error: {it.error}"))
+    return lines
+
+
+class DashboardScreen(session_actions.SessionActions, Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *actions.bindings("dashboard"),
+        *actions.bindings("output"),
+    ]
+    CONTEXTS = ("dashboard", "output")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions: dict[str, Session] = {}
+        self.selected: str | None = None
+        self._statuses: dict[str, str] = {}
+        self._batch_status: dict[str, str] = {}
+        self._reload_pending = False
+        self._first_load = True
+
+    @property
+    def ampsm(self) -> AmpsmApp:
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static("ampsm", id="summary")
+        with Container(id="main"):
+            with Vertical(id="sessions-pane"):
+                yield SessionTable(id="sessions")
+                filter_input = Input(placeholder="filter: text, status:running", id="filter")
+                filter_input.cursor_blink = self.ampsm.cursor_blink
+                yield filter_input
+            with Vertical(id="detail-pane"):
+                yield OutputLog(id="output", max_lines=self.ampsm.output_max_lines)
+                with TabbedContent(id="tabs"):
+                    with TabPane("Diff", id="tab-diff"):
+                        yield DiffView(id="diff")
+                    with TabPane("Timeline", id="tab-timeline"):
+                        yield Timeline(id="timeline")
+                    with TabPane("Metrics", id="tab-metrics"):
+                        yield Static(id="metrics")
+        yield BatchStrip(id="batch-strip")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sessions-pane").border_title = "Sessions"
+        self.query_one("#output").border_title = "Output"
+        self.query_one(SessionTable).focus()
+        self._apply_width(self.app.size.width)
+        self.reload()
+
+    def on_resize(self) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.set_class(width < NARROW_WIDTH, "-narrow")
+        self.query_one(SessionTable).set_compact(width < NARROW_WIDTH)
+
+    # -- loading ----------------------------------------------------------------------------
+
+    @work(exclusive=True, group="dashboard-load", exit_on_error=False)
+    async def reload(self) -> None:
+        store = self.ampsm.store
+        sessions = await store.list_sessions()
+        totals = await store.session_totals()
+        now = self.ampsm.clock()
+        midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today_cost, today_unpriced = await store.cost_since(to_iso(midnight))
+        batches = await store.active_batch_progress()
+        self._apply(sessions, totals, now, today_cost, today_unpriced, batches)
+
+    def _apply(
+        self,
+        sessions: list[Session],
+        totals: dict[str, Any],
+        now: datetime,
+        today_cost: float,
+        today_unpriced: int,
+        batches: list[Any],
+    ) -> None:
+        from ..engine.store.overview import SessionTotals
+
+        self.sessions = {s.id: s for s in sessions}
+        table = self.query_one(SessionTable)
+        table.show([SessionRow(s, totals.get(s.id) or SessionTotals()) for s in sessions], now)
+        self._notify_transitions(sessions)
+        self._notify_batches(batches)
+        self.query_one(BatchStrip).show(batches)
+        running = sum(1 for s in sessions if s.status.value == "running")
+        waiting = sum(1 for s in sessions if s.status.value == "awaiting-input")
+        summary = Text()
+        summary.append(" ampsm ", style="bold reverse")
+        summary.append(f"  ▶ {running} running", style="bold cyan" if running else "dim")
+        summary.append(f"   ? {waiting} awaiting input", style="bold yellow" if waiting else "dim")
+        cost = f"${today_cost:.2f}" + (f" (+{today_unpriced} unpriced)" if today_unpriced else "")
+        summary.append(f"   today {cost}")
+        summary.append(f"   {len(sessions)} sessions · sort {table.sort_label}", style="dim")
+        if table.filter_text:
+            summary.append(f" · filter “{table.filter_text}”", style="italic")
+        self.query_one("#summary", Static).update(summary)
+        if table.selected_id != self.selected or self._first_load:
+            self._first_load = False
+            self._select(table.selected_id)
+        elif self.selected:
+            self.load_detail(self.selected, reset_output=False)
+
+    def _notify_transitions(self, sessions: list[Session]) -> None:
+        first = not self._statuses
+        for s in sessions:
+            status = s.status.value
+            before = self._statuses.get(s.id)
+            self._statuses[s.id] = status
+            if first or before == status or status not in NOTIFY_STATUSES:
+                continue
+            why = {"awaiting-input": "needs input", "error": "failed", "interrupted": "was interrupted"}[status]
+            detail = f": {s.last_error}" if s.last_error and status != "awaiting-input" else ""
+            self.ampsm.alert(f"{s.name} ({s.id}) {why}{detail}", title="Session", severity=NOTIFY_STATUSES[status])
+
+    def _notify_batches(self, batches: list[Any]) -> None:
+        seen = {b.batch_id: b.status for b in batches}
+        for batch_id, status in self._batch_status.items():
+            ended = batch_id not in seen or seen[batch_id] not in ("pending", "running")
+            if ended and status in ("pending", "running"):
+                self.ampsm.alert(f"Batch {batch_id} finished", title="Batch")
+        self._batch_status = seen
+
+    def request_reload(self) -> None:
+        """Coalesce bursts of events into one reload a tick later."""
+        if self._reload_pending:
+            return
+        self._reload_pending = True
+
+        def go() -> None:
+            self._reload_pending = False
+            self.reload()
+
+        self.set_timer(0.05, go)
+
+    @on(DataChanged)
+    def _on_data_changed(self) -> None:
+        self.request_reload()
+
+    @on(EngineEventMessage)
+    def _on_engine_event(self, message: EngineEventMessage) -> None:
+        self.request_reload()
+
+    # -- selection and detail ---------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#sessions")
+    def _on_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        if key != self.selected:
+            self._select(key)
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _on_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_session()
+
+    def _select(self, session_id: str | None) -> None:
+        self.selected = session_id
+        output = self.query_one(OutputLog)
+        output.clear()
+        self.ampsm.transcripts.detach(output)
+        if session_id is None:
+            output.feed_line("detail", "No sessions yet. Press n to create one, ? for help.")
+            self.query_one(Timeline).show([])
+            self.query_one("#metrics", Static).update("")
+            self.query_one(DiffView).show_diff("")
+            return
+        self.load_detail(session_id, reset_output=True)
+
+    @work(exclusive=True, group="dashboard-detail", exit_on_error=False)
+    async def load_detail(self, session_id: str, *, reset_output: bool) -> None:
+        store = self.ampsm.store
+        iterations = await store.list_iterations(session_id)
+        self.query_one(Timeline).show(iterations)
+        self.query_one("#metrics", Static).update(metrics_text(iterations))
+        output = self.query_one(OutputLog)
+        if reset_output:
+            calls = await store.list_tool_calls(session_id=session_id)
+            tools: dict[int, list[str]] = {}
+            for call in calls:
+                mark = {True: " ✓", False: " ✗", None: ""}[call.ok]
+                tools.setdefault(call.iteration_id, []).append(f"{call.name}  {call.args_summary}{mark}")
+            seen = self.ampsm.transcripts.iterations_seen(session_id)
+            for kind, text in history_lines(iterations, tools, seen):
+                output.feed_line(kind, text)
+            self.ampsm.transcripts.attach(session_id, output)
+        if self.query_one(TabbedContent).active == "tab-diff" and not self.has_class("-narrow"):
+            await self._load_diff(session_id)
+
+    async def _load_diff(self, session_id: str) -> None:
+        diff_view = self.query_one(DiffView)
+        session = self.sessions.get(session_id)
+        if session is None or session.status.value in ("done", "archived"):
+            diff_view.empty_message = "Merged or archived: no worktree to diff."
+            diff_view.show_diff("")
+            return
+        try:
+            text = await self.ampsm.engine.sessions.diff(session_id, last_iteration=diff_view.last_iteration)
+        except Exception as exc:  # a missing worktree must not break the dashboard
+            diff_view.empty_message = f"Diff unavailable: {exc}"
+            text = ""
+        diff_view.show_diff(text)
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _on_tab(self, event: TabbedContent.TabActivated) -> None:
+        if self.selected and event.pane.id == "tab-diff":
+            self.load_detail(self.selected, reset_output=False)
+
+    @on(DiffView.ScopeToggled)
+    async def _on_scope(self, event: DiffView.ScopeToggled) -> None:
+        self.query_one(DiffView).last_iteration = event.last_iteration
+        if self.selected:
+            self.load_detail(self.selected, reset_output=False)
+
+    # -- filter, sort, navigation -------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _on_filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(SessionTable).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _on_filter_submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.value:
+            box.remove_class("-visible")
+        self.query_one(SessionTable).focus()
+        self.request_reload()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus or box.has_class("-visible"):
+            box.value = ""
+            box.remove_class("-visible")
+            self.query_one(SessionTable).set_filter("")
+            self.query_one(SessionTable).focus()
+            self.request_reload()
+
+    def action_cycle_sort(self) -> None:
+        label = self.query_one(SessionTable).cycle_sort()
+        self.notify(f"Sorted by {label}", timeout=2)
+        self.request_reload()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(SessionTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(SessionTable).action_cursor_up()
+
+    def action_focus_next_pane(self) -> None:
+        self.focus_next()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_toggle_details(self) -> None:
+        self.query_one(OutputLog).action_toggle_details()
+
+    def action_follow(self) -> None:
+        self.query_one(OutputLog).action_follow()
+
+    def selected_session(self) -> Session | None:
+        return self.sessions.get(self.selected) if self.selected else None

@@ -1,0 +1,83 @@
+"""Small modal dialogs that return a value: confirm (bool) and a follow-up prompt (str | None)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, TextArea
+
+from .. import actions
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        ("escape", "answer(False)", "No"),
+        ("y", "answer(True)", "Yes"),
+        ("n", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question)
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(f"{self.no} (n)", id="no")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """A multi-line prompt; ctrl+s submits (empty means "no follow-up"), escape cancels (None)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *actions.bindings("form", only=("close", "submit")),
+    ]
+
+    def __init__(self, title: str, *, placeholder: str = "", initial: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+        self.initial = initial
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            area = TextArea(self.initial, id="prompt", placeholder=self.placeholder, soft_wrap=True)
+            area.cursor_blink = getattr(self.app, "cursor_blink", True)
+            yield area
+            with Horizontal(classes="buttons"):
+                yield Button("Run (ctrl+s)", variant="primary", id="ok")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt", TextArea).focus()
+
+    def action_submit(self) -> None:
+        self.dismiss(self.query_one("#prompt", TextArea).text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,146 @@
+"""The new-session form: repo (with path completion), name, prompt, script, agent, model, timeout."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
+
+from .. import actions
+from ..widgets.path_suggester import DirectorySuggester
+
+AGENTS = ("amp", "claude", "codex", "gemini", "aider", "command")
+
+
+@dataclass
+class NewSessionRequest:
+    repo: str
+    name: str
+    prompt: str
+    script: str | None
+    agent: str
+    agent_cmd: str | None
+    model: str | None
+    timeout_s: float | None
+    base: str | None
+    run_now: bool
+
+    def create_kwargs(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "name": self.name,
+            "prompt": self.prompt,
+            "script": self.script,
+            "agent": self.agent,
+            "agent_cmd": self.agent_cmd,
+            "model": self.model,
+            "timeout_s": self.timeout_s,
+            "base": self.base,
+        }
+
+
+def _default_repo() -> str:
+    cwd = Path.cwd()
+    return str(cwd) if (cwd / ".git").exists() else ""
+
+
+class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
+    BINDINGS: ClassVar[list[BindingType]] = actions.bindings("form", only=("close", "submit"))
+
+    def __init__(self, *, repo: str | None = None) -> None:
+        super().__init__()
+        self.initial_repo = repo if repo is not None else _default_repo()
+
+    def _input(self, id: str, placeholder: str, value: str = "", **kwargs: Any) -> Input:
+        box = Input(value, placeholder=placeholder, id=id, **kwargs)
+        box.cursor_blink = getattr(self.app, "cursor_blink", True)
+        return box
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog form", id="new-session"):
+            yield Label("New session", classes="dialog-title")
+            yield Label("Repository")
+            yield self._input("repo", "path to a git repository", self.initial_repo, suggester=DirectorySuggester())
+            yield Label("Name")
+            yield self._input("name", "e.g. fix-login-bug")
+            yield Label("Prompt")
+            prompt = TextArea("", id="prompt", soft_wrap=True, placeholder="What should the agent do?")
+            prompt.cursor_blink = getattr(self.app, "cursor_blink", True)
+            yield prompt
+            yield Label("Test script (quality gate, optional)")
+            yield self._input("script", "e.g. pytest -q")
+            with Horizontal(classes="row"):
+                yield Select([(a, a) for a in AGENTS], value="amp", allow_blank=False, id="agent")
+                yield self._input("model", "model / mode (optional)")
+                yield self._input("timeout", "timeout s", type="number")
+            yield self._input("agent_cmd", "command to run (agent = command)")
+            yield self._input("base", "base branch (default: the repo's default)")
+            yield Checkbox("Start the first iteration now", value=True, id="run_now")
+            yield Label("", id="form-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Create (ctrl+s)", variant="primary", id="create")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#name" if self.initial_repo else "#repo", Input).focus()
+
+    def _value(self, id: str) -> str:
+        return self.query_one(f"#{id}", Input).value.strip()
+
+    def build_request(self) -> NewSessionRequest | str:
+        """The request, or the first problem as a sentence."""
+        repo = os.path.expanduser(self._value("repo"))
+        if not repo:
+            return "Give the repository path."
+        if not Path(repo).is_dir():
+            return f"{repo} is not a directory."
+        name = self._value("name")
+        if not name:
+            return "Give the session a name."
+        agent = str(self.query_one("#agent", Select).value)
+        agent_cmd = self._value("agent_cmd") or None
+        if agent == "command" and not agent_cmd:
+            return "The command agent needs a command to run."
+        timeout = self._value("timeout")
+        try:
+            timeout_s = float(timeout) if timeout else None
+        except ValueError:
+            return "The timeout is a number of seconds."
+        return NewSessionRequest(
+            repo=repo,
+            name=name,
+            prompt=self.query_one("#prompt", TextArea).text.strip(),
+            script=self._value("script") or None,
+            agent=agent,
+            agent_cmd=agent_cmd,
+            model=self._value("model") or None,
+            timeout_s=timeout_s,
+            base=self._value("base") or None,
+            run_now=self.query_one("#run_now", Checkbox).value,
+        )
+
+    def action_submit(self) -> None:
+        request = self.build_request()
+        if isinstance(request, str):
+            self.query_one("#form-error", Label).update(request)
+            return
+        self.dismiss(request)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#create")
+    def _create(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,114 @@
+"""One session in detail (`enter`): its fields, iterations timeline, output and metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.table import Table
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from .. import actions
+from ..app import DataChanged, EngineEventMessage
+from ..engine.models import Session
+from ..widgets import display
+from ..widgets.output_log import OutputLog
+from ..widgets.timeline import Timeline, metrics_text
+from . import session_actions
+from .dashboard import history_lines
+
+if TYPE_CHECKING:
+    from ..app import AmpsmApp
+
+
+def session_facts(session: Session) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    status = session.status.value
+    table.add_row("Status", f"[{display.STATUS_RICH.get(status, '')}]{display.glyph(status)} {status}[/]")
+    table.add_row("Id", session.id)
+    table.add_row("Repo", session.repo_path)
+    table.add_row("Branch", f"{session.branch} → {session.base_branch}")
+    table.add_row("Agent", f"{session.agent}" + (f" · {session.model}" if session.model else ""))
+    table.add_row("Script", session.script or "–")
+    table.add_row("Thread", session.thread_id or "–")
+    if session.last_error:
+        table.add_row("Last error", f"[red]{session.last_error}[/]")
+    return table
+
+
+class SessionScreen(session_actions.SessionActions, Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *actions.bindings("form", only=("close",)),
+        *actions.bindings("dashboard", only=("iterate", "chat", "diff", "review", "cancel", "archive")),
+        *actions.bindings("output"),
+    ]
+    CONTEXTS = ("dashboard", "output")
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.session: Session | None = None
+        self._attached = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="session-title", classes="screen-title")
+        with Horizontal(id="session-top"):
+            yield Static("", id="facts")
+            yield Static("", id="session-metrics")
+        with Vertical(id="session-body"):
+            yield Timeline(id="session-timeline")
+            yield OutputLog(id="session-output", max_lines=getattr(self.app, "output_max_lines", 10_000))
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#session-timeline").border_title = "Iterations"
+        self.query_one("#session-output").border_title = "Output"
+        self.load()
+
+    def selected_session(self) -> Session | None:
+        return self.session
+
+    @work(exclusive=True, group="session-load", exit_on_error=False)
+    async def load(self) -> None:
+        app: AmpsmApp = self.app
+        session = await app.store.get_session(self.session_id)
+        if session is None:
+            self.query_one("#session-title", Static).update(f" No session {self.session_id}")
+            return
+        self.session = session
+        iterations = await app.store.list_iterations(self.session_id)
+        self.query_one("#session-title", Static).update(f" Session · {session.name}")
+        self.query_one("#facts", Static).update(session_facts(session))
+        self.query_one("#session-metrics", Static).update(metrics_text(iterations))
+        self.query_one(Timeline).show(iterations)
+        if not self._attached:
+            self._attached = True
+            output = self.query_one(OutputLog)
+            seen = app.transcripts.iterations_seen(self.session_id)
+            for kind, text in history_lines(iterations, {}, seen):
+                output.feed_line(kind, text)
+            app.transcripts.attach(self.session_id, output)
+
+    def on_unmount(self) -> None:
+        app: AmpsmApp = self.app
+        app.transcripts.detach(self.query_one(OutputLog))
+
+    @on(DataChanged)
+    @on(EngineEventMessage)
+    def _changed(self) -> None:
+        self.load()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def action_toggle_details(self) -> None:
+        self.query_one(OutputLog).action_toggle_details()
+
+    def action_follow(self) -> None:
+        self.query_one(OutputLog).action_follow()

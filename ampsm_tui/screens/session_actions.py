@@ -1,0 +1,159 @@
+"""The session actions shared by the dashboard and the session screen (one implementation each).
+
+A screen using this mixin provides `selected_session()`; every engine call runs in an app-owned
+async worker (`app.run_engine`), so leaving the screen never cancels an iteration.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..app import AmpsmApp
+    from ..engine.models import Session
+    from .new_session import NewSessionRequest
+
+
+class SessionActions:
+    app: Any
+
+    def selected_session(self) -> Session | None:  # pragma: no cover - provided by the screen
+        raise NotImplementedError
+
+    @property
+    def _app(self) -> AmpsmApp:
+        return self.app
+
+    def _need_session(self) -> Session | None:
+        session = self.selected_session()
+        if session is None:
+            self._app.notify("Select a session first (or press n to create one).", severity="warning")
+        return session
+
+    # -- create -----------------------------------------------------------------------------
+
+    def action_new_session(self) -> None:
+        from .new_session import NewSessionScreen
+
+        self._app.push_screen(NewSessionScreen(), self._create)
+
+    def _create(self, request: NewSessionRequest | None) -> None:
+        if request is None:
+            return
+        app = self._app
+
+        async def work() -> Any:
+            return await app.engine.sessions.create(**request.create_kwargs())
+
+        def done(session: Session) -> None:
+            app.notify(f"Created {session.name} on {session.branch}", title="Session")
+            if request.run_now:
+                self._iterate(session.id, None)
+
+        app.run_engine(work, group=f"create:{request.name}", description="New session", on_done=done)
+
+    # -- iterate / chat -----------------------------------------------------------------------
+
+    def action_iterate(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        from .dialogs import PromptScreen
+
+        def chosen(prompt: str | None) -> None:
+            if prompt is not None:
+                self._iterate(session.id, prompt.strip() or None)
+
+        self._app.push_screen(
+            PromptScreen(
+                f"Iterate {session.name}",
+                placeholder="Optional follow-up prompt (empty: continue with the session's prompt)",
+            ),
+            chosen,
+        )
+
+    def _iterate(self, session_id: str, prompt: str | None) -> None:
+        app = self._app
+
+        async def work() -> Any:
+            return await app.engine.sessions.iterate(session_id, prompt)
+
+        app.run_engine(work, group=f"iterate:{session_id}", description="Iterate", exclusive=False)
+
+    def action_chat(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        from .chat import ChatScreen
+
+        self._app.push_screen(ChatScreen(session.id))
+
+    # -- review ---------------------------------------------------------------------------------
+
+    def action_open_session(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        from .session import SessionScreen
+
+        self._app.push_screen(SessionScreen(session.id))
+
+    def action_diff(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        from .diff import DiffScreen
+
+        self._app.push_screen(DiffScreen(session.id))
+
+    def action_review(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        from .review import ReviewScreen
+
+        self._app.push_screen(ReviewScreen(session.id))
+
+    # -- cancel / archive ---------------------------------------------------------------------------
+
+    def action_cancel(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        app = self._app
+
+        async def work() -> Any:
+            return await app.engine.sessions.cancel(session.id)
+
+        def done(cancelled: bool) -> None:
+            app.notify("Cancelled." if cancelled else "Nothing was running.", title=session.name)
+
+        app.run_engine(work, group=f"cancel:{session.id}", description="Cancel", on_done=done)
+
+    def action_archive(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        app = self._app
+
+        def go(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            async def work() -> Any:
+                return await app.engine.sessions.archive(session.id)
+
+            def done(kept: Any) -> None:
+                hint = f" Work kept at {kept}." if kept else ""
+                app.notify(f"Archived {session.name}.{hint}", title="Archive")
+
+            app.run_engine(work, group=f"archive:{session.id}", description="Archive", on_done=done)
+
+        if app.config.ui.confirm_destructive:
+            from .dialogs import ConfirmScreen
+
+            app.push_screen(
+                ConfirmScreen(f"Archive {session.name}? Unmerged work is kept under refs/ampsm/archive/."), go
+            )
+        else:
+            go(True)

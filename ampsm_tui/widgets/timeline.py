@@ -1,0 +1,72 @@
+"""A session's iterations as a table: commit, files, +/-, tokens, cost, test result, prompt."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ..engine.models import Iteration
+from . import display
+
+COLUMNS = ("#", "Status", "Commit", "Files", "+/-", "Tokens", "Cost", "Test", "Prompt")
+
+
+class Timeline(DataTable[Text | str]):
+    DEFAULT_CSS = """
+    Timeline { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.add_columns(*COLUMNS)
+
+    def show(self, iterations: list[Iteration]) -> None:
+        self.clear()
+        for it in iterations:
+            test = display.test_result(it.test_exit_code)
+            test_style = "green" if it.test_exit_code == 0 else ("red" if it.test_exit_code is not None else "dim")
+            prompt = (it.prompt or "").replace("\n", " ")
+            self.add_row(
+                str(it.number),
+                it.status.value,
+                (it.commit_sha or "–")[:8],
+                str(it.files_changed),
+                Text.assemble((f"+{it.lines_added}", "green"), " ", (f"-{it.lines_removed}", "red")),
+                display.tokens(it.total_tokens),
+                display.cost(it.cost_usd, unpriced=1 if it.total_tokens and it.cost_usd is None else 0),
+                Text(test, style=test_style),
+                Text(prompt[:60], no_wrap=True, overflow="ellipsis"),
+                key=str(it.number),
+            )
+
+
+def metrics_text(iterations: list[Iteration]) -> Text:
+    """The metrics tab: totals of tokens by kind, cost, tests, time."""
+    if not iterations:
+        return Text("No iterations yet.", style="italic")
+    priced = [it.cost_usd for it in iterations if it.cost_usd is not None]
+    unpriced = sum(1 for it in iterations if it.cost_usd is None and it.total_tokens)
+    passed = sum(1 for it in iterations if it.test_exit_code == 0)
+    tested = sum(1 for it in iterations if it.test_exit_code is not None)
+    models = sorted({it.model for it in iterations if it.model})
+    rows = [
+        ("Iterations", str(len(iterations))),
+        ("Input tokens", f"{sum(it.input_tokens for it in iterations):,}"),
+        ("Output tokens", f"{sum(it.output_tokens for it in iterations):,}"),
+        (
+            "Cache read/write",
+            f"{sum(it.cache_read_tokens for it in iterations):,} / "
+            f"{sum(it.cache_creation_tokens for it in iterations):,}",
+        ),
+        ("Cost", display.cost(sum(priced) if priced else None, unpriced=unpriced)),
+        ("Tests passed", f"{passed}/{tested}"),
+        ("Lines +/-", f"+{sum(it.lines_added for it in iterations)} -{sum(it.lines_removed for it in iterations)}"),
+        ("Models", ", ".join(models) or "–"),
+    ]
+    out = Text()
+    for label, value in rows:
+        out.append(f"{label:<18}", style="bold")
+        out.append(value + "\n")
+    return out

@@ -1,0 +1,219 @@
+"""Helpers for the TUI tests: a test config, fixed clock, seeded rows and a stand-in engine.
+
+The stand-in is only for snapshot tests, where a real git diff would put changing hashes on
+screen; every behaviour test (tests/test_tui_flows.py) drives the real Engine on a real repo.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ampsm_tui.engine.config import Config, load_config
+from ampsm_tui.engine.events import MetricsEventBus
+from ampsm_tui.engine.models import BatchItem, BatchRun, Iteration, Session, SessionStatus, ToolCall
+from ampsm_tui.engine.store import Store
+
+FIXED_NOW = datetime(2025, 3, 14, 15, 0, 0, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def make_test_config(*, auto_update: bool = False) -> Config:
+    config = load_config()
+    config.ui.auto_update = auto_update
+    config.ui.bell = False
+    return config
+
+
+SAMPLE_DIFF = """\
+diff --git a/app.py b/app.py
+index 1111111..2222222 100644
+--- a/app.py
++++ b/app.py
+@@ -1,2 +1,6 @@
+ def add(a, b):
+-    return a + b
++    \"\"\"Add two numbers.\"\"\"
++    return a + b
++
++def sub(a, b):
++    return a - b
+diff --git a/README.md b/README.md
+index 3333333..4444444 100644
+--- a/README.md
++++ b/README.md
+@@ -1 +1,3 @@
+ # demo
++
++Now with subtraction.
+diff --git a/tests/test_app.py b/tests/test_app.py
+new file mode 100644
+index 0000000..5555555
+--- /dev/null
++++ b/tests/test_app.py
+@@ -0,0 +1,4 @@
++from app import add, sub
++
++def test_sub():
++    assert sub(3, 1) == 2
+"""
+
+
+class StandInSessions:
+    """Answers the read-only calls the snapshot screens make, with fixed text."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.diff_text = SAMPLE_DIFF
+
+    async def diff(self, session_id: str, **_: Any) -> str:
+        return self.diff_text
+
+
+class StandInEngine:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.bus = MetricsEventBus()
+        self.sessions = StandInSessions(store)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def open_store(config: Config) -> Store:
+    store = Store.from_config(config)
+    await store.open()
+    return store
+
+
+STATUSES = ["running", "awaiting-input", "error", "done", "idle", "interrupted", "archived"]
+
+
+async def seed_every_status(store: Store, repo: Path | str = "/home/dev/projects/webapp") -> list[Session]:
+    """One session per status, with fixed ids, times, iterations and a tool call."""
+    names = {
+        "running": "add-subtraction",
+        "awaiting-input": "fix-login-bug",
+        "error": "upgrade-deps",
+        "done": "docs-readme",
+        "idle": "refactor-parser",
+        "interrupted": "speed-up-tests",
+        "archived": "old-experiment",
+    }
+    sessions = []
+    for n, status in enumerate(STATUSES):
+        created = datetime(2025, 3, 14, 14 - n, 0, 0, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+        session = Session(
+            id=f"sess-0000000{n}",
+            name=names[status],
+            prompt=f"Please {names[status].replace('-', ' ')}",
+            repo_path=str(repo),
+            base_branch="main",
+            branch=f"amp/{names[status]}/20250314-1{n}0000",
+            worktree_path=f"{repo}/.worktrees/sess-0000000{n}",
+            agent="amp",
+            script="pytest -q",
+            status=SessionStatus(status),
+            last_test_exit={"awaiting-input": 1, "done": 0, "running": 0}.get(status),
+            last_error="agent exited with 1" if status == "error" else None,
+            created_at=created,
+        )
+        await store.create_session(session)
+        await store.update_session(session.id, created_at=created)
+        for number in range(1, (n % 3) + 2):
+            it = await store.create_iteration(
+                Iteration(
+                    session_id=session.id,
+                    number=number,
+                    prompt=session.prompt if number == 1 else "Fix the failing test",
+                    status="completed",
+                    started_at=created,
+                    ended_at=created,
+                    commit_sha=f"{n}{number}abcdef0123456789",
+                    files_changed=2,
+                    lines_added=10 * number,
+                    lines_removed=3,
+                    input_tokens=1200 * number,
+                    output_tokens=340 * number,
+                    cost_usd=0.0125 * number if status != "idle" else None,
+                    model="claude-sonnet-4",
+                    agent="amp",
+                    summary=f"Iteration {number} of {names[status]}",
+                    test_exit_code=0 if number > 1 or status != "awaiting-input" else 1,
+                    test_log="1 failed, 3 passed" if status == "awaiting-input" else "4 passed",
+                )
+            )
+            assert it.id is not None
+            await store.add_tool_call(
+                ToolCall(
+                    iteration_id=it.id,
+                    session_id=session.id,
+                    name="Bash",
+                    args_summary="pytest -q",
+                    started_at=created,
+                    duration_ms=1200,
+                    ok=True,
+                )
+            )
+        sessions.append(session)
+    return sessions
+
+
+async def seed_batch(store: Store) -> None:
+    run = BatchRun(
+        id="batch-00000001", name="nightly-refactors", status="running", created_at="2025-03-14T14:30:00.000Z"
+    )
+    items = [
+        BatchItem(
+            id=f"bitem-0000000{i}",
+            batch_id=run.id,
+            ordinal=i,
+            name=f"item-{i}",
+            repo_path="/home/dev/projects/webapp",
+            base_branch="main",
+            prompt="refactor",
+            status=["succeeded", "succeeded", "failed", "running", "pending"][i],
+        )
+        for i in range(5)
+    ]
+    await store.create_batch(run, items)
+
+
+async def stand_in_factory(config: Config) -> Any:
+    return StandInEngine(config, await open_store(config))
+
+
+def seed(config: Config, *, every_status: bool = True, batch: bool = False) -> None:
+    """Write the rows in a loop of their own, before the app starts in its own."""
+    import asyncio
+
+    async def go() -> None:
+        store = await open_store(config)
+        try:
+            if every_status:
+                await seed_every_status(store)
+            if batch:
+                await seed_batch(store)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def screen_text(app: Any) -> str:
+    """The current screen as plain text (what a user reads), for assertions on content."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, record=True, legacy_windows=False
+    )
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
