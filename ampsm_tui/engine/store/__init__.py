@@ -10,6 +10,7 @@ from .batches import BatchesRepo
 from .core import StoreBase, db_error
 from .iterations import IterationsRepo
 from .migrations import LATEST, MIGRATIONS
+from .overview import OverviewRepo
 from .sessions import SessionNotFound, SessionsRepo
 from .telemetry import TelemetryRepo
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
-class Store(SessionsRepo, IterationsRepo, BatchesRepo, BatchQueueRepo, TelemetryRepo):
+class Store(SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo):
     @classmethod
     def from_config(cls, config: Config, path: Path | None = None) -> Store:
         db = config.database
