@@ -256,3 +256,24 @@ async def test_squash_that_cannot_keep_manual_commits_changes_nothing(repo: Path
     assert state(wt) == before
     await squash(wt, "main", "Squashed", manual="fold")
     assert git(wt, "log", "--format=%s", "main..HEAD") == "Squashed"
+
+
+async def test_session_call_forms_with_leading_repo(repo: Path) -> None:
+    """The session service passes (repo, worktree, ...); continue/abort find where the conflict waits."""
+    info = await _conflicting(repo)
+    new = await squash(repo, info.path, "main", "Squashed", manual="fold")
+    assert new == git(info.path, "rev-parse", "HEAD")
+    kept = await merge(repo, info.path, info.branch, "main", keep_conflict=True)
+    assert kept.in_progress and kept.path == repo  # the user's checkout of main
+    await abort_operation(repo, info.path)
+    assert await current_operation(repo) is None and git(repo, "status", "--porcelain") == ""
+    result = await rebase(repo, info.path, "main", keep_conflict=True)
+    assert result.in_progress
+    write(info.path / "app.py", "resolved\n")
+    done = await continue_operation(repo, info.path)
+    assert done.ok and done.path == info.path
+    await abort_operation(repo, info.path)  # nothing in progress: no error
+    with pytest.raises(AmpsmError):
+        await continue_operation(repo, info.path)
+    with pytest.raises(TypeError):
+        await rebase(info.path)  # type: ignore[call-overload]

@@ -39,6 +39,9 @@ fast_forward, already_merged, message)
   temporary worktree (`result.path` while a kept conflict waits there).
 - `await continue_operation(path)` (stages resolved files; files still holding markers are returned as
   conflicts), `await abort_operation(path)`, `await current_operation(path) -> "merge"|"rebase"|...|None`.
+  `squash`, `rebase`, `continue_operation` and `abort_operation` also take a leading repo path
+  (`rebase(repo, worktree, onto)`); given (repo, worktree), continue/abort find where the session's
+  kept conflict waits (its worktree, the base checkout, or the temporary merge worktree).
 
 Locks and clean-up (locks.py, cleanup.py)
 - `RepoLock(repo, timeout, purpose="")`: async context manager, flock on `<common .git>/ampsm.lock`,

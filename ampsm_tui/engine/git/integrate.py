@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 from ..errors import AmpsmError, ErrorCode
 from .commits import SESSION_TRAILER, CommitInfo, commits_between, identity_options, session_of
@@ -52,6 +52,14 @@ class IntegrationResult:
 
 
 # ---------------------------------------------------------------- squash
+
+
+def _leading_repo(args: tuple[Path | str, ...], n: int) -> tuple[str, ...]:
+    """The last `n` positional arguments; an optional leading repo path (for symmetry with `merge`)
+    is accepted and not needed, since a worktree knows its repository."""
+    if len(args) not in (n, n + 1):
+        raise TypeError(f"expected {n} or {n + 1} positional arguments, got {len(args)}")
+    return tuple(str(a) for a in args[-n:])
 
 
 async def _tree(cwd: Path, rev_: str) -> str:
@@ -101,18 +109,40 @@ def squash_message(message: str, amp: list[CommitInfo]) -> str:
     return text + "\n"
 
 
+@overload
 async def squash(
     worktree: Path | str,
     base_branch: str,
     message: str,
+    /,
     *,
+    prefix: str = ...,
+    manual: SquashManual = ...,
+    lock_timeout: float = ...,
+) -> str: ...
+@overload
+async def squash(
+    repo: Path | str,
+    worktree: Path | str,
+    base_branch: str,
+    message: str,
+    /,
+    *,
+    prefix: str = ...,
+    manual: SquashManual = ...,
+    lock_timeout: float = ...,
+) -> str: ...
+async def squash(
+    *args: Path | str,
     prefix: str = "amp:",
     manual: SquashManual = "keep",
     lock_timeout: float = 60.0,
 ) -> str:
     """Combine the session's `amp:` commits into one with `message`; manual commits are kept as
     their own commits before it (`keep`) or folded in (`fold`). Returns the new head sha. The tree
-    after equals the tree before; commits that landed on the base meanwhile are not touched."""
+    after equals the tree before; commits that landed on the base meanwhile are not touched.
+    Called as `squash(worktree, base, message)` or `squash(repo, worktree, base, message)`."""
+    worktree, base_branch, message = _leading_repo(args, 3)
     wt = Path(worktree)
     async with RepoLock(wt, lock_timeout, purpose="squash"):
         await require_no_operation(wt, "worktree")
@@ -165,11 +195,19 @@ async def _squash_keeping_manual(
 # ---------------------------------------------------------------- rebase
 
 
+@overload
 async def rebase(
-    worktree: Path | str, onto: str, *, keep_conflict: bool = False, lock_timeout: float = 60.0
-) -> IntegrationResult:
+    worktree: Path | str, onto: str, /, *, keep_conflict: bool = ..., lock_timeout: float = ...
+) -> IntegrationResult: ...
+@overload
+async def rebase(
+    repo: Path | str, worktree: Path | str, onto: str, /, *, keep_conflict: bool = ..., lock_timeout: float = ...
+) -> IntegrationResult: ...
+async def rebase(*args: Path | str, keep_conflict: bool = False, lock_timeout: float = 60.0) -> IntegrationResult:
     """Rebase the session branch onto `onto`. A conflict is aborted (branch, worktree and main as
-    before) and its files reported, unless `keep_conflict`."""
+    before) and its files reported, unless `keep_conflict`. Called as `rebase(worktree, onto)` or
+    `rebase(repo, worktree, onto)`."""
+    worktree, onto = _leading_repo(args, 2)
     wt = Path(worktree)
     async with RepoLock(wt, lock_timeout, purpose="rebase"):
         await require_no_operation(wt, "worktree")
@@ -338,14 +376,38 @@ def _has_markers(file: Path) -> bool:
     return any(line.startswith((b"<<<<<<< ", b">>>>>>> ")) for line in data.splitlines())
 
 
-async def continue_operation(path: Path | str, *, lock_timeout: float = 60.0) -> IntegrationResult:
+async def _locate(path: Path, worktree: Path | None) -> Path | None:
+    """Where a kept operation waits: `path` alone; or, given the session `worktree`, the worktree
+    itself, else the checkout or temporary worktree merging that worktree's tip."""
+    if worktree is None:
+        return path if await current_operation(path) is not None else None
+    if worktree.exists() and await current_operation(worktree) is not None:
+        return worktree
+    tip = await rev(worktree, "HEAD") if worktree.exists() else None
+    if tip is None:
+        return None
+    for place in await worktree_branches(path):
+        if place.exists() and await current_operation(place) == "merge" and await rev(place, "MERGE_HEAD") == tip:
+            return place
+    return None
+
+
+async def continue_operation(
+    path: Path | str, worktree: Path | str | None = None, *, lock_timeout: float = 60.0
+) -> IntegrationResult:
     """Finish a kept rebase/merge after the user resolved the files. Files still holding conflict
-    markers are reported (nothing is committed); resolved files are staged for the user."""
-    where = Path(path)
-    async with RepoLock(where, lock_timeout, purpose="continue"):
+    markers are reported (nothing is committed); resolved files are staged for the user.
+    `continue_operation(path)` works where the operation is; `continue_operation(repo, worktree)`
+    finds it for the session (its worktree, the base checkout, or a temporary merge worktree)."""
+    async with RepoLock(Path(path), lock_timeout, purpose="continue"):
+        found = await _locate(Path(path), Path(worktree) if worktree is not None else None)
+        if found is None:
+            raise AmpsmError(
+                ErrorCode.GIT, f"nothing to continue in {worktree or path}: no merge or rebase in progress"
+            )
+        where = found
         op = await current_operation(where)
-        if op is None:
-            raise AmpsmError(ErrorCode.GIT, f"nothing to continue in {where}: no merge or rebase in progress")
+        assert op is not None
         unmerged = await conflicted_paths(where)
         still = [p for p in unmerged if _has_markers(where / p)]
         if still:
@@ -373,10 +435,13 @@ async def continue_operation(path: Path | str, *, lock_timeout: float = 60.0) ->
         return result
 
 
-async def abort_operation(path: Path | str, *, lock_timeout: float = 60.0) -> None:
-    """Abort a kept rebase/merge: everything returns to how it was before it started."""
-    where = Path(path)
-    async with RepoLock(where, lock_timeout, purpose="abort"):
+async def abort_operation(path: Path | str, worktree: Path | str | None = None, *, lock_timeout: float = 60.0) -> None:
+    """Abort a kept rebase/merge: everything returns to how it was before it started. Arguments as
+    for `continue_operation`; nothing in progress is not an error."""
+    async with RepoLock(Path(path), lock_timeout, purpose="abort"):
+        where = await _locate(Path(path), Path(worktree) if worktree is not None else None)
+        if where is None:
+            return
         op = await current_operation(where)
         if op is not None:
             await git(op, "--abort", cwd=where)
