@@ -210,3 +210,19 @@ def test_ten_processes_at_once(repo: Path, tmp_path: Path) -> None:
     assert "error" not in fsck.stderr.lower()
     assert git(repo, "worktree", "prune", "--dry-run", "-v") == ""
     assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_repo_root_and_default_base(repo: Path, tmp_path: Path) -> None:
+    from ampsm_tui.engine.git import default_base, repo_root
+
+    info = await create_worktree(repo, "sess-1", "x", "main")
+    assert await repo_root(info.path / "") == repo.resolve()
+    assert await default_base(repo, "main") == "main"
+    git(repo, "branch", "-m", "main", "trunk")
+    assert await default_base(repo, "main") == "trunk"  # the checked-out branch when the preferred is absent
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q", "-b", "main")
+    with pytest.raises(AmpsmError) as exc:
+        await default_base(empty, "main")
+    assert exc.value.code is ErrorCode.GIT

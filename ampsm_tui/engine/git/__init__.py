@@ -2,6 +2,10 @@
 
     from ampsm_tui.engine.git import create_worktree, commit_iteration, squash, merge, ...
 
+Repository (repo.py): `await repo_root(path) -> Path` (main checkout, E001 if none),
+`await default_base(repo, preferred="main") -> str`, `await validate_repo(path, base)`,
+`await dirty_paths(path)`.
+
 Worktrees (worktrees.py, archive.py)
 - `await create_worktree(repo, session_id, name, base, *, worktree_dir=".worktrees", lock_timeout=60)
   -> WorktreeInfo(path, branch, base_branch, base_sha, session_id)`: `<repo>/.worktrees/<id>/` on
@@ -74,7 +78,15 @@ from .integrate import (
     squash,
 )
 from .locks import LockTimeout, RepoLock
-from .repo import BOOKKEEPING_DIR, current_operation, dirty_paths, repo_paths, validate_repo
+from .repo import (
+    BOOKKEEPING_DIR,
+    current_operation,
+    default_base,
+    dirty_paths,
+    repo_paths,
+    repo_root,
+    validate_repo,
+)
 from .slug import branch_name, slugify
 from .worktrees import RemoveResult, WorktreeInfo, create_worktree, remove_worktree
 
@@ -99,6 +111,7 @@ __all__ = [
     "continue_operation",
     "create_worktree",
     "current_operation",
+    "default_base",
     "diff_files",
     "dirty_paths",
     "find_orphans",
@@ -108,6 +121,7 @@ __all__ = [
     "rebase",
     "remove_worktree",
     "repo_paths",
+    "repo_root",
     "session_commits",
     "session_diff",
     "slugify",

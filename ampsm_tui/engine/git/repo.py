@@ -173,3 +173,23 @@ async def worktree_branches(path: Path | str) -> dict[Path, str | None]:
             ref = field[len("branch ") :]
             out[current] = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
     return out
+
+
+async def repo_root(path: Path | str) -> Path:
+    """The main checkout of the repository containing `path` (E001 if none)."""
+    return (await repo_paths(path)).root
+
+
+async def default_base(repo: Path | str, preferred: str = "main") -> str:
+    """The base branch when the user named none: `preferred` (the config's) if it exists, else the
+    branch the main checkout has, else `main` or `master`; E001 when there is no branch at all."""
+    root = (await repo_paths(repo)).root
+    if await branch_exists(root, preferred):
+        return preferred
+    current = await current_branch(root)
+    if current and await branch_exists(root, current):
+        return current
+    for name in ("main", "master"):
+        if await branch_exists(root, name):
+            return name
+    raise AmpsmError(ErrorCode.GIT, f"no base branch in {root}: {preferred!r} does not exist (pass --base)")
