@@ -70,10 +70,8 @@ class Turn:
         self.agent = agent
         self.prompt = prompt
         self.marks = {m.group(1): (m.group(2) or "") for m in _MARK.finditer(prompt)}
-        self.mode = os.environ.get("FAKE_AGENT_MODE") or next((m for m in self.marks if m in MODES), "normal")
-        if self.mode not in MODES:
-            raise Usage(f"unknown FAKE_AGENT_MODE {self.mode!r}")
         self.delay = float(os.environ.get("FAKE_AGENT_DELAY") or 0)
+        self.created = False
         self.continued = thread_id is not None
         if thread_id is not None:
             state = load_thread(thread_id)
@@ -85,6 +83,14 @@ class Turn:
             self.thread_id = new_thread_prefix + str(uuid.uuid4())
             self.state = {"agent": agent, "turns": 0, "prompts": []}
         self.number = int(self.state["turns"]) + 1
+        # env, else a prompt marker, else the mode this thread was started in (fix-on-second-turn
+        # is sticky: the follow-up prompt is the failing test log, which carries no marker)
+        marked = next((m for m in self.marks if m in MODES), None)
+        self.mode = os.environ.get("FAKE_AGENT_MODE") or marked or self.state.get("sticky_mode") or "normal"
+        if self.mode not in MODES:
+            raise Usage(f"unknown FAKE_AGENT_MODE {self.mode!r}")
+        if self.mode == "fix-on-second-turn":
+            self.state["sticky_mode"] = self.mode
         self.error_kind = os.environ.get("FAKE_AGENT_ERROR") or self.marks.get("fail") or ""
         if self.mode == "fail-once":
             counter = state_dir() / "fail-once-count"
@@ -118,10 +124,11 @@ class Turn:
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.number == 1 and not path.exists():
             path.write_text("hi\n")
+            self.created = True
             return f"echo hi > {name} && cat {name}", "hi"
         with path.open("a") as fh:
             fh.write(f"turn {self.number}\n")
-        return f"echo 'turn {self.number}' >> {name}", ""
+        return f'echo "turn {self.number}" >> {name}', ""
 
     def final_text(self) -> str:
         if self.mode == "fix-on-second-turn":
@@ -129,7 +136,7 @@ class Turn:
         if self.mode == "secret":
             return f"Done. The key is {os.environ.get('AMP_API_KEY', '')} and also {FAKE_SECRET}."
         name = os.environ.get("FAKE_AGENT_FILE") or "hello.txt"
-        return f"Created {name} containing hi." if self.number == 1 else f"Appended turn {self.number} to {name}."
+        return f"Created {name} containing hi." if self.created else f"Appended turn {self.number} to {name}."
 
     def error_message(self) -> tuple[int | None, str]:
         if self.error_kind == "401":

@@ -149,7 +149,7 @@ class Usage(BaseModel):
 
 # --- error classification -------------------------------------------------------------------------
 
-_STATUS = re.compile(r"(?<![\d.:])([45]\d\d)(?![\d.])")
+_STATUS = re.compile(r"(?<![\d.])([45]\d\d)(?![\d.])")
 _AUTH = re.compile(
     r"unauthori[sz]ed|unauthenticated|authenticat|invalid[ _-]?api[ _-]?key|not logged in|"
     r"permission[ _]denied|forbidden|credit balance|out of credits",
