@@ -14,6 +14,7 @@ import pytest
 import pytest_textual_snapshot
 from syrupy.location import PyTestLocation
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from ampsm_tui.app import AmpsmApp, create_app
 from ampsm_tui.engine.events import AgentEventPublished, IterationStarted
@@ -48,7 +49,10 @@ def make_app(*, every_status: bool = True, batch: bool = False) -> AmpsmApp:
 
 async def settle(pilot: Pilot[Any]) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive reload replaced an older one
+            continue
         await pilot.pause(0.05)
 
 

@@ -176,7 +176,8 @@ class ReviewScreen(Screen[None]):
             self.step(False, f"{operation} failed: {str(detail).strip()[:80]}")
             return False
         self.step(False, f"{operation} conflict in {', '.join(files)}")
-        outcome = await self.app.push_screen_wait(ConflictScreen(self.session_id, operation, files, workdir))
+        where = str(getattr(result, "path", None) or workdir)
+        outcome = await self.app.push_screen_wait(ConflictScreen(self.session_id, operation, files, where))
         if outcome == "continued":
             self.step(True, f"{operation} continued after resolving")
             return True

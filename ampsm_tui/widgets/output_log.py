@@ -175,27 +175,31 @@ class OutputLog(ScrollView, can_focus=True):
         elif kind == "tool_call":
             name = str(event.get("name") or event.get("tool") or "tool")
             args = event.get("input", event.get("args", event.get("arguments")))
-            detail = [_clip(line) for line in json.dumps(args, indent=1, default=str).splitlines()][:DETAIL_LINES]
-            entry = Entry("tool", [f"⚙ {name}  {_args_summary(args)}"], detail=detail)
+            summary = str(event.get("input_summary") or "") or _args_summary(args)
+            detail_source = args if args is not None else summary
+            detail = [_clip(line) for line in json.dumps(detail_source, indent=1, default=str).splitlines()]
+            entry = Entry(
+                "tool", [_clip(f"⚙ {name}  {summary.replace(chr(10), ' ')[:100]}")], detail=detail[:DETAIL_LINES]
+            )
             tool_id = event.get("id") or event.get("tool_use_id")
             if tool_id:
                 entry.tool_id = str(tool_id)
                 self._tools[entry.tool_id] = entry
             self._add(entry)
         elif kind == "tool_result":
-            entry_or_none = self._tools.pop(str(event.get("tool_use_id") or event.get("id") or ""), None)
-            output = _text_of(event.get("content", event.get("output", "")))
-            ok = not bool(event.get("is_error") or event.get("error"))
-            if entry_or_none is not None:
-                entry_or_none.ok = ok
-                result = [_clip(line) for line in output.splitlines()][:DETAIL_LINES]
-                entry_or_none.detail.extend(["→ " + r for r in result])
+            call = self._tools.pop(str(event.get("id") or event.get("tool_use_id") or ""), None)
+            output = _text_of(event.get("output_summary", event.get("content", event.get("output", ""))))
+            ok = bool(event.get("ok", not (event.get("is_error") or event.get("error"))))
+            if call is not None:
+                call.ok = ok
+                call.detail.extend("→ " + _clip(r) for r in output.splitlines()[:DETAIL_LINES])
                 self._rebuild_needed = True
         elif kind == "error":
             message = _text_of(event.get("message", event.get("error", event.get("text", "error"))))
             self._add(Entry("error", [_clip(f"error: {line}") for line in message.splitlines() or ["error"]]))
-        elif kind == "result" and event.get("is_error"):
-            self._add(Entry("error", [_clip(f"agent failed: {_text_of(event.get('error', ''))}")]))
+        elif kind == "result" and (event.get("is_error") or event.get("ok") is False):
+            reason = _text_of(event.get("error") or event.get("text") or event.get("subtype") or "")
+            self._add(Entry("error", [_clip(f"agent failed: {reason}")]))
         # usage and thread events are metrics, shown elsewhere
 
     _rebuild_needed = False

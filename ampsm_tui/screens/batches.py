@@ -1,0 +1,213 @@
+"""The batch monitor (`b`): every batch with a progress bar, the selected batch's items live.
+
+Everything shown is read from the Store, so a batch run by a headless `ampsm batch start` in
+another terminal updates here too (the app's DB poll posts DataChanged). `enter` on an item opens
+its session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from .. import actions
+from ..app import DataChanged, EngineEventMessage
+
+if TYPE_CHECKING:
+    from ..app import AmpsmApp
+    from ..engine.models import BatchRun
+
+STATUS_STYLE = {
+    "succeeded": "green",
+    "done": "green",
+    "failed": "red",
+    "error": "red",
+    "running": "yellow",
+    "aborted": "magenta",
+    "stalled": "magenta",
+    "pending": "dim",
+}
+
+
+def progress_bar(done: int, total: int, width: int = 16) -> Text:
+    filled = int(width * done / total) if total else 0
+    return Text("█" * filled + "░" * (width - filled), style="green")
+
+
+def _elapsed(row: dict[str, Any], now: Any) -> str:
+    from ..engine.clock import parse_iso
+
+    if not row.get("started_at"):
+        return "–"
+    end = parse_iso(row["ended_at"]) if row.get("ended_at") else now
+    secs = max(0, int((end - parse_iso(row["started_at"])).total_seconds()))
+    return f"{secs // 60}:{secs % 60:02d}"
+
+
+class BatchesScreen(Screen[None]):
+    """Batches on top, the highlighted batch's items below."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *actions.bindings("form", only=("close",)),
+        Binding("enter", "open_item", "Open session", tooltip="Open the highlighted item's session"),
+        Binding("r", "refresh", "Refresh", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    BatchesScreen #batches { height: auto; max-height: 40%; }
+    BatchesScreen #items { height: 1fr; }
+    BatchesScreen .title { padding: 0 1; background: $panel; text-style: bold; }
+    """
+
+    class OpenSession(Message):
+        """An item's session should be shown (the screen also opens it itself)."""
+
+        def __init__(self, session_id: str) -> None:
+            super().__init__()
+            self.session_id = session_id
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: str | None = None
+        self._item_sessions: dict[str, str | None] = {}
+        self._any_running = False
+
+    @property
+    def ampsm(self) -> AmpsmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Batches", classes="title")
+            yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+            yield Static("Items", classes="title", id="items-title")
+            yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        batches = self.query_one("#batches", DataTable)
+        batches.add_columns("batch", "name", "status", "progress", "done", "running", "failed", "created")
+        items = self.query_one("#items", DataTable)
+        items.add_columns("#", "item", "repo", "status", "elapsed", "tokens", "cost", "session", "note")
+        self.reload()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Elapsed times move while items run; other changes arrive as DataChanged."""
+        if self._any_running:
+            self.reload()
+
+    @on(DataChanged)
+    def _on_data(self, _: DataChanged) -> None:
+        self.reload()
+
+    @on(EngineEventMessage)
+    def _on_engine(self, message: EngineEventMessage) -> None:
+        if message.event.topic.startswith("batch."):
+            self.reload()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    @work(exclusive=True, group="batches-reload", exit_on_error=False)
+    async def reload(self) -> None:
+        from ..engine.scheduler import is_stalled
+
+        store = self.ampsm.store
+        runs: list[BatchRun] = await store.list_batches(limit=100)
+        counts = {r.id: await store.batch_counts(r.id) for r in runs}
+        if self.selected is None and runs:
+            self.selected = runs[0].id
+        rows = await store.batch_item_stats(self.selected) if self.selected else []
+        self._fill_batches(runs, counts, {r.id: is_stalled(r) for r in runs})
+        self._fill_items(rows)
+
+    def _fill_batches(self, runs: list[BatchRun], counts: dict[str, dict[str, int]], stalled: dict[str, bool]) -> None:
+        table = self.query_one("#batches", DataTable)
+        table.clear()
+        for run in runs:
+            c = counts[run.id]
+            total = sum(c.values())
+            done = c.get("succeeded", 0) + c.get("failed", 0)
+            status = "stalled" if stalled[run.id] else str(run.status)
+            table.add_row(
+                run.id,
+                run.name,
+                Text(status, style=STATUS_STYLE.get(status, "")),
+                progress_bar(done, total),
+                f"{done}/{total}",
+                str(c.get("running", 0)),
+                str(c.get("failed", 0) + c.get("error", 0)),
+                run.created_at[:19].replace("T", " "),
+                key=run.id,
+            )
+        if self.selected and self.selected in {r.id for r in runs}:
+            table.move_cursor(row=table.get_row_index(self.selected))
+
+    def _fill_items(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#items", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        now = self.ampsm.clock()
+        self._item_sessions = {}
+        for r in rows:
+            cost = f"${r['cost_usd']:.4f}" if r["cost_usd"] is not None else ("unpriced" if r["unpriced"] else "–")
+            table.add_row(
+                str(r["ordinal"]),
+                r["name"],
+                Path(r["repo_path"]).name,
+                Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
+                _elapsed(r, now),
+                str(r["input_tokens"] + r["output_tokens"]),
+                cost,
+                r["session_id"] or "–",
+                (r["error"] or "")[:40],
+                key=r["id"],
+            )
+            self._item_sessions[r["id"]] = r["session_id"]
+        self._any_running = any(r["status"] == "running" for r in rows)
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+        title = self.query_one("#items-title", Static)
+        title.update(f"Items of {self.selected}" if self.selected else "Items")
+
+    @on(DataTable.RowHighlighted, "#batches")
+    def _batch_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        if key and key != self.selected:
+            self.selected = key
+            self.reload()
+
+    @on(DataTable.RowSelected, "#batches")
+    def _batch_selected(self, _: DataTable.RowSelected) -> None:
+        self.query_one("#items", DataTable).focus()
+
+    def action_open_item(self) -> None:
+        table = self.query_one("#items", DataTable)
+        if not table.row_count:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        session_id = self._item_sessions.get(key or "")
+        if not session_id:
+            self.notify("This item has no session yet.", severity="warning")
+            return
+        self.post_message(self.OpenSession(session_id))
+        from .session import SessionScreen
+
+        self.ampsm.push_screen(SessionScreen(session_id))
+
+    @on(DataTable.RowSelected, "#items")
+    def _item_selected(self, _: DataTable.RowSelected) -> None:
+        self.action_open_item()
