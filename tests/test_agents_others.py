@@ -212,6 +212,20 @@ def test_command_agent_rejects_bad_input() -> None:
         get_adapter("amp", "echo hi")  # --agent-cmd for another agent would be silently ignored
 
 
+def test_command_agent_check_never_runs_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "ran"
+    script = tmp_path / "codemod.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    script.chmod(0o755)
+    assert get_adapter("command", str(script)).check() == {"agent": "command", "path": str(script), "version": None}
+    assert get_adapter("command", "./relative.sh --all").check()["path"] == "./relative.sh"  # resolved in the worktree
+    assert not marker.exists()
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(AmpsmError) as info:
+        get_adapter("command", "sed -i s/a/b/ x").check()
+    assert info.value.code.value == "E002"
+
+
 def test_command_agent_never_puts_the_prompt_on_the_command_line() -> None:
     adapter = get_adapter("command", "python3 tool.py --fix")
     prompt = "'; rm -rf / #"
@@ -246,6 +260,14 @@ async def test_fake_turns_continue_their_thread(
     calls = [json.loads(line) for line in argv_log.read_text().splitlines()]
     assert resume_flag in calls[1]["argv"] and first.thread_id in calls[1]["argv"] and calls[1]["turn"] == 2
     assert (repo / "hello.txt").read_text() == "hi\nturn 2\n"
+
+
+async def test_fake_fail_once_then_succeeds(repo: Path, fakes: Path) -> None:
+    adapter = get_adapter("codex")
+    first = await run_agent(adapter, "[fake:fail-once] go", cwd=repo)
+    assert first.status == IterationStatus.FAILED and first.transient
+    second = await run_agent(adapter, "[fake:fail-once] go", cwd=repo)
+    assert second.status == IterationStatus.COMPLETED
 
 
 async def test_fake_claude_fix_on_second_turn(repo: Path, fakes: Path) -> None:

@@ -11,6 +11,7 @@ That differs from "unpriced" (None), which means tokens were spent at a price we
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
@@ -43,6 +44,15 @@ class CommandAdapter(AgentAdapter):
             raise AmpsmError(ErrorCode.AGENT, 'the command agent needs --agent-cmd "CMD" (the program to run)')
         self.agent_cmd = agent_cmd
         self.binary = self.base_argv[0]
+
+    def check(self) -> dict[str, str | None]:
+        """The program exists; it is never run to check it (`CMD --version` could do anything).
+        A relative path (`./fix.sh`) is resolved against the worktree when the turn runs."""
+        from .preflight import resolve_binary
+
+        if os.sep in self.binary and not os.path.isabs(self.binary):
+            return {"agent": self.name, "path": self.binary, "version": None}
+        return {"agent": self.name, "path": resolve_binary(self.binary, self), "version": None}
 
     def validate_model(self, model: str | None) -> None:
         if model:
