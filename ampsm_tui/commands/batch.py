@@ -189,9 +189,12 @@ async def _run_scheduler(ctx: Context, engine: Engine, run: BatchRun, concurrenc
 
     if not ctx.json:
 
-        def on_progress(event: Event) -> None:
+        async def on_progress(event: Event) -> None:
             if isinstance(event, BatchProgress) and event.item_id and event.item_status != "running":
-                ctx.print(f"[{event.done}/{event.total}] {event.item_id} {event.item_status}")
+                item = await engine.store.get_batch_item(event.item_id)
+                what = f"{item.name} on {Path(item.repo_path).name}" if item else event.item_id
+                note = f": {item.error}" if item and item.error else ""
+                ctx.print(f"[{event.done}/{event.total}] {what} {event.item_status}{note}", markup=False)
 
         engine.bus.subscribe("batch.progress", on_progress)
 

@@ -7,6 +7,7 @@ its session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -75,8 +76,10 @@ class BatchesScreen(Screen[None]):
             super().__init__()
             self.session_id = session_id
 
-    def __init__(self) -> None:
+    def __init__(self, on_open: Callable[[str], None] | None = None) -> None:
+        """`on_open(session_id)` shows a session; by default the session detail screen is pushed."""
         super().__init__()
+        self.on_open = on_open
         self.selected: str | None = None
         self._item_sessions: dict[str, str | None] = {}
         self._any_running = False
@@ -204,6 +207,9 @@ class BatchesScreen(Screen[None]):
             self.notify("This item has no session yet.", severity="warning")
             return
         self.post_message(self.OpenSession(session_id))
+        if self.on_open is not None:
+            self.on_open(session_id)
+            return
         from .session import SessionScreen
 
         self.ampsm.push_screen(SessionScreen(session_id))
