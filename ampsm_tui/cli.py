@@ -66,8 +66,10 @@ def _run_command(cmd: object, args: object) -> int:
         return asyncio.run(run())
     except AmpsmError as exc:
         status = _fail(exc.one_line(), exc.exit_status)
-        if exc.details and not ctx.json:
-            sys.stderr.write(exc.details.rstrip() + "\n")
+        if exc.details:  # e.g. the failing test log: stderr, so --json output stays machine-readable
+            from .engine.secrets import redact
+
+            sys.stderr.write(redact(exc.details.rstrip()) + "\n")
         return status
     except ConfigError as exc:
         return _fail(f"error: config: {exc}", 2)

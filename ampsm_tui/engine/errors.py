@@ -30,7 +30,7 @@ ERROR_HELP: dict[ErrorCode, tuple[str, str]] = {
     ),
     ErrorCode.DATABASE: (
         "Database corruption or unusable database",
-        "Run `ampsm db check`; restore a backup with `ampsm db restore FILE`.",
+        "Run `ampsm db check`; move the damaged file aside and restore a copy from your backups.",
     ),
     ErrorCode.WORKTREE: (
         "Worktree creation failed",

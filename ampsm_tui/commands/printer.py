@@ -1,0 +1,65 @@
+"""`--stream`: the engine's events as readable lines (or JSONL with --json), as a bus subscriber."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from ..engine.events import Event
+from ..engine.secrets import redact
+
+
+def _line(payload: dict[str, Any]) -> str | None:
+    topic = payload["topic"]
+    if topic == "agent.event":
+        ev = payload["event"]
+        kind = ev.get("kind")
+        if kind == "text":
+            return ev.get("text", "").rstrip() or None
+        if kind == "thinking":
+            text = ev.get("text", "").strip().replace("\n", " ")
+            return f"  … thinking: {text[:100]}" if text else None
+        if kind == "tool_call":
+            return f"  → {ev.get('name')} {ev.get('input_summary', '')}".rstrip()
+        if kind == "tool_result":
+            mark = "✓" if ev.get("ok", True) else "✗"
+            return f"  {mark} {ev.get('name') or 'tool'} done"
+        if kind == "error":
+            return f"  ! {ev.get('message')}"
+        if kind == "raw":
+            return f"  {ev.get('text', '').rstrip()}"
+        return None
+    if topic == "iteration.started":
+        return f"▶ iteration {payload['iteration']} ({payload['agent']}): {payload['prompt'].splitlines()[0][:80] if payload['prompt'] else ''}"
+    if topic == "git.commit":
+        return f"● commit {payload['sha'][:10]} {payload['message'].splitlines()[0]} (+{payload['lines_added']} -{payload['lines_removed']}, {payload['files_changed']} files)"
+    if topic == "test.finished":
+        verdict = "passed" if payload["passed"] else f"FAILED (exit {payload['exit_code']})"
+        return f"■ tests {verdict} in {payload['duration_ms'] / 1000:.1f}s"
+    if topic == "iteration.finished":
+        cost = payload.get("cost_usd")
+        cost_text = f"${cost:.4f}" if cost is not None else "unpriced"
+        return (
+            f"◆ iteration {payload['iteration']} {payload['status']}: "
+            f"{payload['input_tokens']} in / {payload['output_tokens']} out tokens, {cost_text}"
+        )
+    if topic == "session.status":
+        return f"  status → {payload['status']}" + (f" ({payload['reason']})" if payload.get("reason") else "")
+    return None
+
+
+class StreamPrinter:
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def __call__(self, event: Event) -> None:
+        payload = event.payload()
+        if self.as_json:
+            sys.stdout.write(redact(json.dumps(payload, default=str, ensure_ascii=False)) + "\n")
+        else:
+            line = _line(payload)
+            if line is None:
+                return
+            sys.stdout.write(redact(line) + "\n")
+        sys.stdout.flush()

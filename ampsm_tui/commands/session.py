@@ -1,0 +1,385 @@
+"""Session commands: new, iterate, interactive, status, list, diff, squash, rebase, merge, archive, cancel,
+verify-amp."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from .context import Context
+from .registry import arg, command
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+    from ..engine.models import Iteration, Session
+
+AGENTS = ("amp", "claude", "codex", "gemini", "aider", "command")
+
+
+async def _engine(ctx: Context) -> Engine:
+    from ..engine.engine import Engine
+
+    engine = await Engine.open(ctx.config, await ctx.store())
+    return engine
+
+
+def _session_dict(s: Session) -> dict[str, Any]:
+    return s.model_dump(mode="json")
+
+
+def _finish_iteration(ctx: Context, it: Iteration) -> int:
+    from ..engine.errors import AmpsmError, ErrorCode
+    from ..engine.runner import require_completed
+
+    if ctx.json and not getattr(ctx.args, "stream", False):
+        ctx.emit_json(it.model_dump(mode="json"))
+    if it.status == "interrupted":
+        raise AmpsmError(ErrorCode.AGENT, f"iteration {it.number} was interrupted: {it.error or 'agent ended early'}")
+    if it.status == "failed":
+        raise AmpsmError(ErrorCode.AGENT, f"the agent failed in iteration {it.number}: {it.error or 'non-zero exit'}")
+    require_completed(it)
+    if not ctx.json:
+        cost = f"${it.cost_usd:.4f}" if it.cost_usd is not None else "unpriced"
+        commit = it.commit_sha[:10] if it.commit_sha else "no changes"
+        test = "" if it.test_exit_code is None else ", tests passed"
+        ctx.print(f"iteration {it.number} done: {commit}, {it.input_tokens + it.output_tokens} tokens, {cost}{test}")
+    return 0
+
+
+async def _run_iteration(ctx: Context, engine: Engine, session_id: str, prompt: str | None) -> int:
+    from .printer import StreamPrinter
+
+    args = ctx.args
+    if getattr(args, "stream", False):
+        engine.bus.subscribe("*", StreamPrinter(as_json=ctx.json))
+    it = await engine.sessions.iterate(
+        session_id,
+        prompt,
+        until_green=getattr(args, "until_green", None) or 1,
+        max_cost=getattr(args, "max_cost", None),
+    )
+    return _finish_iteration(ctx, it)
+
+
+_ITERATE_ARGS = (
+    arg("--stream", action="store_true", help="print the agent's events live (JSONL with --json)"),
+    arg("--until-green", type=int, metavar="N", help="feed failing test output back, up to N iterations"),
+    arg("--max-cost", type=float, metavar="USD", help="stop --until-green when this much has been spent"),
+)
+
+
+@command(
+    "new",
+    "create a session: a worktree and branch for one agent task",
+    arg("--repo", default=".", help="repository path (default: current directory)"),
+    arg("--name", required=True, help="session name (the branch slug is derived from it)"),
+    arg("--prompt", default="", help="the task for the agent"),
+    arg("--script", help="test script run after each iteration (the quality gate)"),
+    arg("--agent", default="amp", choices=AGENTS, help="agent CLI (default: amp)"),
+    arg("--agent-cmd", help="command line for --agent command (prompt in $AMPSM_PROMPT and stdin)"),
+    arg("--model", help="model (or Amp mode: low|medium|high|ultra)"),
+    arg("--timeout", type=float, metavar="SECONDS", help="agent turn timeout (default: amp.timeout)"),
+    arg("--base", help="base branch (default: git.default_base_branch, else the repo's HEAD branch)"),
+    arg("--notify-webhook", metavar="URL", help="POST this session's notifications to URL"),
+    arg("--run", action="store_true", help="also run the first iteration"),
+    *_ITERATE_ARGS,
+    json=True,
+)
+async def new(args: argparse.Namespace, ctx: Context) -> int:
+    from ..engine.errors import UsageError
+
+    if args.agent == "command" and not args.agent_cmd:
+        raise UsageError("--agent command needs --agent-cmd")
+    if args.agent_cmd and args.agent != "command":
+        raise UsageError("--agent-cmd only applies to --agent command")
+    engine = await _engine(ctx)
+    session = await engine.sessions.create(
+        repo=args.repo,
+        name=args.name,
+        prompt=args.prompt,
+        script=args.script,
+        agent=args.agent,
+        agent_cmd=args.agent_cmd,
+        model=args.model,
+        timeout_s=args.timeout,
+        base=args.base,
+        notify_webhook=args.notify_webhook,
+    )
+    if ctx.json and not (args.run and args.stream):
+        ctx.emit_json(_session_dict(session))
+    elif not ctx.json:
+        ctx.print(f"Created session: {session.id}\nWorktree: {session.worktree_path}\nBranch: {session.branch}")
+    if args.run:
+        return await _run_iteration(ctx, engine, session.id, None)
+    return 0
+
+
+@command(
+    "iterate",
+    "run one agent turn in the session: agent → commit → test script",
+    arg("id", help="session id or unique prefix"),
+    arg("--prompt", help="follow-up prompt (default: the session's prompt)"),
+    *_ITERATE_ARGS,
+    json=True,
+)
+async def iterate(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    return await _run_iteration(ctx, engine, args.id, args.prompt)
+
+
+@command(
+    "interactive",
+    "multi-turn chat in the terminal, continuing the agent's thread",
+    arg("id", help="session id or unique prefix"),
+)
+async def interactive(args: argparse.Namespace, ctx: Context) -> int:
+    import asyncio
+    import sys
+
+    from ..engine.errors import AmpsmError
+    from .printer import StreamPrinter
+
+    engine = await _engine(ctx)
+    session = await engine.sessions.get(args.id)
+    engine.bus.subscribe("*", StreamPrinter(as_json=False))
+    ctx.print(f"Chatting with {session.agent} in {session.id} ({session.branch}). Empty line or /quit to leave.")
+    while True:
+        sys.stdout.write("you> ")
+        sys.stdout.flush()
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line or line.strip() in ("", "/quit", "/exit"):
+            break
+        try:
+            await engine.sessions.iterate(session.id, line.strip())
+        except AmpsmError as exc:
+            ctx.err_console.print(exc.one_line(), markup=False)
+    return 0
+
+
+def _age(iso: str) -> str:
+    from ..engine.clock import parse_iso, utcnow
+
+    seconds = (utcnow() - parse_iso(iso)).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(max(seconds, 0))}s"
+
+
+@command(
+    "list",
+    "list sessions, newest first",
+    arg("--status", help="only this status (idle, running, awaiting-input, error, done, interrupted, archived)"),
+    arg("--repo", help="only sessions of this repository path"),
+    arg("--limit", type=int, help="at most N (the most recent)"),
+    json=True,
+)
+async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    repo = None
+    if args.repo:
+        from pathlib import Path
+
+        from ..engine import git as gitops
+
+        repo = str((await gitops.repo_paths(Path(args.repo))).root)
+    sessions = await engine.store.list_sessions(status=args.status, repo_path=repo, limit=args.limit)
+    if ctx.json:
+        ctx.emit_json([_session_dict(s) for s in sessions])
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for col in ("ID", "STATUS", "NAME", "BRANCH", "AGENT", "AGE"):
+        table.add_column(col)
+    for s in sessions:
+        table.add_row(s.id, str(s.status), s.name, s.branch, s.agent, _age(s.created_at))
+    ctx.print(table if sessions else "no sessions")
+    return 0
+
+
+@command(
+    "status",
+    "show a session (iterations, tokens, cost, last test) or a summary of all",
+    arg("id", nargs="?", help="session id or unique prefix"),
+    json=True,
+)
+async def status(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    if not args.id:
+        sessions = await engine.store.list_sessions()
+        counts: dict[str, int] = {}
+        for s in sessions:
+            counts[str(s.status)] = counts.get(str(s.status), 0) + 1
+        if ctx.json:
+            ctx.emit_json({"total": len(sessions), "by_status": counts})
+        else:
+            ctx.print(f"{len(sessions)} sessions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        return 0
+    s = await engine.sessions.get(args.id)
+    its = await engine.store.list_iterations(s.id)
+    if ctx.json:
+        ctx.emit_json({"session": _session_dict(s), "iterations": [i.model_dump(mode="json") for i in its]})
+        return 0
+    ctx.print(f"[bold]{s.id}[/] {s.name} — [bold]{s.status}[/]")
+    ctx.print(f"repo {s.repo_path}  base {s.base_branch}  branch {s.branch}")
+    ctx.print(f"worktree {s.worktree_path}  agent {s.agent}{' ' + s.model if s.model else ''}")
+    if s.last_error:
+        ctx.print(f"[red]{s.last_error}[/]", markup=True)
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for col in ("#", "STATUS", "COMMIT", "FILES", "+/-", "TOKENS", "COST", "TEST"):
+        table.add_column(col)
+    for i in its:
+        table.add_row(
+            str(i.number),
+            str(i.status),
+            (i.commit_sha or "-")[:10],
+            str(i.files_changed),
+            f"+{i.lines_added}/-{i.lines_removed}",
+            str(i.input_tokens + i.output_tokens),
+            f"${i.cost_usd:.4f}" if i.cost_usd is not None else "unpriced",
+            "-" if i.test_exit_code is None else ("pass" if i.test_exit_code == 0 else f"fail ({i.test_exit_code})"),
+        )
+    if its:
+        ctx.print(table)
+        last = its[-1]
+        if last.test_exit_code not in (None, 0) and last.test_log:
+            ctx.print("[bold]last test log (tail):[/]")
+            ctx.print("\n".join(last.test_log.splitlines()[-20:]), markup=False)
+    return 0
+
+
+@command(
+    "diff",
+    "show the session's changes against the merge-base with its base branch",
+    arg("id", help="session id or unique prefix"),
+    arg("--staged", action="store_true", help="only what is staged in the worktree"),
+    arg("--stat", action="store_true", help="a diffstat instead of the patch"),
+    arg("--last", action="store_true", help="only the last iteration's commit"),
+)
+async def diff(args: argparse.Namespace, ctx: Context) -> int:
+    import sys
+
+    engine = await _engine(ctx)
+    text = await engine.sessions.diff(args.id, staged=args.staged, stat=args.stat, last_iteration=args.last)
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    return 0
+
+
+@command(
+    "squash",
+    "squash the session's amp: commits into one (manual commits per git.squash_manual)",
+    arg("id", help="session id or unique prefix"),
+    arg("--message", "-m", required=True, help="the commit message"),
+    json=True,
+)
+async def squash(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    sha = await engine.sessions.squash(args.id, args.message)
+    if ctx.json:
+        ctx.emit_json({"sha": sha})
+    else:
+        ctx.print(f"squashed: {sha[:10]}")
+    return 0
+
+
+def _integration_exit(ctx: Context, op: str, result: Any) -> int:
+    from ..engine.errors import AmpsmError, ErrorCode
+
+    data = {"ok": result.ok, "conflicts": list(result.conflicts), "sha": getattr(result, "sha", None)}
+    if ctx.json:
+        ctx.emit_json(data)
+    if not result.ok:
+        files = ", ".join(result.conflicts) or "unknown files"
+        raise AmpsmError(ErrorCode.GIT, f"{op} conflicts in {files}; nothing was changed (resolve in the TUI)")
+    if not ctx.json:
+        ctx.print(f"{op} ok" + (f": {data['sha'][:10]}" if data["sha"] else ""))
+    return 0
+
+
+@command(
+    "rebase",
+    "rebase the session branch onto a branch (default: its base)",
+    arg("id", help="session id or unique prefix"),
+    arg("--onto", help="branch to rebase onto (default: the session's base branch)"),
+    json=True,
+)
+async def rebase(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    result = await engine.sessions.rebase(args.id, args.onto)
+    return _integration_exit(ctx, "rebase", result)
+
+
+@command(
+    "merge",
+    "merge the session into its base branch (fast-forward when possible, per git.merge_mode)",
+    arg("id", help="session id or unique prefix"),
+    arg("--keep-worktree", action="store_true", help="keep the worktree and branch after merging"),
+    arg("--message", "-m", help="merge commit message (when not a fast-forward)"),
+    json=True,
+)
+async def merge(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    result = await engine.sessions.merge(
+        args.id, remove_worktree=False if args.keep_worktree else None, message=args.message
+    )
+    return _integration_exit(ctx, "merge", result)
+
+
+@command(
+    "archive",
+    "archive a session: remove its worktree, keeping unmerged work under refs/ampsm/archive/",
+    arg("id", help="session id or unique prefix"),
+    arg("--yes", "-y", action="store_true", help="do not ask (ui.confirm_destructive)"),
+    json=True,
+)
+async def archive(args: argparse.Namespace, ctx: Context) -> int:
+    import sys
+
+    from ..engine.errors import UsageError
+
+    engine = await _engine(ctx)
+    session = await engine.sessions.get(args.id)
+    if ctx.config.ui.confirm_destructive and not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("archive asks for confirmation (ui.confirm_destructive); pass --yes")
+        answer = input(f"Archive {session.id} ({session.name})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 1
+    kept = await engine.sessions.archive(session.id)
+    if ctx.json:
+        ctx.emit_json({"id": session.id, "kept": kept})
+    else:
+        ctx.print(f"archived {session.id}" + (f"; work kept at {kept}" if kept else ""))
+    return 0
+
+
+@command(
+    "cancel",
+    "cancel a running iteration (the agent's process group is terminated)",
+    arg("id", help="session id or unique prefix"),
+    json=True,
+)
+async def cancel(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    stopped = await engine.sessions.cancel(args.id)
+    if ctx.json:
+        ctx.emit_json({"cancelled": stopped})
+    else:
+        ctx.print("cancelled" if stopped else "nothing was running")
+    return 0 if stopped else 1
+
+
+@command("verify-amp", "check amp is on PATH, its version, and that it is logged in (AMP_API_KEY)", json=True)
+async def verify_amp(args: argparse.Namespace, ctx: Context) -> int:
+    from ..engine.agents.registry import get_adapter
+
+    adapter = get_adapter("amp")
+    info = adapter.check()
+    if ctx.json:
+        ctx.emit_json(info)
+    else:
+        ctx.print(f"amp ok: {info}")
+    return 0

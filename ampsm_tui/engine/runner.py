@@ -1,0 +1,316 @@
+"""One iteration: agent turn → commit → test script → status. Everything recorded as it happens.
+
+The runner writes each agent event to the store and publishes it on the bus as it arrives, so a
+crash or a kill leaves every event received so far. Whatever ended the turn (success, failure,
+timeout, cancel), the work in the worktree is committed, and the session is never left `running`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from . import git as gitops
+from .agents.base import AgentEvent, ThreadEvent, ToolCallEvent, ToolResultEvent
+from .agents.process import AgentRunResult, run_agent
+from .agents.registry import get_adapter
+from .clock import now_iso
+from .config import Config
+from .errors import AmpsmError, ErrorCode
+from .events import (
+    AgentEventPublished,
+    GitCommitted,
+    IterationFinished,
+    IterationStarted,
+    MetricsEventBus,
+    SessionStatusChanged,
+    TestFinished,
+)
+from .models import Iteration, IterationStatus, Session, SessionStatus, ToolCall
+from .procinfo import me
+from .store import Store
+from .testgate import TestResult, run_script
+
+log = logging.getLogger(__name__)
+
+
+def commit_summary(text: str | None, fallback: str) -> str:
+    for candidate in (text or "", fallback):
+        for line in candidate.splitlines():
+            line = line.strip().lstrip("#").strip()
+            if line:
+                return line[:72]
+    return "iteration"
+
+
+class IterationRunner:
+    def __init__(self, config: Config, store: Store, bus: MetricsEventBus) -> None:
+        self.config = config
+        self.store = store
+        self.bus = bus
+
+    @property
+    def telemetry(self) -> bool:
+        return self.config.telemetry.enabled
+
+    async def set_status(
+        self, session: Session, status: SessionStatus, reason: str | None = None, **fields: Any
+    ) -> None:
+        previous = session.status
+        await self.store.set_session_status(session.id, status, **fields)
+        session.status = status
+        await self.bus.publish(
+            SessionStatusChanged(session_id=session.id, status=str(status), previous=str(previous), reason=reason)
+        )
+
+    async def run(self, session: Session, prompt: str) -> Iteration:
+        adapter = get_adapter(session.agent, session.agent_cmd, config=self.config)
+        await asyncio.to_thread(adapter.check)  # E002 with the fix when the CLI is missing or not logged in
+        number = await self.store.next_iteration_number(session.id)
+        raw_path = self.config.streams_dir / session.id / f"{number:04d}.jsonl"
+        model = session.model or self.config.amp.default_model
+        iteration = await self.store.create_iteration(
+            Iteration(
+                session_id=session.id,
+                number=number,
+                prompt=prompt,
+                model=model,
+                agent=session.agent,
+                thread_id=session.thread_id,
+                raw_log_path=str(raw_path),
+            )
+        )
+        assert iteration.id is not None
+        pid, started = me()
+        await self.set_status(session, SessionStatus.RUNNING, "iteration started", pid=pid, pid_started_at=started)
+        await self.bus.publish(
+            IterationStarted(session_id=session.id, iteration=number, prompt=prompt, agent=session.agent, model=model)
+        )
+        t0 = time.monotonic()
+        open_calls: dict[str, tuple[int, float]] = {}
+        result: AgentRunResult | None = None
+        cancelled = False
+
+        async def on_event(event: AgentEvent) -> None:
+            await self._record_event(session, iteration, event, open_calls)
+
+        try:
+            result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
+        except asyncio.CancelledError:
+            cancelled = True
+        finally:
+            final = await asyncio.shield(
+                self._finish(session, iteration, prompt, result, cancelled, time.monotonic() - t0)
+            )
+        if cancelled:
+            raise asyncio.CancelledError
+        return final
+
+    async def _run_with_retries(
+        self, adapter: Any, session: Session, prompt: str, model: str | None, raw_path: Path, on_event: Any
+    ) -> AgentRunResult:
+        timeout = session.timeout_s or self.config.amp.timeout
+        attempts = max(0, self.config.amp.retry_attempts)
+        for attempt in range(attempts + 1):
+            result = await run_agent(
+                adapter,
+                prompt,
+                cwd=Path(session.worktree_path),
+                thread_id=session.thread_id,
+                model=model,
+                timeout=timeout,
+                on_event=on_event,
+                config=self.config,
+                raw_log_path=raw_path,
+                buffer_size=self.config.amp.stream_buffer_size,
+            )
+            if not (result.error_transient and result.status == "failed" and attempt < attempts):
+                return result
+            log.warning("session %s: transient agent failure (%s), retry %d", session.id, result.error, attempt + 1)
+            await asyncio.sleep(min(2**attempt, 10))
+        return result
+
+    async def _record_event(
+        self, session: Session, iteration: Iteration, event: AgentEvent, open_calls: dict[str, tuple[int, float]]
+    ) -> None:
+        assert iteration.id is not None
+        if isinstance(event, ThreadEvent) and event.id and event.id != session.thread_id:
+            session.thread_id = event.id
+            await self.store.update_session(session.id, thread_id=session.thread_id)
+            await self.store.update_iteration(iteration.id, thread_id=session.thread_id)
+            await self.store.upsert_thread(session.id, session.thread_id, session.agent)
+        elif isinstance(event, ToolCallEvent) and self.telemetry:
+            call = await self.store.add_tool_call(
+                ToolCall(
+                    iteration_id=iteration.id,
+                    session_id=session.id,
+                    tool_use_id=event.id,
+                    name=event.name,
+                    args_summary=event.input_summary,
+                )
+            )
+            assert call.id is not None
+            open_calls[event.id or f"anon-{call.id}"] = (call.id, time.monotonic())
+        elif isinstance(event, ToolResultEvent) and self.telemetry:
+            found = open_calls.pop(event.id or "", None)
+            if found:
+                call_id, t = found
+                duration = event.duration_ms
+                if duration is None:
+                    duration = int((time.monotonic() - t) * 1000)
+                await self.store.finish_tool_call(call_id, duration_ms=duration, ok=event.ok)
+        await self.bus.publish(
+            AgentEventPublished(session_id=session.id, iteration=iteration.number, event=event.model_dump(mode="json"))
+        )
+
+    async def _finish(
+        self,
+        session: Session,
+        iteration: Iteration,
+        prompt: str,
+        result: AgentRunResult | None,
+        cancelled: bool,
+        elapsed: float,
+    ) -> Iteration:
+        assert iteration.id is not None
+        fields: dict[str, Any] = {"ended_at": now_iso()}
+        if result is None:
+            status = IterationStatus.INTERRUPTED
+            fields["error"] = "cancelled" if cancelled else "the agent did not start"
+        else:
+            status = IterationStatus(result.status)
+            fields.update(
+                exit_code=result.exit_code,
+                summary=result.summary,
+                error=result.error,
+                raw_lines=result.raw_lines,
+                model=result.model or iteration.model,
+            )
+            if result.thread_id:
+                fields["thread_id"] = result.thread_id
+            if self.telemetry:
+                fields.update(
+                    input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                    cache_creation_tokens=result.cache_creation_tokens,
+                    cache_read_tokens=result.cache_read_tokens,
+                    cost_usd=result.cost_usd,
+                )
+        if cancelled:
+            status = IterationStatus.INTERRUPTED
+        fields["status"] = str(status)
+
+        # Whatever ended the turn, the work so far is committed (lessons 2 and the E005 rule).
+        commit = None
+        summary = commit_summary(result.summary if result else None, prompt)
+        try:
+            commit = await gitops.commit_iteration(
+                Path(session.worktree_path),
+                summary,
+                session_id=session.id,
+                iteration=iteration.number,
+                prefix=self.config.git.commit_prefix,
+            )
+        except AmpsmError as exc:
+            fields["error"] = f"{fields.get('error') or ''} commit failed: {exc.message}".strip()
+        if commit is not None:
+            fields.update(
+                commit_sha=commit.sha,
+                files_changed=commit.files_changed,
+                lines_added=commit.lines_added,
+                lines_removed=commit.lines_removed,
+            )
+            await self.bus.publish(
+                GitCommitted(
+                    session_id=session.id,
+                    iteration=iteration.number,
+                    sha=commit.sha,
+                    message=f"{self.config.git.commit_prefix} {summary}",
+                    files_changed=commit.files_changed,
+                    lines_added=commit.lines_added,
+                    lines_removed=commit.lines_removed,
+                )
+            )
+
+        test: TestResult | None = None
+        if status is IterationStatus.COMPLETED and session.script and not cancelled:
+            test = await self.run_test_script(session, iteration.number)
+            fields.update(test_exit_code=test.exit_code, test_log=test.log, test_duration_ms=test.duration_ms)
+            if test.timed_out:
+                fields["test_exit_code"] = -1
+        await self.store.update_iteration(iteration.id, **fields)
+
+        if status is IterationStatus.COMPLETED:
+            if test is None or test.passed:
+                new_status, reason = SessionStatus.IDLE, "ready for the next iteration"
+            else:
+                new_status, reason = SessionStatus.AWAITING_INPUT, f"E006: test script failed (exit {test.exit_code})"
+        elif status is IterationStatus.INTERRUPTED:
+            new_status, reason = SessionStatus.INTERRUPTED, fields.get("error") or "the agent ended mid-stream"
+        elif status is IterationStatus.TIMEOUT:
+            new_status, reason = SessionStatus.ERROR, "E005: the agent timed out"
+        else:
+            new_status, reason = SessionStatus.ERROR, fields.get("error") or "the agent failed"
+        last_test = test.exit_code if test else session.last_test_exit
+        await self.set_status(
+            session,
+            new_status,
+            reason,
+            pid=None,
+            pid_started_at=None,
+            last_test_exit=last_test,
+            last_error=None if new_status is SessionStatus.IDLE else reason,
+        )
+        final = await self.store.get_iteration(iteration.id)
+        assert final is not None
+        await self.bus.publish(
+            IterationFinished(
+                session_id=session.id,
+                iteration=iteration.number,
+                status=str(status),
+                exit_code=final.exit_code,
+                commit_sha=final.commit_sha,
+                input_tokens=final.input_tokens,
+                output_tokens=final.output_tokens,
+                cost_usd=final.cost_usd,
+                duration_ms=int(elapsed * 1000),
+                error=final.error,
+            )
+        )
+        return final
+
+    async def run_test_script(self, session: Session, number: int) -> TestResult:
+        assert session.script
+        timeout = session.timeout_s or self.config.amp.timeout
+        test = await run_script(
+            session.script,
+            Path(session.worktree_path),
+            timeout=timeout,
+            env={"AMPSM_SESSION_ID": session.id, "AMPSM_ITERATION": str(number)},
+        )
+        await self.bus.publish(
+            TestFinished(
+                session_id=session.id,
+                iteration=number,
+                exit_code=test.exit_code,
+                duration_ms=test.duration_ms,
+                passed=test.passed,
+                log_tail=test.log[-4000:],
+            )
+        )
+        return test
+
+
+def require_completed(iteration: Iteration) -> None:
+    """Turn a finished iteration into the error a headless command should exit with."""
+    if iteration.status is IterationStatus.TIMEOUT:
+        raise AmpsmError(ErrorCode.TIMEOUT, f"iteration {iteration.number} timed out; work so far is committed")
+    if iteration.test_exit_code not in (None, 0):
+        raise AmpsmError(
+            ErrorCode.TEST_FAILED,
+            f"test script failed (exit {iteration.test_exit_code}) after iteration {iteration.number}",
+            details=iteration.test_log,
+        )

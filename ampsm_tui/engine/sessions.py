@@ -1,0 +1,326 @@
+"""SessionService: every user action on a session, for the TUI and the headless commands alike."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from . import git as gitops
+from .config import Config
+from .errors import AmpsmError, ErrorCode, UsageError
+from .events import GitConflict, MetricsEventBus, SessionCreated
+from .models import Iteration, Session, SessionStatus
+from .procinfo import same_process
+from .runner import IterationRunner
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+FIX_PROMPT = (
+    "The test script `{script}` failed with exit code {code}. Fix the code so that it passes. "
+    "Here is the end of its output:\n\n{log}"
+)
+
+
+class SessionService:
+    def __init__(self, config: Config, store: Store, bus: MetricsEventBus) -> None:
+        self.config = config
+        self.store = store
+        self.bus = bus
+        self.runner = IterationRunner(config, store, bus)
+        self._running: dict[str, asyncio.Task[Any]] = {}
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def reconcile(self) -> list[str]:
+        """Sessions marked running whose process is gone are `interrupted` (lesson 21)."""
+        fixed = []
+        for s in await self.store.list_sessions(status=SessionStatus.RUNNING):
+            if s.id in self._running or same_process(s.pid, s.pid_started_at):
+                continue
+            await self.store.set_session_status(
+                s.id, SessionStatus.INTERRUPTED, pid=None, pid_started_at=None, last_error="process died mid-iteration"
+            )
+            last = await self.store.last_iteration(s.id)
+            if last and last.id is not None and last.status == "running":
+                await self.store.update_iteration(last.id, status="interrupted", error="process died mid-iteration")
+            fixed.append(s.id)
+        return fixed
+
+    async def shutdown(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def get(self, ref: str) -> Session:
+        return await self.store.resolve_session(ref)
+
+    # -- create -----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        repo: str | Path,
+        name: str,
+        prompt: str = "",
+        script: str | None = None,
+        agent: str = "amp",
+        agent_cmd: str | None = None,
+        model: str | None = None,
+        timeout_s: float | None = None,
+        base: str | None = None,
+        notify_webhook: str | None = None,
+        batch_item_id: str | None = None,
+    ) -> Session:
+        from .agents.registry import get_adapter
+
+        if not name.strip():
+            raise UsageError("a session needs a name")
+        adapter = get_adapter(agent, agent_cmd, config=self.config)  # unknown agent: fail before any git work
+        adapter.validate_model(model or self.config.amp.default_model)
+        repo_path = (await gitops.repo_paths(Path(repo).expanduser())).root
+        base_branch = base or await self._default_base(repo_path)
+        session = Session(
+            name=name.strip(),
+            prompt=prompt,
+            repo_path=str(repo_path),
+            base_branch=base_branch,
+            agent=agent,
+            agent_cmd=agent_cmd,
+            model=model,
+            script=script,
+            timeout_s=timeout_s,
+            notify_webhook=notify_webhook,
+            batch_item_id=batch_item_id,
+        )
+        info = await gitops.create_worktree(
+            repo_path,
+            session.id,
+            session.name,
+            base_branch,
+            worktree_dir=self.config.git.worktree_dir,
+            lock_timeout=self.config.git.lock_timeout,
+        )
+        session.branch = info.branch
+        session.worktree_path = str(info.path)
+        try:
+            session = await self.store.create_session(session)
+        except BaseException:
+            # No orphaned worktree when the row cannot be written.
+            await gitops.remove_worktree(repo_path, info.path, info.branch, session_id=session.id, force=True)
+            raise
+        await self.bus.publish(
+            SessionCreated(
+                session_id=session.id,
+                name=session.name,
+                repo_path=session.repo_path,
+                branch=session.branch,
+                worktree_path=session.worktree_path,
+            )
+        )
+        return session
+
+    async def _default_base(self, repo: Path) -> str:
+        """`git.default_base_branch` when the repo has it, else the branch checked out in the main
+        checkout (a `master` repo works without configuration); the choice is shown everywhere."""
+        from .git.repo import branch_exists, current_branch
+
+        wanted = self.config.git.default_base_branch
+        if await branch_exists(repo, wanted):
+            return wanted
+        head = await current_branch(repo)
+        if head:
+            return head
+        raise AmpsmError(ErrorCode.GIT, f"base branch {wanted!r} does not exist in {repo}; pass --base")
+
+    # -- iterate ----------------------------------------------------------------------------
+
+    def is_running(self, session_id: str) -> bool:
+        return session_id in self._running
+
+    async def iterate(
+        self, ref: str, prompt: str | None = None, *, until_green: int = 1, max_cost: float | None = None
+    ) -> Iteration:
+        session = await self.get(ref)
+        if session.status in (SessionStatus.DONE, SessionStatus.ARCHIVED):
+            raise UsageError(f"session {session.id} is {session.status}; it cannot be iterated")
+        if session.status is SessionStatus.RUNNING and same_process(session.pid, session.pid_started_at):
+            raise UsageError(f"session {session.id} is already running an iteration (pid {session.pid})")
+        if not Path(session.worktree_path).is_dir():
+            raise AmpsmError(ErrorCode.WORKTREE, f"worktree {session.worktree_path} is missing")
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[session.id] = task
+        try:
+            return await self._iterate_loop(session, prompt, until_green, max_cost)
+        finally:
+            self._running.pop(session.id, None)
+
+    async def _iterate_loop(
+        self, session: Session, prompt: str | None, until_green: int, max_cost: float | None
+    ) -> Iteration:
+        text = prompt if prompt is not None and prompt.strip() else None
+        if text is None:
+            last = await self.store.last_iteration(session.id)
+            text = session.prompt if last is None else (session.prompt or "Continue.")
+        spent = 0.0
+        iteration: Iteration | None = None
+        for _ in range(max(1, until_green)):
+            fresh = await self.get(session.id)
+            iteration = await self.runner.run(fresh, text)
+            spent += iteration.cost_usd or 0.0
+            failed_test = iteration.test_exit_code not in (None, 0)
+            if not failed_test or iteration.status != "completed":
+                break
+            if max_cost is not None and spent >= max_cost:
+                log.info("session %s: budget %.2f reached (%.2f)", session.id, max_cost, spent)
+                break
+            text = FIX_PROMPT.format(
+                script=fresh.script, code=iteration.test_exit_code, log=(iteration.test_log or "")[-6000:]
+            )
+        assert iteration is not None
+        return iteration
+
+    async def cancel(self, ref: str) -> bool:
+        """Stop a running iteration: in this process by cancelling its task, in another by SIGTERM."""
+        session = await self.get(ref)
+        task = self._running.get(session.id)
+        if task is not None:
+            task.cancel()
+            return True
+        if (
+            session.status is SessionStatus.RUNNING
+            and session.pid
+            and same_process(session.pid, session.pid_started_at)
+        ):
+            try:
+                os.kill(session.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            return True
+        await self.reconcile()
+        return False
+
+    async def run_tests(self, ref: str) -> tuple[int | None, str]:
+        session = await self.get(ref)
+        if not session.script:
+            raise UsageError(f"session {session.id} has no test script")
+        number = (await self.store.next_iteration_number(session.id)) - 1
+        result = await self.runner.run_test_script(session, number)
+        await self.store.update_session(session.id, last_test_exit=result.exit_code)
+        return result.exit_code, result.log
+
+    # -- review -----------------------------------------------------------------------------
+
+    async def diff(self, ref: str, *, staged: bool = False, stat: bool = False, last_iteration: bool = False) -> str:
+        session = await self.get(ref)
+        return await gitops.session_diff(
+            Path(session.worktree_path), session.base_branch, staged=staged, stat=stat, last_iteration=last_iteration
+        )
+
+    async def diff_files(self, ref: str, *, last_iteration: bool = False) -> list[Any]:
+        session = await self.get(ref)
+        return await gitops.diff_files(Path(session.worktree_path), session.base_branch, last_iteration=last_iteration)
+
+    def _idle_for_git(self, session: Session) -> None:
+        if session.id in self._running or (
+            session.status is SessionStatus.RUNNING and same_process(session.pid, session.pid_started_at)
+        ):
+            raise UsageError(f"session {session.id} is running an iteration; cancel it first")
+        if session.status in (SessionStatus.DONE, SessionStatus.ARCHIVED):
+            raise UsageError(f"session {session.id} is {session.status}")
+
+    async def squash(self, ref: str, message: str) -> str:
+        session = await self.get(ref)
+        self._idle_for_git(session)
+        if not message.strip():
+            raise UsageError("a squash needs a commit message")
+        return await gitops.squash(
+            Path(session.repo_path),
+            Path(session.worktree_path),
+            session.base_branch,
+            message,
+            prefix=self.config.git.commit_prefix,
+            manual=self.config.git.squash_manual,
+            lock_timeout=self.config.git.lock_timeout,
+        )
+
+    async def _conflict(self, session: Session, operation: str, result: Any) -> Any:
+        if not result.ok and result.conflicts:
+            await self.bus.publish(GitConflict(session_id=session.id, operation=operation, files=result.conflicts))
+        return result
+
+    async def rebase(self, ref: str, onto: str | None = None, *, keep_conflict: bool = False) -> Any:
+        session = await self.get(ref)
+        self._idle_for_git(session)
+        result = await gitops.rebase(
+            Path(session.repo_path),
+            Path(session.worktree_path),
+            onto or session.base_branch,
+            keep_conflict=keep_conflict,
+            lock_timeout=self.config.git.lock_timeout,
+        )
+        return await self._conflict(session, "rebase", result)
+
+    async def merge(
+        self, ref: str, *, keep_conflict: bool = False, remove_worktree: bool | None = None, message: str | None = None
+    ) -> Any:
+        session = await self.get(ref)
+        self._idle_for_git(session)
+        remove = self.config.git.remove_worktree_after_merge if remove_worktree is None else remove_worktree
+        result = await gitops.merge(
+            Path(session.repo_path),
+            Path(session.worktree_path),
+            session.branch,
+            session.base_branch,
+            mode=self.config.git.merge_mode,
+            keep_conflict=keep_conflict,
+            message=message,
+            remove_after=remove,
+            session_id=session.id,
+            lock_timeout=self.config.git.lock_timeout,
+        )
+        await self._conflict(session, "merge", result)
+        if result.ok:
+            await self.runner.set_status(session, SessionStatus.DONE, f"merged into {session.base_branch}")
+        return result
+
+    async def continue_operation(self, ref: str) -> Any:
+        session = await self.get(ref)
+        result = await gitops.continue_operation(
+            Path(session.repo_path), Path(session.worktree_path), lock_timeout=self.config.git.lock_timeout
+        )
+        return await self._conflict(session, "continue", result)
+
+    async def abort_operation(self, ref: str) -> None:
+        session = await self.get(ref)
+        await gitops.abort_operation(
+            Path(session.repo_path), Path(session.worktree_path), lock_timeout=self.config.git.lock_timeout
+        )
+
+    async def archive(self, ref: str) -> str | None:
+        """Remove the worktree, keeping any unmerged or uncommitted work under refs/ampsm/archive/ (lesson 19)."""
+        session = await self.get(ref)
+        if session.status is SessionStatus.ARCHIVED:
+            raise UsageError(f"session {session.id} is already archived")
+        if session.status is not SessionStatus.DONE:
+            self._idle_for_git(session)
+        kept: str | None = None
+        if Path(session.worktree_path).exists() or session.branch:
+            removed = await gitops.remove_worktree(
+                Path(session.repo_path),
+                Path(session.worktree_path),
+                session.branch,
+                session_id=session.id,
+                force=True,
+                lock_timeout=self.config.git.lock_timeout,
+            )
+            kept = removed.archive.ref
+        await self.runner.set_status(session, SessionStatus.ARCHIVED, "archived")
+        return kept

@@ -1,0 +1,82 @@
+"""The test script: the quality gate after every iteration.
+
+The script is the user's own command line (`npm test`, `make check && ruff .`), so it runs through
+`/bin/sh -c` like a Makefile recipe would; prompts and names never do. It runs in its own process
+group so a timeout kills everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .secrets import redact
+
+MAX_LOG_BYTES = 256 * 1024
+
+
+@dataclass
+class TestResult:
+    exit_code: int | None
+    log: str
+    duration_ms: int
+    timed_out: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def _tail(data: bytes) -> str:
+    if len(data) > MAX_LOG_BYTES:
+        data = b"[... earlier output trimmed ...]\n" + data[-MAX_LOG_BYTES:]
+    return redact(data.decode("utf-8", "replace"))
+
+
+async def kill_group(proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
+    """SIGTERM the whole process group, then SIGKILL what is left after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            await asyncio.wait_for(proc.wait(), wait)
+        except TimeoutError:
+            continue
+        # The leader is gone; make sure no child of the group survives it.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return
+
+
+async def run_script(script: str, cwd: Path, *, timeout: float | None, env: dict[str, str] | None = None) -> TestResult:
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh",
+        "-c",
+        script,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        await kill_group(proc)
+        ms = int((time.monotonic() - started) * 1000)
+        return TestResult(None, f"test script timed out after {timeout:g}s", ms, timed_out=True)
+    except asyncio.CancelledError:
+        await kill_group(proc)
+        raise
+    ms = int((time.monotonic() - started) * 1000)
+    return TestResult(proc.returncode, _tail(out or b""), ms)
