@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .batch_queue import BatchQueueRepo
 from .batches import BatchesRepo
+from .bench import BenchRepo
 from .core import StoreBase, db_error
 from .iterations import IterationsRepo
 from .migrations import LATEST, MIGRATIONS
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
-class Store(SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo):
+class Store(SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo, BenchRepo):
     @classmethod
     def from_config(cls, config: Config, path: Path | None = None) -> Store:
         db = config.database

@@ -149,6 +149,62 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX idx_tool_calls_started ON tool_calls(started_at);
         """,
     ),
+    (
+        4,
+        "benchmark runs and per-instance grades",
+        """
+        CREATE TABLE bench_runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'swebench',
+            mode TEXT NOT NULL DEFAULT 'agents',
+            dataset_path TEXT,
+            report_dir TEXT NOT NULL DEFAULT '.',
+            definition TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'pending',
+            pid INTEGER,
+            max_cost REAL,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            ended_at TEXT
+        );
+        CREATE INDEX idx_bench_runs_created ON bench_runs(created_at DESC);
+
+        CREATE TABLE bench_instances (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES bench_runs(id) ON DELETE CASCADE,
+            instance_id TEXT NOT NULL,
+            model_name_or_path TEXT NOT NULL,
+            agent TEXT,
+            model TEXT,
+            ordinal INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'pending',
+            reason TEXT,
+            session_id TEXT REFERENCES sessions(id) ON DELETE SET NULL,
+            iteration_id INTEGER REFERENCES iterations(id) ON DELETE SET NULL,
+            model_patch TEXT,
+            patch_applied INTEGER,
+            f2p_passed INTEGER,
+            f2p_total INTEGER,
+            p2p_passed INTEGER,
+            p2p_total INTEGER,
+            agent_s REAL,
+            eval_s REAL,
+            duration_s REAL,
+            iterations INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            report_path TEXT,
+            started_at TEXT,
+            ended_at TEXT,
+            UNIQUE(run_id, model_name_or_path, instance_id)
+        );
+        CREATE INDEX idx_bench_instances_run ON bench_instances(run_id, ordinal);
+        CREATE INDEX idx_bench_instances_session ON bench_instances(session_id);
+        """,
+    ),
 ]
 
 LATEST = max(v for v, _, _ in MIGRATIONS)

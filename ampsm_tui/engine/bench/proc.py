@@ -1,0 +1,67 @@
+"""Subprocesses for evaluation: argument lists only, own process group, killed as a group at the
+timeout (a test runner's children die with it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class ProcResult:
+    returncode: int | None  # None when it timed out
+    output: str  # stdout and stderr interleaved, as a terminal would show them
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> ProcResult:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=str(cwd),
+        env=dict(env) if env is not None else None,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(stdin), timeout)
+    except TimeoutError:
+        _kill_group(proc.pid)
+        with contextlib.suppress(Exception):
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        return ProcResult(None, "", timed_out=True)
+    except BaseException:  # cancelled: never leave the group running
+        _kill_group(proc.pid)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.wait(), 10)
+        raise
+    return ProcResult(proc.returncode, out.decode("utf-8", errors="replace"))
+
+
+async def git(*args: str, cwd: Path | str, timeout: float | None = 300, stdin: bytes | None = None) -> ProcResult:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env["GIT_EDITOR"] = "true"
+    return await run(["git", *args], cwd=cwd, timeout=timeout, env=env, stdin=stdin)
