@@ -288,6 +288,28 @@ async def _critical(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
+async def remove_leftovers(engine: Engine, item: BatchItem) -> int:
+    """A killed attempt may have made the item's worktree and branch but not its session row.
+    Those leftovers (no session row, branch `amp/<item slug>/...`, in the item's repo) are removed
+    (any work in them is archived first by the clean-up), so a resume leaves no orphan."""
+    from .git import cleanup
+    from .git.slug import slugify
+
+    known = {s.id: str(s.status) for s in await engine.store.list_sessions()}
+    try:
+        orphans = await cleanup.find_orphans(item.repo_path, known, worktree_dir=engine.config.git.worktree_dir)
+    except Exception:  # the repo itself is gone: the create below reports it properly
+        log.warning("could not look for leftovers of batch item %s", item.id, exc_info=True)
+        return 0
+    prefix = f"amp/{slugify(item.name)}/"
+    mine = [o for o in orphans if o.reason.endswith("no session row") and o.branch and o.branch.startswith(prefix)]
+    if mine:
+        report = await cleanup.clean(item.repo_path, mine, lock_timeout=engine.config.git.lock_timeout)
+        log.info("batch item %s: removed %d leftover(s) of a killed attempt", item.id, len(report.removed))
+        return len(report.removed)
+    return 0
+
+
 def engine_run_item(engine: Engine) -> RunItem:
     """run_item over the session service: reuse the item's session if an earlier (killed or
     retried) attempt made one, else create it; then one iteration with the item's prompt."""
@@ -300,6 +322,8 @@ def engine_run_item(engine: Engine) -> RunItem:
         if session is not None and session.status in (SessionStatus.ARCHIVED, SessionStatus.DONE):
             session = None
         if session is None:
+            if item.attempts > 1:
+                await remove_leftovers(engine, item)
             session = await _critical(
                 engine.sessions.create(
                     repo=item.repo_path,
