@@ -10,7 +10,11 @@ from ..engine.events import Event
 from ..engine.secrets import redact
 
 
-def _line(payload: dict[str, Any]) -> str | None:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _line(payload: dict[str, Any], tools: dict[str, str]) -> str | None:
     topic = payload["topic"]
     if topic == "agent.event":
         ev = payload["event"]
@@ -21,10 +25,14 @@ def _line(payload: dict[str, Any]) -> str | None:
             text = ev.get("text", "").strip().replace("\n", " ")
             return f"  … thinking: {text[:100]}" if text else None
         if kind == "tool_call":
+            if ev.get("id"):
+                tools[ev["id"]] = ev.get("name") or "tool"
             return f"  → {ev.get('name')} {ev.get('input_summary', '')}".rstrip()
         if kind == "tool_result":
             mark = "✓" if ev.get("ok", True) else "✗"
-            return f"  {mark} {ev.get('name') or 'tool'} done"
+            name = tools.pop(ev.get("id") or "", "tool")
+            took = f" in {ev['duration_ms'] / 1000:.1f}s" if ev.get("duration_ms") is not None else ""
+            return f"  {mark} {name}{took}" + ("" if ev.get("ok", True) else f": {ev.get('output_summary', '')}")
         if kind == "error":
             return f"  ! {ev.get('message')}"
         if kind == "raw":
@@ -33,7 +41,7 @@ def _line(payload: dict[str, Any]) -> str | None:
     if topic == "iteration.started":
         return f"▶ iteration {payload['iteration']} ({payload['agent']}): {payload['prompt'].splitlines()[0][:80] if payload['prompt'] else ''}"
     if topic == "git.commit":
-        return f"● commit {payload['sha'][:10]} {payload['message'].splitlines()[0]} (+{payload['lines_added']} -{payload['lines_removed']}, {payload['files_changed']} files)"
+        return f"● commit {payload['sha'][:10]} {payload['message'].splitlines()[0]} (+{payload['lines_added']} -{payload['lines_removed']}, {_plural(payload['files_changed'], 'file')})"
     if topic == "test.finished":
         verdict = "passed" if payload["passed"] else f"FAILED (exit {payload['exit_code']})"
         return f"■ tests {verdict} in {payload['duration_ms'] / 1000:.1f}s"
@@ -52,13 +60,14 @@ def _line(payload: dict[str, Any]) -> str | None:
 class StreamPrinter:
     def __init__(self, *, as_json: bool) -> None:
         self.as_json = as_json
+        self._tools: dict[str, str] = {}  # tool_use id -> name, to name the result line
 
     def __call__(self, event: Event) -> None:
         payload = event.payload()
         if self.as_json:
             sys.stdout.write(redact(json.dumps(payload, default=str, ensure_ascii=False)) + "\n")
         else:
-            line = _line(payload)
+            line = _line(payload, self._tools)
             if line is None:
                 return
             sys.stdout.write(redact(line) + "\n")
