@@ -285,3 +285,23 @@ def test_webhook_gets_batch_finished_and_a_dead_one_does_not_fail_the_batch(tmp_
     assert finished[0]["succeeded"] == 2 and finished[0]["total"] == 2 and finished[0]["status"] == "done"
     log = (isolated_env / "logs" / "ampsm.log").read_text()
     assert "notification to webhook" in log and "failed" in log
+
+
+def test_batch_abort_from_another_process_stops_the_owner(tmp_path: Path, isolated_env: Path) -> None:
+    f = workspace(tmp_path, 1, 3, hold=30.0, concurrency=2)
+    proc = _start(f)
+    try:
+        _wait_for(lambda: _counts(isolated_env).get("running", 0) == 2, "two running items", proc)
+        with db(isolated_env) as conn:
+            batch_id = conn.execute("SELECT id FROM batch_runs").fetchone()[0]
+        out = run_cli("batch", "abort", batch_id, "--json")
+        assert out.returncode == 0, out.stderr
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert _counts(isolated_env) == {"aborted": 2, "pending": 1}
+    with db(isolated_env) as conn:
+        assert conn.execute("SELECT status FROM batch_runs").fetchone()[0] == "aborted"
+        assert "running" not in [r[0] for r in conn.execute("SELECT status FROM sessions")]
