@@ -121,6 +121,7 @@ class AmpsmApp(App[None]):
         self._closing = True
         if self._unsubscribe:
             self._unsubscribe()
+        self.workers.cancel_all()  # nothing may touch the store once it is closed
         if self._engine is not None and self._owns_engine:
             await self._engine.close()
 
@@ -129,7 +130,12 @@ class AmpsmApp(App[None]):
         if self._closing:
             return
         try:
-            version = await self.store.data_version()
+            try:
+                version = await self.store.data_version()
+            except Exception:
+                if self._closing:
+                    return
+                raise
             if version != self._data_version:
                 self._data_version = version
                 self.screen.post_message(DataChanged())

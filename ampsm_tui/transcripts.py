@@ -111,7 +111,10 @@ class Transcripts:
         self.detach(sink)
         self._sinks.setdefault(session_id, []).append(sink)
         if replay:
-            for what, payload in self._items.get(session_id, ()):
+            items = self._items.get(session_id, deque())
+            limit = int(getattr(sink, "max_lines", 0) or len(items))
+            # A view caps its lines anyway: replay only the newest items it can keep.
+            for what, payload in list(items)[-limit:]:
                 if what == "event":
                     sink.feed(payload)
                 else:

@@ -167,3 +167,13 @@ async def test_session_from_another_process_appears(repo: Path) -> None:
         assert names == ["from-cli"]
         table = dashboard(app).query_one("#sessions")
         assert table.row_count == 1  # type: ignore[attr-defined]
+
+        # ...and an iteration run by that other process updates the row
+        sid = next(iter(dashboard(app).sessions))
+        result = run_cli("iterate", sid)
+        assert result.returncode == 0, result.stderr
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if table.get_cell(sid, "iters") == "1":  # type: ignore[attr-defined]
+                break
+        assert table.get_cell(sid, "iters") == "1"  # type: ignore[attr-defined]

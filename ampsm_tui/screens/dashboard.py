@@ -161,7 +161,8 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         summary.append(f"   ? {waiting} awaiting input", style="bold yellow" if waiting else "dim")
         cost = f"${today_cost:.2f}" + (f" (+{today_unpriced} unpriced)" if today_unpriced else "")
         summary.append(f"   today {cost}")
-        summary.append(f"   {len(sessions)} sessions · sort {table.sort_label}", style="dim")
+        shown = f"{table.row_count} of {table.matching} shown · " if table.matching > table.row_count else ""
+        summary.append(f"   {len(sessions)} sessions · {shown}sort {table.sort_label}", style="dim")
         if table.filter_text:
             summary.append(f" · filter “{table.filter_text}”", style="italic")
         self.query_one("#summary", Static).update(summary)

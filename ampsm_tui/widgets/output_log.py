@@ -230,8 +230,9 @@ class OutputLog(ScrollView, can_focus=True):
         excess = len(self._lines) - self.max_lines
         if excess > 0:
             del self._lines[:excess]
-        while len(self._entries) > self.max_lines:
-            self._entries.pop(0)
+        extra = len(self._entries) - self.max_lines
+        if extra > 0:
+            del self._entries[:extra]
 
     def _rebuild(self) -> None:
         lines: list[tuple[str, str]] = []

@@ -89,8 +89,10 @@ class SessionTable(DataTable[Text | str]):
     SessionTable { height: 1fr; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, max_rows: int = 1000) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.max_rows = max_rows  # DataTable measures every cell it gets; filters reach every session
+        self.matching = 0
         self._rows: list[SessionRow] = []
         self.filter_text = ""
         self.sort_index = 0
@@ -148,7 +150,8 @@ class SessionTable(DataTable[Text | str]):
         rows = [r for r in self._rows if r.matches(words, statuses)] if (words or statuses) else list(self._rows)
         _, key, reverse = SORTS[self.sort_index]
         rows.sort(key=_sort_key(key), reverse=reverse)  # type: ignore[arg-type]
-        return rows
+        self.matching = len(rows)
+        return rows[: self.max_rows]
 
     def _cells(self, row: SessionRow) -> list[Text | str]:
         s, t = row.session, row.totals
