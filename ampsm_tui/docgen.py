@@ -110,6 +110,7 @@ def keys_reference() -> str:
 SECTIONS: dict[str, Callable[[], str]] = {
     "cli": cli_reference,
     "config": config_reference,
+    "keys": keys_reference,
     "errors": error_reference,
 }
 
