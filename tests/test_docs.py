@@ -57,3 +57,21 @@ def test_an_undocumented_config_key_is_caught() -> None:
     sections = {**docgen.SECTIONS, "config": extended_reference}
     assert "`brand_new_knob`" in docgen.render(text, sections)
     assert docgen.render(text, sections) != text
+
+
+def test_every_binding_is_in_the_readme_and_a_new_one_is_caught() -> None:
+    import dataclasses
+
+    from ampsm_tui import actions
+
+    text = docgen.README.read_text(encoding="utf-8")
+    for action in actions.ACTIONS:
+        assert action.help in text, f"{action.id} missing from the README key table"
+    extra = dataclasses.replace(actions.ACTIONS[0], id="brand_new", keys="z", help="A key nobody documented")
+    original = actions.ACTIONS
+    actions.ACTIONS = (*original, extra)  # type: ignore[misc]
+    try:
+        assert "A key nobody documented" in docgen.render(text)
+        assert docgen.render(text) != text
+    finally:
+        actions.ACTIONS = original  # type: ignore[misc]
