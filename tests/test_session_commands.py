@@ -212,3 +212,18 @@ def test_no_retry_when_disabled(repo: Path, agent_env: dict[str, str], tmp_path:
     out = run_cli("iterate", sid, env=env)
     assert out.returncode == 12 and "failed" in out.stderr
     assert len((tmp_path / "agent-calls.jsonl").read_text().splitlines()) == 1
+
+
+def test_squash_without_message_is_written_from_the_iterations(repo: Path, agent_env: dict[str, str]) -> None:
+    out = run_cli("new", "--repo", str(repo), "--name", "fix-login-bug", "--prompt", "fix it", "--json", env=agent_env)
+    sid = json.loads(out.stdout)["id"]
+    for prompt in ("one", "two"):
+        assert run_cli("iterate", sid, "--prompt", prompt, env=agent_env).returncode == 0
+    assert run_cli("squash", sid).returncode == 0
+    (s,) = db_rows(Path(os.environ["AMPSM_CONFIG_DIR"]), "SELECT * FROM sessions")
+    message = git(Path(s["worktree_path"]), "log", "-1", "--format=%B")
+    lines = message.splitlines()
+    assert lines[0] == "fix: login bug"
+    assert "- Created hello.txt containing hi." in lines and "- Appended turn 2 to hello.txt." in lines
+    assert f"Session: {sid}" in message
+    assert "one" not in lines and "two" not in lines  # summaries, not prompts glued together

@@ -272,7 +272,7 @@ async def diff(args: argparse.Namespace, ctx: Context) -> int:
     "squash",
     "squash the session's amp: commits into one (manual commits per git.squash_manual)",
     arg("id", help="session id or unique prefix"),
-    arg("--message", "-m", required=True, help="the commit message"),
+    arg("--message", "-m", help="the commit message (default: written from the iterations' summaries)"),
     json=True,
 )
 async def squash(args: argparse.Namespace, ctx: Context) -> int:

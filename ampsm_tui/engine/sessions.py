@@ -236,9 +236,18 @@ class SessionService:
         if session.status in (SessionStatus.DONE, SessionStatus.ARCHIVED):
             raise UsageError(f"session {session.id} is {session.status}")
 
-    async def squash(self, ref: str, message: str) -> str:
+    async def suggest_message(self, ref: str) -> str:
+        from .messages import squash_message
+
+        session = await self.get(ref)
+        return squash_message(session, await self.store.list_iterations(session.id))
+
+    async def squash(self, ref: str, message: str | None = None) -> str:
+        """Squash the session's amp: commits; without a message, one written from the iterations."""
         session = await self.get(ref)
         self._idle_for_git(session)
+        if message is None:
+            message = await self.suggest_message(session.id)
         if not message.strip():
             raise UsageError("a squash needs a commit message")
         return await gitops.squash(

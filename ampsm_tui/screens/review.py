@@ -4,7 +4,6 @@ tests, merge. Every step writes its outcome; a conflict opens the conflict view.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -16,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, RadioButton, RadioSet, Static, TextArea
 
 from .. import actions
+from ..engine.messages import squash_message
 from ..engine.models import Iteration, Session
 from ..widgets.diff_view import DiffView
 from .conflict import ConflictScreen
@@ -23,34 +23,10 @@ from .conflict import ConflictScreen
 if TYPE_CHECKING:
     from ..app import AmpsmApp
 
-_TYPES = (
-    ("fix", ("fix", "bug", "error", "crash", "broken")),
-    ("test", ("test",)),
-    ("docs", ("doc", "readme")),
-    ("refactor", ("refactor", "rename", "cleanup", "clean up")),
-    ("perf", ("perf", "speed", "faster")),
-)
-
 
 def commit_message(session: Session, iterations: list[Iteration]) -> str:
-    """A conventional-commit message written for humans: a subject from the session, a body
-    listing what each iteration did (its summary, else its prompt), never prompts glued together."""
-    text = f"{session.name} {session.prompt}".lower()
-    kind = next((k for k, words in _TYPES if any(w in text for w in words)), "feat")
-    subject = re.sub(r"[-_]+", " ", session.name).strip()
-    subject = re.sub(rf"^{kind}\b[:\s]*", "", subject, flags=re.IGNORECASE) or subject
-    lines = [f"{kind}: {subject[:68]}", ""]
-    seen: set[str] = set()
-    for it in iterations:
-        what = (it.summary or it.prompt or "").strip().splitlines()
-        if not what:
-            continue
-        line = what[0][:100]
-        if line not in seen:
-            seen.add(line)
-            lines.append(f"- {line}")
-    lines.extend(["", f"Session: {session.id}"])
-    return "\n".join(lines).strip() + "\n"
+    """The wizard's pre-filled message: the engine's, so the CLI's default squash message matches."""
+    return squash_message(session, iterations)
 
 
 class ReviewScreen(Screen[None]):
