@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ampsm $(ARGS)
+	$(BIN)/ampsm demo $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ampsm_tui tests bench

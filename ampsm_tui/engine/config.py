@@ -80,6 +80,7 @@ class AmpConfig(_Section):
     stream_buffer_size: int = Field(
         65536, ge=1024, description="Bytes read from the agent per chunk (AMPSM_STREAM_BUFFER_SIZE)"
     )
+    binary: str = Field("amp", min_length=1, description="The amp executable: a name on PATH or a path (AMPSM_AMP_BIN)")
 
 
 class EmailConfig(_Section):
@@ -176,6 +177,7 @@ ENV_OVERRIDES: list[tuple[str, str, str]] = [
     ("AMPSM_SQLITE_JOURNAL_MODE", "database.journal_mode", "SQLite journal mode"),
     ("AMPSM_BATCH_CONCURRENCY", "batch.concurrency", "Default batch concurrency"),
     ("AMPSM_STREAM_BUFFER_SIZE", "amp.stream_buffer_size", "Bytes read from an agent per chunk"),
+    ("AMPSM_AMP_BIN", "amp.binary", "The amp executable (the demo points it at its scripted agent)"),
 ]
 
 
@@ -217,6 +219,7 @@ def _apply_env(data: dict[str, Any], cdir: Path) -> dict[str, Any]:
         ("AMPSM_SQLITE_JOURNAL_MODE", "database.journal_mode"),
         ("AMPSM_BATCH_CONCURRENCY", "batch.concurrency"),
         ("AMPSM_STREAM_BUFFER_SIZE", "amp.stream_buffer_size"),
+        ("AMPSM_AMP_BIN", "amp.binary"),
     ):
         if env.get(name):
             value = env[name].strip()

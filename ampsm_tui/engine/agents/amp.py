@@ -41,7 +41,11 @@ class AmpAdapter(AgentAdapter):
     def check(self) -> dict[str, str | None]:
         """Binary and `amp --version`, then a key (env or keyring) or an `amp login` file."""
         info = super().check()
-        if os.environ.get("AMP_API_KEY"):
+        if Path(self.binary).name != "amp":
+            # amp.binary names a stand-in (a wrapper, the demo's scripted agent): it owns its auth, and
+            # an auth failure in its stream is still E002.
+            info["auth"] = "not checked (amp.binary is not the amp CLI)"
+        elif os.environ.get("AMP_API_KEY"):
             info["auth"] = "AMP_API_KEY"
         elif any(p.is_file() for p in amp_login_files()):
             info["auth"] = "amp login"

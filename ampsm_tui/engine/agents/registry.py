@@ -43,4 +43,6 @@ def get_adapter(name: str, agent_cmd: str | None = None, *, config: Config | Non
         if agent_cmd:
             raise AmpsmError(ErrorCode.AGENT, f"--agent-cmd only applies to --agent command, not {key}")
         adapter = cls(allow_all=allow_all)
+        if key == "amp" and config is not None:
+            adapter.binary = config.amp.binary  # amp.binary / AMPSM_AMP_BIN (the demo's scripted agent)
     return adapter
