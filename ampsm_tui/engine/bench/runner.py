@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import now_iso
 from ..errors import AmpsmError, UsageError
+from ..procinfo import pid_alive
 from . import proc
 from .dataset import Instance, load_dataset
 from .evaluate import EvalOutcome, Evaluator
@@ -48,15 +49,8 @@ class RunResult:
 
 
 def _alive(pid: int | None) -> bool:
-    if not pid or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Another process still owns the run (our own pid is a leftover of this very process)."""
+    return pid is not None and pid != 0 and pid != os.getpid() and pid_alive(pid)
 
 
 def render_prompt(template: str, instance: Instance) -> str:

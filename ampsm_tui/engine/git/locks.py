@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import AmpsmError, ErrorCode
+from ..procinfo import pid_alive
 from .repo import repo_paths
 
 LOCK_NAME = "ampsm.lock"
@@ -47,19 +48,9 @@ def read_holder(lock_path: Path) -> str:
     pid = fields.get("pid")
     if not pid:
         return "an unknown process"
-    alive = _pid_alive(int(pid)) if pid.isdigit() else False
+    alive = pid_alive(int(pid)) if pid.isdigit() else False
     what = fields.get("cmd", "")
     return f"pid {pid}" + (f" ({what})" if what else "") + ("" if alive else " (not running)")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RepoLock:
