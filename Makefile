@@ -1,10 +1,11 @@
 # The two commands of the README quick start.
 #   make run   venv + install + the app (the demo workspace until you point it at your repos)
-#   make test  venv + install + lint + type check + the whole test suite
+#   make test  venv + install with test deps + lint + type check + the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test lint typecheck pytest clean docs
 
@@ -13,26 +14,31 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,swebench]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/ampsm demo $(ARGS)
+# The swebench extra lets the tests compare our grader with the official one.
+$(TEST_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,swebench]'
+	touch $(TEST_STAMP)
 
-lint: $(STAMP)
+run: $(STAMP)
+	$(BIN)/ampsm $(ARGS)
+
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check ampsm_tui tests bench
 	$(BIN)/ruff format --check ampsm_tui tests bench
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy ampsm_tui/engine
 
-pytest: $(STAMP)
+pytest: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
+docs: $(TEST_STAMP)
+	$(BIN)/python -m ampsm_tui.docgen
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
-
-docs: $(STAMP)
-	$(BIN)/python -m ampsm_tui.docgen
