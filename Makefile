@@ -23,7 +23,7 @@ $(TEST_STAMP): $(STAMP) pyproject.toml
 	touch $(TEST_STAMP)
 
 run: $(STAMP)
-	$(BIN)/ampsm $(ARGS)
+	$(BIN)/ampsm demo $(ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check ampsm_tui tests bench
