@@ -23,6 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv == ["--version"]:  # the cheapest possible path: scripts call it to probe the install
         sys.stdout.write(f"ampsm {__version__}\n")
         return 0
+    if argv[:1] == ["__complete"]:  # shell completion on every Tab: no registry, no asyncio
+        from .commands.completion import complete_ids
+
+        return complete_ids(argv[1:])
     from .commands import load_all
     from .commands.registry import build_parser
 

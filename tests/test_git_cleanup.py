@@ -108,7 +108,10 @@ async def test_clean_environment_cli(repo: Path) -> None:
     assert sorted(p.name for p in (repo / ".worktrees").iterdir()) == dirs_before
     text = run_cli("clean-environment", "--repo", str(repo), "--dry-run")
     assert text.returncode == 0 and "would remove 5 of 5" in text.stdout
-    real = run_cli("clean-environment", "--repo", str(repo))
+    refused = run_cli("clean-environment", "--repo", str(repo))  # ui.confirm_destructive, no terminal
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert sorted(p.name for p in (repo / ".worktrees").iterdir()) == dirs_before
+    real = run_cli("clean-environment", "--repo", str(repo), "--yes")
     assert real.returncode == 0, real.stderr
     assert "sess-arch" in real.stdout and "refs/ampsm/archive/sess-arch" in real.stdout
     assert sorted(p.name for p in (repo / ".worktrees").iterdir()) == ["sess-live"]

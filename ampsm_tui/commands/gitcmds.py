@@ -52,6 +52,7 @@ async def test_git(args: argparse.Namespace, ctx: Context) -> int:
     "find orphaned session worktrees and stale amp/ branches and remove them (unmerged work is archived)",
     arg("--repo", default=".", help="repository (default: the current directory's)"),
     arg("--dry-run", action="store_true", help="only list what would be removed"),
+    arg("--yes", "-y", action="store_true", help="do not ask (ui.confirm_destructive)"),
     json=True,
 )
 async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
@@ -63,6 +64,8 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
     # Every session ampsm knows, by id (ids are global): a worktree is ours only through its row.
     known = {s.id: str(s.status) for s in await store.list_sessions()}
     orphans = await find_orphans(root, known, worktree_dir=ctx.config.git.worktree_dir)
+    if orphans and not args.dry_run and ctx.config.ui.confirm_destructive and not args.yes:
+        _confirm_clean(root, orphans)
     report = await clean(root, orphans, dry_run=args.dry_run, lock_timeout=ctx.config.git.lock_timeout)
     if ctx.json:
         ctx.emit_json(
@@ -93,6 +96,24 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
     for err in report.errors:
         ctx.err_console.print(f"error: {err}", markup=False)
     return 1 if report.errors else 0
+
+
+def _confirm_clean(root: Path, orphans: list[Orphan]) -> None:
+    """ui.confirm_destructive: ask on a terminal, refuse (exit 2) without one unless --yes."""
+    import sys
+
+    from ..engine.errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"clean-environment would remove {len(orphans)} item(s) in {root} and asks first "
+            "(ui.confirm_destructive); pass --yes, or --dry-run to look"
+        )
+    for o in orphans:
+        sys.stdout.write(_line(o) + "\n")
+    answer = input(f"Remove these {len(orphans)} item(s)? Unmerged work is archived first. [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError("nothing was removed")
 
 
 def _line(o: Orphan) -> str:

@@ -47,17 +47,25 @@ def _finish_iteration(ctx: Context, it: Iteration) -> int:
 
 
 async def _run_iteration(ctx: Context, engine: Engine, session_id: str, prompt: str | None) -> int:
+    from ..engine.notify import Notifier
     from .printer import StreamPrinter
 
     args = ctx.args
     if getattr(args, "stream", False):
         engine.bus.subscribe("*", StreamPrinter(as_json=ctx.json))
-    it = await engine.sessions.iterate(
-        session_id,
-        prompt,
-        until_green=getattr(args, "until_green", None) or 1,
-        max_cost=getattr(args, "max_cost", None),
-    )
+    # awaiting-input / error reach the config's webhook and the session's own (`new --notify-webhook`)
+    notifier = Notifier.from_config(engine.config, store=engine.store)
+    detach = notifier.attach(engine.bus)
+    try:
+        it = await engine.sessions.iterate(
+            session_id,
+            prompt,
+            until_green=getattr(args, "until_green", None) or 1,
+            max_cost=getattr(args, "max_cost", None),
+        )
+    finally:
+        await notifier.drain()
+        detach()
     return _finish_iteration(ctx, it)
 
 

@@ -35,6 +35,9 @@ class Engine:
             await store.open()
         engine = cls(config, store, MetricsEventBus())
         await engine.sessions.reconcile()
+        from .backup import maybe_backup_async
+
+        await maybe_backup_async(config)  # database.backup_interval: a copy when the newest is too old
         return engine
 
     async def close(self) -> None:
