@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck pytest clean docs
+.PHONY: screenshots run test lint typecheck pytest clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ docs: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The README's screenshots: the demo on a throw-away workspace, one SVG per main screen.
+screenshots: $(STAMP)
+	$(BIN)/ampsm demo --speed 0 --dir "$$(mktemp -d)/demo" --screenshots docs/screenshots
