@@ -67,15 +67,17 @@ def test_demo_sessions_are_real_branches_commits_and_test_results(tmp_path: Path
     data = demo_json("--dir", str(d))
     repo = Path(str(data["repo"]))
     roles = by_role(data)
-    assert set(roles) == {"green", "failing", "conflict", "live"}
+    assert set(roles) == {"green", "failing", "conflict", "live", "merged"}
     batch_items = [s for s in data["sessions"] if s["role"] == "batch item"]  # type: ignore[union-attr,index]
-    assert len(batch_items) == 2
+    assert len(batch_items) == 1
+    assert roles["merged"]["status"] == "done" and (repo / "CHANGELOG.md").exists()  # a batch result, merged
     assert data["batches"][0]["status"] == "done"  # type: ignore[index]
 
     conn = sqlite3.connect(d / "sessions.db")
     conn.row_factory = sqlite3.Row
     for s in [*roles.values(), *batch_items]:
-        git(repo, "rev-parse", "--verify", f"refs/heads/{s['branch']}")  # the branch exists
+        if s["role"] != "merged":  # a merged session's branch is removed after the merge
+            git(repo, "rev-parse", "--verify", f"refs/heads/{s['branch']}")  # the branch exists
         its = conn.execute("SELECT * FROM iterations WHERE session_id = ?", (s["id"],)).fetchall()
         if s["role"] == "live":
             assert its == [] and s["status"] == "idle"
@@ -84,7 +86,10 @@ def test_demo_sessions_are_real_branches_commits_and_test_results(tmp_path: Path
         assert it["status"] == "completed" and it["input_tokens"] > 0 and it["cost_usd"] > 0
         message = git(repo, "log", "-1", "--format=%s", it["commit_sha"])
         assert message.startswith("amp: ")
-        assert git(repo, "rev-parse", f"refs/heads/{s['branch']}") == it["commit_sha"]
+        if s["role"] == "merged":
+            git(repo, "merge-base", "--is-ancestor", it["commit_sha"], "main")
+        else:
+            assert git(repo, "rev-parse", f"refs/heads/{s['branch']}") == it["commit_sha"]
         tools = conn.execute("SELECT COUNT(*) FROM tool_calls WHERE iteration_id = ?", (it["id"],)).fetchone()[0]
         assert tools >= 1
     conn.close()

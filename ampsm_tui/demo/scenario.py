@@ -4,7 +4,7 @@
 - `failing`: an iteration whose new test fails, so the session is `awaiting-input` (iterate again and
   the agent fixes it);
 - `conflict`: green, but main then changed the same line, so its merge conflicts (the conflict view);
-- `batch`: a small finished batch of two items (each its own session);
+- `batch`: a small finished batch of two items (each its own session), one of them merged (`done`);
 - `live`: a session whose first iteration streams at human pace while the TUI is open (in headless
   mode it is created and left idle).
 """
@@ -87,6 +87,11 @@ async def build_sessions(engine: Engine, ws: DemoWorkspace, *, speed: float) -> 
     run = await create_batch(engine.store, plan, plan.concurrency(None, engine.config.batch.concurrency))
     await BatchScheduler(engine.store, run.id, engine_run_item(engine), bus=engine.bus).run()
     result.batch_id = run.id
+    # one batch result already reviewed and merged: the dashboard shows a `done` session too
+    merged = next((i for i in await engine.store.list_batch_items(run.id) if i.name == "changelog"), None)
+    if merged is not None and merged.session_id:
+        await engine.sessions.merge(merged.session_id)
+        result.roles["merged"] = merged.session_id
 
     await session("live")
     save_roles(ws, result)
