@@ -3,10 +3,13 @@
 The footer (via `bindings()`), the `?` help screen, the command palette and the README's key table
 (`key_table_markdown()`) all read this tuple, so a key can never be documented in one place and
 bound differently in another. Keys use Textual's key names; several keys are comma-separated.
+Every binding carries its action id, so the user's `ui.keymap` (action id -> keys) rebinds it
+through Textual's keymap; `display_keys(action, keymap)` is what the help and palette show.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,6 +61,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("help", "question_mark", "Help", "Show every key and what it does", "app", key_display="?"),
     Action("command_palette", "ctrl+p", "Palette", "Search and run any action", "app", footer=False, palette=False),
     Action("batches", "b", "Batches", "Open the batch monitor", "app"),
+    Action("bench", "B", "Bench", "Open the SWE-bench runs: leaderboard and instances", "app", footer=False),
     Action("change_theme", "ctrl+t", "Theme", "Pick a theme (gruvbox by default)", "app", footer=False),
     # dashboard
     Action("new_session", "n", "New", "Create a session: repo, name, prompt, script, agent, model", "dashboard"),
@@ -100,6 +104,14 @@ _BY_ID = {a.id: a for a in ACTIONS}
 
 def by_id(action_id: str) -> Action:
     return _BY_ID[action_id]
+
+
+def display_keys(action: Action, keymap: Mapping[str, str] | None = None) -> str:
+    """The keys shown for `action`: the user's keymap override, else the registry's."""
+    override = (keymap or {}).get(action.id)
+    if override:
+        return " / ".join(_pretty(k.strip()) for k in override.split(",") if k.strip())
+    return action.display_keys
 
 
 def in_context(*contexts: str) -> list[Action]:

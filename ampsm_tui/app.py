@@ -6,7 +6,12 @@ only passing a different config (no DB watch, fixed clock) or their own engine.
 Engine events reach the screens in two ways. Agent output (the flood) is appended to per-session
 transcripts and queued into the visible `OutputLog` without any message; everything else becomes a
 `EngineEventMessage` for the screens. Other processes' changes arrive through the database: a
-poll of `PRAGMA data_version`, re-armed when the previous poll finished so polls never overlap.
+poll of `PRAGMA data_version` plus a cheap fingerprint query (counts and newest timestamps), re-armed
+when the previous poll finished so polls never overlap. The output of an iteration another process
+runs is tailed from its raw stream file (`live_tail.RemoteTails`), on a faster timer of its own.
+
+Keys come from the actions registry; `ui.keymap` (action id -> keys) is applied with Textual's
+keymap support, so the footer, `?` help and the palette show the user's keys.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from .engine.engine import Engine
     from .engine.events import Event
     from .engine.store import Store
+    from .live_tail import RemoteTails
 
 Clock = Callable[[], datetime]
 EngineFactory = Callable[[Config], Awaitable["Engine"]]
@@ -66,6 +72,7 @@ class AmpsmApp(App[None]):
         poll_interval: float = 0.5,
         output_max_lines: int = 10_000,
         cursor_blink: bool = True,
+        tail_interval: float = 0.25,
     ) -> None:
         super().__init__()
         self.config = config
@@ -79,7 +86,12 @@ class AmpsmApp(App[None]):
         self.transcripts = Transcripts()
         self._unsubscribe: Callable[[], None] | None = None
         self._data_version: int | None = None
+        self._fingerprint: tuple[Any, ...] | None = None
         self._closing = False
+        self.tail_interval = tail_interval
+        self.remote_tails: RemoteTails | None = None
+        self.user_keymap: dict[str, str] = dict(config.ui.keymap)
+        self.set_keymap(self.user_keymap)
         theme = config.ui.theme
         self.theme = theme if theme in self.available_themes else "gruvbox"
 
@@ -112,10 +124,19 @@ class AmpsmApp(App[None]):
         self._unsubscribe = self.engine.bus.subscribe("*", self._on_engine_event)
         from .screens.dashboard import DashboardScreen
 
+        if self.config.ui.auto_update:
+            # The baseline is read before the dashboard's first load: a commit landing between the
+            # two is then seen by the first poll (read after the load, it would be missed for good).
+            self._data_version, self._fingerprint = await self._db_state()
         await self.push_screen(DashboardScreen())
         if self.config.ui.auto_update:
-            self._data_version = await self.store.data_version()
+            from .live_tail import RemoteTails
+
+            sessions = getattr(self.engine, "sessions", None)
+            is_local = getattr(sessions, "is_running", None) or (lambda _sid: False)
+            self.remote_tails = RemoteTails(self.store, self.transcripts, is_local=is_local)
             self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
+            self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
     async def on_unmount(self) -> None:
         self._closing = True
@@ -125,19 +146,26 @@ class AmpsmApp(App[None]):
         if self._engine is not None and self._owns_engine:
             await self._engine.close()
 
+    async def _db_state(self) -> tuple[int, tuple[Any, ...]]:
+        return await self.store.data_version(), await self.store.change_fingerprint()
+
     async def _poll_db(self) -> None:
-        """One poll; the next is armed only after this one finished (they never overlap)."""
+        """One poll; the next is armed only after this one finished (they never overlap).
+
+        `PRAGMA data_version` alone is not enough: while any statement of our connection is
+        unfinished it holds a read snapshot and the counter does not move, so a fingerprint of the
+        data (counts, newest update) is compared too."""
         if self._closing:
             return
         try:
             try:
-                version = await self.store.data_version()
+                version, fingerprint = await self._db_state()
             except Exception:
                 if self._closing:
                     return
                 raise
-            if version != self._data_version:
-                self._data_version = version
+            if version != self._data_version or fingerprint != self._fingerprint:
+                self._data_version, self._fingerprint = version, fingerprint
                 self.screen.post_message(DataChanged())
                 for screen in self.screen_stack:
                     if screen is not self.screen:
@@ -145,6 +173,20 @@ class AmpsmApp(App[None]):
         finally:
             if not self._closing:
                 self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
+
+    async def _tail_tick(self) -> None:
+        """Follow other processes' running iterations of the watched sessions (never overlapping)."""
+        if self._closing or self.remote_tails is None:
+            return
+        try:
+            await self.remote_tails.tick()
+        except Exception:
+            if self._closing:
+                return
+            raise
+        finally:
+            if not self._closing:
+                self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
     def _on_engine_event(self, event: Event) -> None:
         if event.topic == "agent.event":
@@ -206,12 +248,27 @@ class AmpsmApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_batches(self) -> None:
-        try:
-            from .screens.batches import BatchesScreen  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            self.notify("The batch monitor is not available in this build.", title="Batches")
-            return
-        self.push_screen(BatchesScreen())
+        from .screens.batches import BatchesScreen
+
+        # The screen posts `OpenSession` for `enter` on an item; the app opens it (below), so the
+        # screen's own fallback push is switched off.
+        self.push_screen(BatchesScreen(on_open=lambda _session_id: None))
+
+    def on_batches_screen_open_session(self, message: Message) -> None:
+        session_id = getattr(message, "session_id", None)
+        if session_id:
+            self.open_session(session_id)
+
+    def open_session(self, session_id: str) -> None:
+        """The session detail screen of `session_id`, on top of whatever is shown."""
+        from .screens.session import SessionScreen
+
+        self.push_screen(SessionScreen(session_id))
+
+    def action_bench(self) -> None:
+        from .screens.bench import BenchScreen
+
+        self.push_screen(BenchScreen())
 
     async def action_quit(self) -> None:
         running = self.running_iterations()
@@ -241,7 +298,7 @@ class AmpsmApp(App[None]):
             if target is None:
                 continue
             yield SystemCommand(
-                f"{action.description} ({action.display_keys})",
+                f"{action.description} ({actions.display_keys(action, self.user_keymap)})",
                 action.help,
                 partial(target.run_action, action.id),
             )
@@ -256,6 +313,7 @@ def create_app(
     poll_interval: float = 0.5,
     output_max_lines: int = 10_000,
     cursor_blink: bool = True,
+    tail_interval: float = 0.25,
 ) -> AmpsmApp:
     """The one way to build the app (the CLI and the tests)."""
     config = config or (engine.config if engine is not None else load_config())
@@ -267,6 +325,7 @@ def create_app(
         poll_interval=poll_interval,
         output_max_lines=output_max_lines,
         cursor_blink=cursor_blink,
+        tail_interval=tail_interval,
     )
 
 

@@ -78,6 +78,14 @@ class Transcripts:
         """Iteration numbers this process watched live (the DB history skips them)."""
         return set(self._seen.get(session_id, ()))
 
+    def mark_seen(self, session_id: str, iteration: int) -> None:
+        """An iteration watched live from elsewhere (another process's stream file)."""
+        self._seen.setdefault(session_id, set()).add(iteration)
+
+    def watched(self) -> list[str]:
+        """Sessions some view shows right now."""
+        return [sid for sid, sinks in self._sinks.items() if sinks]
+
     def _deque(self, session_id: str) -> deque[Item]:
         items = self._items.get(session_id)
         if items is None:

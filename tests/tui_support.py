@@ -217,3 +217,59 @@ def screen_text(app: Any) -> str:
     )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+def use_fakes(monkeypatch: Any, state_dir: Path) -> None:
+    """The fake agents first on PATH, a key for amp, thread state outside the repo."""
+    import os
+
+    from .conftest import FAKES
+
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("AMP_API_KEY", "test-key")
+    monkeypatch.setenv("FAKE_AGENT_STATE", str(state_dir))
+
+
+async def settle(pilot: Any, rounds: int = 3, pause: float = 0.1) -> None:
+    """Wait for the app's workers (an exclusive reload cancelling an older one is fine)."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(rounds):
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue
+        await pilot.pause(pause)
+
+
+async def wait_for(pilot: Any, predicate: Any, *, tries: int = 100, pause: float = 0.1) -> bool:
+    """Poll `predicate()` (sync or async) between pauses; True once it holds. No timing assertion:
+    the bound only stops a broken test from hanging."""
+    import inspect
+
+    for _ in range(tries):
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return True
+        await pilot.pause(pause)
+    return False
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose command line contains `marker` (to prove no agent process is left behind)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and int(entry) != os.getpid():
+            found.append(int(entry))
+    return found

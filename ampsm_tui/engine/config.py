@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from .yamlsrc import YamlSourceError, load_yaml, validate
 
@@ -120,6 +120,24 @@ class UiConfig(_Section):
     confirm_destructive: bool = Field(True, description="Ask before archive, discard and force-clean")
     notifications: bool = Field(True, description="Toast and bell on awaiting-input, failure, batch end")
     bell: bool = Field(True, description="Ring the terminal bell with notifications")
+    keymap: dict[str, str] = Field(
+        default_factory=dict,
+        description="Key overrides: action id -> keys, comma-separated (e.g. iterate: ctrl+i); ids are in `?` help",
+    )
+
+    @field_validator("keymap")
+    @classmethod
+    def _known_actions(cls, keymap: dict[str, str]) -> dict[str, str]:
+        # The ids live in the TUI's action registry (plain data, no Textual import).
+        from ..actions import ACTIONS
+
+        known = {a.id for a in ACTIONS}
+        for action_id, keys in keymap.items():
+            if action_id not in known:
+                raise ValueError(f"unknown action {action_id!r} in ui.keymap (known: {', '.join(sorted(known))})")
+            if not keys.strip():
+                raise ValueError(f"ui.keymap.{action_id} has no keys")
+        return keymap
 
 
 class BatchConfig(_Section):

@@ -307,6 +307,14 @@ class SessionService:
         )
         return await self._conflict(session, "continue", result)
 
+    async def mark_resolved(self, ref: str, path: str) -> Path:
+        """Stage one file of the session's kept conflict as resolved (refused while it holds markers);
+        returns where the operation waits."""
+        session = await self.get(ref)
+        return await gitops.mark_resolved(
+            Path(session.repo_path), Path(session.worktree_path), path, lock_timeout=self.config.git.lock_timeout
+        )
+
     async def abort_operation(self, ref: str) -> None:
         session = await self.get(ref)
         await gitops.abort_operation(

@@ -31,6 +31,8 @@ class ChatScreen(Screen[None]):
     def __init__(self, session_id: str) -> None:
         super().__init__()
         self.session_id = session_id
+        self._log = OutputLog(id="chat-log")
+        self._attached = False
 
     @property
     def ampsm(self) -> AmpsmApp:
@@ -38,7 +40,8 @@ class ChatScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="chat-title", classes="screen-title")
-        yield OutputLog(id="chat-log", max_lines=self.ampsm.output_max_lines)
+        self._log.max_lines = self.ampsm.output_max_lines
+        yield self._log
         editor = TextArea("", id="chat-input", soft_wrap=True, placeholder="Message (ctrl+s sends, esc leaves)")
         editor.cursor_blink = self.ampsm.cursor_blink
         yield editor
@@ -51,17 +54,19 @@ class ChatScreen(Screen[None]):
 
     @work(exclusive=True, group="chat-load", exit_on_error=False)
     async def load(self) -> None:
+        """The title (agent, thread) on every change; the history once, then the live transcript."""
         session = await self.ampsm.store.get_session(self.session_id)
         if session is None:
             return
         thread = f" · thread {session.thread_id}" if session.thread_id else " · new thread"
         self.query_one("#chat-title", Static).update(f" Chat · {session.name} · {session.agent}{thread}")
-        iterations = await self.ampsm.store.list_iterations(self.session_id)
-        log = self.query_one(OutputLog)
-        seen = self.ampsm.transcripts.iterations_seen(self.session_id)
-        for kind, text in history_lines(iterations, {}, seen):
-            log.feed_line(kind, text)
-        self.ampsm.transcripts.attach(self.session_id, log)
+        if not self._attached:
+            self._attached = True
+            iterations = await self.ampsm.store.list_iterations(self.session_id)
+            seen = self.ampsm.transcripts.iterations_seen(self.session_id)
+            for kind, text in history_lines(iterations, {}, seen):
+                self._log.feed_line(kind, text)
+            self.ampsm.transcripts.attach(self.session_id, self._log)
         self._update_status()
 
     def _update_status(self) -> None:
@@ -69,7 +74,7 @@ class ChatScreen(Screen[None]):
         self.query_one("#chat-status", Static).update(" ▶ the agent is working…" if busy else "")
 
     def on_unmount(self) -> None:
-        self.ampsm.transcripts.detach(self.query_one(OutputLog))
+        self.ampsm.transcripts.detach(self._log)  # by reference: queries fail once children are gone
 
     def action_send(self) -> None:
         editor = self.query_one("#chat-input", TextArea)
@@ -87,8 +92,10 @@ class ChatScreen(Screen[None]):
         self.set_timer(0.1, self._update_status)
 
     @on(EngineEventMessage)
-    def _event(self) -> None:
+    def _event(self, message: EngineEventMessage) -> None:
         self._update_status()
+        if message.event.topic in ("iteration.finished", "session.status"):
+            self.load()
 
     def action_close(self) -> None:
         self.dismiss()

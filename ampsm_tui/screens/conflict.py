@@ -3,7 +3,6 @@ suspended), mark it resolved, then continue, or abort, which leaves everything a
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import subprocess
@@ -88,16 +87,20 @@ class ConflictScreen(ModalScreen[Outcome]):
 
     @work(exclusive=True, group="conflict-git", exit_on_error=False)
     async def action_mark_resolved(self) -> None:
+        """The engine stages it under the repo lock (and refuses a file still holding markers)."""
+        from ..engine.errors import AmpsmError, UsageError
+
         path = self.current
         if path is None:
             return
-        proc = await asyncio.create_subprocess_exec(
-            "git", "add", "--", path, cwd=self.workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            self.query_one("#conflict-status", Static).update(Text(err.decode(errors="replace"), style="red"))
+        app: AmpsmApp = self.app  # type: ignore[assignment]
+        status = self.query_one("#conflict-status", Static)
+        try:
+            await app.engine.sessions.mark_resolved(self.session_id, path)
+        except (AmpsmError, UsageError) as exc:
+            status.update(Text(str(getattr(exc, "message", exc)), style="red"))
             return
+        status.update(Text(f"{path} marked resolved.", style="green"))
         self.resolved.add(path)
         self._render_files()
 

@@ -41,8 +41,8 @@ def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip
     """What the DB knows of past iterations (for sessions this process did not watch live)."""
     lines: list[tuple[str, str]] = []
     for it in iterations:
-        if it.number in skip:
-            continue
+        if it.number in skip or it.status.value == "running":
+            continue  # a running iteration is shown live: from our bus, or tailed from its stream file
         model = f" · {it.model}" if it.model else ""
         lines.append(("marker", f"── iteration {it.number} · {it.agent or ''}{model} · {it.status.value} ──"))
         if it.prompt:
@@ -81,6 +81,7 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         self.sessions: dict[str, Session] = {}
         self.selected: str | None = None
         self._statuses: dict[str, str] = {}
+        self._statuses_loaded = False
         self._batch_status: dict[str, str] = {}
         self._reload_pending = False
         self._first_load = True
@@ -173,7 +174,9 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
             self.load_detail(self.selected, reset_output=False)
 
     def _notify_transitions(self, sessions: list[Session]) -> None:
-        first = not self._statuses
+        # The first load only learns the statuses; an empty DB counts as loaded (a session that
+        # appears later already awaiting input is a transition worth a notification).
+        first, self._statuses_loaded = not self._statuses_loaded, True
         for s in sessions:
             status = s.status.value
             before = self._statuses.get(s.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.table import Table
@@ -14,7 +15,8 @@ from textual.widgets import Static
 from .. import actions
 
 
-def help_table() -> Table:
+def help_table(keymap: Mapping[str, str] | None = None) -> Table:
+    """Every action by context, with the user's keymap applied."""
     table = Table(box=None, show_header=False, pad_edge=False, expand=True)
     table.add_column("key", style="bold", no_wrap=True, width=14)
     table.add_column("action", ratio=1)
@@ -24,7 +26,7 @@ def help_table() -> Table:
             continue
         table.add_row(f"[b reverse] {title} [/]", "")
         for action in items:
-            table.add_row(action.display_keys, action.help)
+            table.add_row(actions.display_keys(action, keymap), action.help)
         table.add_row("", "")
     return table
 
@@ -37,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help", id="help"):
             yield Static("Keys  ·  escape closes  ·  ctrl+p searches every action", classes="dialog-title")
-            yield Static(help_table())
+            yield Static(help_table(getattr(self.app, "user_keymap", None)))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

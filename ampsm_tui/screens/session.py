@@ -55,6 +55,7 @@ class SessionScreen(session_actions.SessionActions, Screen[None]):
         self.session_id = session_id
         self.session: Session | None = None
         self._attached = False
+        self._output = OutputLog(id="session-output", max_lines=10_000)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="session-title", classes="screen-title")
@@ -63,7 +64,8 @@ class SessionScreen(session_actions.SessionActions, Screen[None]):
             yield Static("", id="session-metrics")
         with Vertical(id="session-body"):
             yield Timeline(id="session-timeline")
-            yield OutputLog(id="session-output", max_lines=getattr(self.app, "output_max_lines", 10_000))
+            self._output.max_lines = getattr(self.app, "output_max_lines", 10_000)
+            yield self._output
         yield Footer()
 
     def on_mount(self) -> None:
@@ -89,15 +91,16 @@ class SessionScreen(session_actions.SessionActions, Screen[None]):
         self.query_one(Timeline).show(iterations)
         if not self._attached:
             self._attached = True
-            output = self.query_one(OutputLog)
+            output = self._output
             seen = app.transcripts.iterations_seen(self.session_id)
             for kind, text in history_lines(iterations, {}, seen):
                 output.feed_line(kind, text)
             app.transcripts.attach(self.session_id, output)
 
     def on_unmount(self) -> None:
+        # The children are gone by now (a query would raise NoMatches): detach by reference.
         app: AmpsmApp = self.app
-        app.transcripts.detach(self.query_one(OutputLog))
+        app.transcripts.detach(self._output)
 
     @on(DataChanged)
     @on(EngineEventMessage)

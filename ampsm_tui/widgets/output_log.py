@@ -97,7 +97,7 @@ class OutputLog(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    OutputLog { background: $surface; }
+    OutputLog { background: $surface; overflow-x: hidden; }
     OutputLog > .output-log--text { color: $foreground; }
     OutputLog > .output-log--thinking { color: $foreground-muted; text-style: italic; }
     OutputLog > .output-log--tool { color: $accent; }
@@ -223,7 +223,7 @@ class OutputLog(ScrollView, can_focus=True):
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(self._lines))
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         self.refresh()
 
     def _trim(self) -> None:
@@ -248,7 +248,7 @@ class OutputLog(ScrollView, can_focus=True):
         self.flush()
 
     def action_follow(self) -> None:
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     # -- rendering (Line API) ---------------------------------------------------------------
 

@@ -46,6 +46,8 @@ fast_forward, already_merged, message)
   `squash`, `rebase`, `continue_operation` and `abort_operation` also take a leading repo path
   (`rebase(repo, worktree, onto)`); given (repo, worktree), continue/abort find where the session's
   kept conflict waits (its worktree, the base checkout, or the temporary merge worktree).
+- `await mark_resolved(repo, worktree, path)` (resolve.py): stage one resolved file of a kept conflict under
+  the repo lock; refuses a file that still holds conflict markers or is not conflicting.
 
 Locks and clean-up (locks.py, cleanup.py)
 - `RepoLock(repo, timeout, purpose="")`: async context manager, flock on `<common .git>/ampsm.lock`,
@@ -87,6 +89,7 @@ from .repo import (
     repo_root,
     validate_repo,
 )
+from .resolve import mark_resolved
 from .slug import branch_name, slugify
 from .worktrees import RemoveResult, WorktreeInfo, create_worktree, remove_worktree
 
@@ -116,6 +119,7 @@ __all__ = [
     "dirty_paths",
     "find_orphans",
     "last_iteration_diff",
+    "mark_resolved",
     "merge",
     "merge_base",
     "rebase",

@@ -162,12 +162,20 @@ class StoreBase:
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         cur = await self.conn.execute(sql, params)
-        return list(await cur.fetchall())
+        try:
+            return list(await cur.fetchall())
+        finally:
+            await cur.close()
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         cur = await self.conn.execute(sql, params)
-        row = await cur.fetchone()
-        return row
+        # An unfinished statement holds a read transaction open: until it ends (here, or only when a
+        # cancelled task's frame is collected) this connection sees an old snapshot and
+        # `PRAGMA data_version` does not move, so the TUI would miss other processes' commits.
+        try:
+            return await cur.fetchone()
+        finally:
+            await cur.close()
 
     @staticmethod
     def _model(model: type[M], row: sqlite3.Row | None) -> M | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from .core import StoreBase
@@ -42,6 +44,17 @@ class OverviewRepo(StoreBase):
             )
             for r in rows
         }
+
+    async def change_fingerprint(self) -> tuple[Any, ...]:
+        """A cheap summary that changes whenever sessions, iterations or batches change: the TUI's
+        poll compares it besides `PRAGMA data_version`, so no commit of another process is missed."""
+        row = await self._fetchone(
+            "SELECT (SELECT COUNT(*) FROM sessions), (SELECT MAX(updated_at) FROM sessions),"
+            " (SELECT MAX(id) FROM iterations), (SELECT COUNT(*) FROM batch_runs),"
+            " (SELECT COUNT(ended_at) FROM batch_runs),"
+            " (SELECT COUNT(started_at) + COUNT(ended_at) FROM batch_items)"
+        )
+        return tuple(row) if row is not None else ()
 
     async def cost_since(self, since_iso: str) -> tuple[float, int]:
         """(dollars of priced iterations started since `since_iso`, count of unpriced ones)."""

@@ -1,0 +1,176 @@
+"""Live output of iterations that another process runs (a headless `ampsm iterate` in another shell).
+
+Their events never reach our bus; the DB only learns of them at the end of the iteration. What
+does exist while it runs is the iteration's raw stream file (`iterations.raw_log_path`, JSONL,
+already redacted, flushed per chunk). For each watched session whose running iteration belongs to
+another process, a `StreamTail` reads the bytes appended since the last tick, splits whole lines
+and parses them with that agent's own parser, so the transcript gets the same event dicts as a
+local run. When the iteration ends the rest of the file is read and the commit/test lines come
+from the DB row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine.agents.base import StreamParser
+    from .engine.models import Iteration, Session
+    from .engine.store import Store
+    from .transcripts import Transcripts
+
+READ_CHUNK = 1 << 20  # bytes per tick at most, so a huge backlog never blocks the UI for long
+
+
+@dataclass
+class StreamTail:
+    session_id: str
+    iteration: int
+    path: Path
+    parser: StreamParser
+    offset: int = 0
+    partial: bytes = b""
+    events: int = field(default=0)
+
+    def read(self, *, final: bool = False) -> list[dict[str, Any]]:
+        """Events of the lines appended since the last read (all of the file when `final`)."""
+        out: list[dict[str, Any]] = []
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                while True:
+                    chunk = fh.read(READ_CHUNK)
+                    if not chunk:
+                        break
+                    self.offset += len(chunk)
+                    out.extend(self._lines(chunk))
+                    if not final:
+                        break
+        except FileNotFoundError:
+            pass
+        if final:
+            if self.partial:
+                out.extend(self._parse(self.partial))
+                self.partial = b""
+            out.extend(e.model_dump(mode="json") for e in self.parser.finish())
+        self.events += len(out)
+        return out
+
+    def _lines(self, chunk: bytes) -> Iterable[dict[str, Any]]:
+        data = self.partial + chunk
+        *whole, self.partial = data.split(b"\n")
+        for line in whole:
+            yield from self._parse(line)
+
+    def _parse(self, line: bytes) -> list[dict[str, Any]]:
+        return [e.model_dump(mode="json") for e in self.parser.feed_line(line.decode("utf-8", "replace"))]
+
+
+def finish_lines(iteration: Iteration) -> list[tuple[str, str]]:
+    """What the other process's bus would have said at the end: commit, tests, outcome."""
+    lines: list[tuple[str, str]] = []
+    if iteration.commit_sha:
+        lines.append(
+            (
+                "marker",
+                f"● commit {iteration.commit_sha[:8]}  {iteration.files_changed} files"
+                f" +{iteration.lines_added} -{iteration.lines_removed}",
+            )
+        )
+    if iteration.test_exit_code is not None:
+        if iteration.test_exit_code == 0:
+            lines.append(("pass", "✓ tests passed"))
+        else:
+            lines.append(("fail", f"✗ tests failed (exit {iteration.test_exit_code})"))
+            lines.extend(("fail", line) for line in (iteration.test_log or "").splitlines()[-15:])
+    price = f"${iteration.cost_usd:.4f}" if iteration.cost_usd is not None else "unpriced"
+    lines.append(
+        (
+            "marker",
+            f"── iteration {iteration.number} {iteration.status.value} · {iteration.input_tokens} in /"
+            f" {iteration.output_tokens} out tokens · {price} ──",
+        )
+    )
+    if iteration.error:
+        lines.append(("error", f"error: {iteration.error}"))
+    return lines
+
+
+class RemoteTails:
+    """The tails of one app; `tick()` is called by the app's timer (never overlapping)."""
+
+    def __init__(
+        self, store: Store, transcripts: Transcripts, *, is_local: Callable[[str], bool], pid: int | None = None
+    ) -> None:
+        self.store = store
+        self.transcripts = transcripts
+        self.is_local = is_local  # the session's iteration runs in this process (its events are on our bus)
+        self.pid = pid if pid is not None else os.getpid()
+        self.tails: dict[str, StreamTail] = {}
+
+    def _remote(self, session: Session) -> bool:
+        return (
+            session.status.value == "running"
+            and session.pid is not None
+            and session.pid != self.pid
+            and not self.is_local(session.id)
+        )
+
+    async def tick(self) -> None:
+        watched = set(self.transcripts.watched()) | set(self.tails)
+        for session_id in watched:
+            await self._tick_one(session_id)
+
+    async def _tick_one(self, session_id: str) -> None:
+        tail = self.tails.get(session_id)
+        session = await self.store.get_session(session_id)
+        last = await self.store.last_iteration(session_id) if session is not None else None
+        running_elsewhere = (
+            session is not None and last is not None and last.status == "running" and self._remote(session)
+        )
+        if tail is not None and (not running_elsewhere or last is None or last.number != tail.iteration):
+            await self._finish(tail)
+            tail = None
+        if not running_elsewhere or last is None or not last.raw_log_path:
+            return
+        assert session is not None
+        if tail is None:
+            tail = self._start(session, last)
+            if tail is None:
+                return
+        for event in tail.read():
+            self.transcripts.add_event(session_id, event)
+
+    def _start(self, session: Session, iteration: Iteration) -> StreamTail | None:
+        from .engine.agents.registry import get_adapter
+        from .engine.errors import AmpsmError
+
+        try:
+            parser = get_adapter(session.agent, session.agent_cmd).new_parser()
+        except AmpsmError:
+            return None
+        assert iteration.raw_log_path is not None
+        tail = StreamTail(session.id, iteration.number, Path(iteration.raw_log_path), parser)
+        self.tails[session.id] = tail
+        self.transcripts.mark_seen(session.id, iteration.number)
+        model = f" · {iteration.model}" if iteration.model else ""
+        self.transcripts.add_line(
+            session.id, "marker", f"── iteration {iteration.number} · {session.agent}{model} · pid {session.pid} ──"
+        )
+        if iteration.prompt:
+            self.transcripts.add_line(session.id, "detail", "› " + iteration.prompt.splitlines()[0][:200])
+        return tail
+
+    async def _finish(self, tail: StreamTail) -> None:
+        self.tails.pop(tail.session_id, None)
+        for event in tail.read(final=True):
+            self.transcripts.add_event(tail.session_id, event)
+        for it in await self.store.list_iterations(tail.session_id):
+            if it.number == tail.iteration:
+                for kind, text in finish_lines(it):
+                    self.transcripts.add_line(tail.session_id, kind, text)
+                break

@@ -1,0 +1,327 @@
+"""Pilot tests of the screens: session detail (push/pop, timeline), batches → session, chat with the
+fake amp (multi-turn on one thread), filter, command palette, output pane, repo path completion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Input
+
+from ampsm_tui import actions
+from ampsm_tui.app import AmpsmApp, create_app
+from ampsm_tui.engine.models import BatchItem, BatchRun
+from ampsm_tui.screens.batches import BatchesScreen
+from ampsm_tui.screens.chat import ChatScreen
+from ampsm_tui.screens.dashboard import DashboardScreen
+from ampsm_tui.screens.help import HelpScreen
+from ampsm_tui.screens.new_session import NewSessionScreen
+from ampsm_tui.screens.session import SessionScreen
+from ampsm_tui.widgets.output_log import OutputLog
+from ampsm_tui.widgets.path_suggester import DirectorySuggester
+from ampsm_tui.widgets.session_list import SessionTable, parse_filter
+from ampsm_tui.widgets.timeline import Timeline
+
+from .tui_support import (
+    fixed_clock,
+    make_test_config,
+    open_store,
+    seed_every_status,
+    settle,
+    stand_in_factory,
+    use_fakes,
+    wait_for,
+)
+
+pytestmark = pytest.mark.tui
+
+
+@pytest.fixture(autouse=True)
+def fakes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_fakes(monkeypatch, tmp_path / "fake-state")
+
+
+def dashboard(app: AmpsmApp) -> DashboardScreen:
+    screen = app.screen
+    assert isinstance(screen, DashboardScreen), type(screen)
+    return screen
+
+
+async def seeded_app() -> AmpsmApp:
+    config = make_test_config()
+    store = await open_store(config)
+    try:
+        await seed_every_status(store)
+    finally:
+        await store.close()
+    return create_app(config, engine_factory=stand_in_factory, clock=fixed_clock, cursor_blink=False)
+
+
+# -- session detail ------------------------------------------------------------------------------
+
+
+async def test_session_screen_push_pop_twice_and_timeline(repo: Path) -> None:
+    """enter opens the detail screen; escape closes it without a crash in its teardown (twice, so a
+    view left attached to the transcripts would show up too); the timeline lists every iteration."""
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        session = await app.engine.sessions.create(repo=repo, name="detail", prompt="say hi")
+        await app.engine.sessions.iterate(session.id)
+        await app.engine.sessions.iterate(session.id, "again")
+        dashboard(app).reload()
+        await settle(pilot)
+        for _ in range(2):
+            await pilot.press("enter")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, SessionScreen)
+            timeline = screen.query_one(Timeline)
+            assert timeline.row_count == 2
+            iterations = await app.store.list_iterations(session.id)
+            assert [str(timeline.get_row(str(it.number))[2]) for it in iterations] == [
+                (it.commit_sha or "")[:8] for it in iterations
+            ]
+            output = screen.query_one(OutputLog)
+            output.flush()
+            assert any("iteration 2" in line for line in output.plain_lines)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            assert output not in app.transcripts._sinks.get(session.id, [])
+    assert app.return_code in (None, 0)
+
+
+async def test_batches_open_session_message_opens_the_session_once(repo: Path) -> None:
+    app = create_app(make_test_config(), cursor_blink=False)
+    messages: list[Any] = []
+    async with app.run_test(size=(140, 40), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        session = await app.engine.sessions.create(repo=repo, name="from-batch", prompt="x")
+        run = BatchRun(id="batch-1", name="nightly", status="running")
+        item = BatchItem(
+            id="bitem-1", batch_id=run.id, ordinal=0, name="one", repo_path=str(repo), base_branch="main", prompt="x"
+        )
+        await app.store.create_batch(run, [item])
+        await app.store.update_batch_item(item.id, session_id=session.id, status="succeeded")
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, BatchesScreen)
+        app.screen.query_one("#items", DataTable).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        opened = {id(m): m.session_id for m in messages if isinstance(m, BatchesScreen.OpenSession)}
+        assert list(opened.values()) == [session.id]
+        # the screen's own fallback push is off (on_open is a no-op): this screen is the app's doing
+        assert isinstance(app.screen, SessionScreen) and app.screen.session_id == session.id
+        assert sum(isinstance(s, SessionScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BatchesScreen)
+
+
+# -- chat ----------------------------------------------------------------------------------------
+
+
+async def test_chat_two_messages_continue_one_thread(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "agent-log.jsonl"
+    monkeypatch.setenv("FAKE_AGENT_LOG", str(log))
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        session = await app.engine.sessions.create(repo=repo, name="chatty", prompt="")
+        dashboard(app).reload()
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        for n, text in enumerate(["write hello", "now add a turn"], start=1):
+            await pilot.press(*text)
+            await pilot.press("ctrl+s")
+            assert await wait_for(pilot, lambda n=n: log.exists() and len(log.read_text().splitlines()) >= n)
+            await settle(pilot)
+            assert await wait_for(pilot, lambda: app.running_iterations() == 0)
+            await settle(pilot)
+        lines = chat.query_one(OutputLog)
+        lines.flush()
+        shown = lines.plain_lines
+        assert "you › write hello" in shown and "you › now add a turn" in shown
+        assert "Created hello.txt containing hi." in shown
+        assert "Appended turn 2 to hello.txt." in shown
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        assert [c["continued"] for c in calls] == [False, True]
+        thread = calls[0]["thread_id"]
+        assert calls[1]["thread_id"] == thread
+        assert calls[1]["argv"][:3] == ["threads", "continue", thread], calls[1]["argv"]
+        stored = await app.store.get_session(session.id)
+        assert stored is not None and stored.thread_id == thread
+        assert thread in str(chat.query_one("#chat-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+# -- filter ----------------------------------------------------------------------------------------
+
+
+def test_parse_filter() -> None:
+    assert parse_filter("") == ([], [])
+    assert parse_filter("Login status:awaiting-input") == (["login"], ["awaiting-input"])
+    assert parse_filter("is:error,running s:idle web") == (["web"], ["error", "running", "idle"])
+    assert parse_filter("status:") == (["status:"], [])
+
+
+async def test_slash_filters_by_text_and_status() -> None:
+    app = await seeded_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        table = dashboard(app).query_one(SessionTable)
+        assert table.row_count == 7
+        await pilot.press("slash")
+        assert dashboard(app).query_one("#filter", Input).has_focus
+        await pilot.press(*"status:awaiting-input")
+        await settle(pilot)
+        assert [r.session.name for r in table.visible_rows()] == ["fix-login-bug"]
+        assert table.row_count == 1
+        await pilot.press("enter")  # keeps the filter, back to the list
+        await settle(pilot)
+        assert table.has_focus and table.row_count == 1
+        assert "status:awaiting-input" in str(dashboard(app).query_one("#summary").render())
+        await pilot.press("slash")
+        dashboard(app).query_one("#filter", Input).value = ""
+        await pilot.press(*"parser")
+        await settle(pilot)
+        assert [r.session.name for r in table.visible_rows()] == ["refactor-parser"]
+        await pilot.press("escape")  # clears
+        await settle(pilot)
+        assert table.row_count == 7
+
+
+# -- command palette -------------------------------------------------------------------------------
+
+
+async def test_palette_lists_every_applicable_action_and_runs_one() -> None:
+    app = await seeded_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        wanted = [a for a in actions.ACTIONS if a.palette and a.context in ("app", "dashboard", "output")]
+        for action in wanted:
+            assert f"{action.description} ({action.display_keys})" in titles, action.id
+        # actions of other screens are not offered here
+        assert not any(t.startswith("Next file") for t in titles)
+        help_command = next(c for c in app.get_system_commands(app.screen) if c.title.startswith("Help ("))
+        await help_command.callback()  # the palette awaits it the same way (call_later)
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_opens_with_ctrl_p() -> None:
+    from textual.command import CommandPalette
+
+    app = await seeded_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Batches (b")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, BatchesScreen))
+
+
+# -- output pane -------------------------------------------------------------------------------------
+
+
+class LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield OutputLog(id="log", max_lines=100, flush_interval=3600)
+
+
+async def test_output_log_caps_lines_and_follows_the_tail() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        log = app.query_one(OutputLog)
+        for n in range(500):
+            log.feed_line("text", f"line {n}")
+        log.flush()
+        await pilot.pause()
+        assert log.line_count == 100 and log.total_lines == 500
+        assert log.plain_lines[0] == "line 400" and log.plain_lines[-1] == "line 499"
+        assert log.is_vertical_scroll_end  # followed the tail
+        # the user scrolls up: new output no longer moves the view
+        log.scroll_to(y=10, animate=False, immediate=True)
+        await pilot.pause()
+        log.feed({"kind": "text", "text": "more\nand more"})
+        log.flush()
+        await pilot.pause()
+        assert log.scroll_offset.y == 10 and not log.is_vertical_scroll_end
+        assert log.plain_lines[-2:] == ["more", "and more"] and log.line_count == 100
+        # G follows again
+        log.action_follow()
+        await pilot.pause()
+        log.feed_line("text", "newest")
+        log.flush()
+        await pilot.pause()
+        assert log.is_vertical_scroll_end and log.plain_lines[-1] == "newest"
+        # very long lines are cut; escape sequences never reach the screen
+        log.feed_line("text", "\x1b[31mred\x1b[0m" + "x" * 5000)
+        log.flush()
+        assert log.plain_lines[-1].startswith("redxxx") and len(log.plain_lines[-1]) <= 1001
+
+
+async def test_output_log_tool_calls_fold_and_expand() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        log = app.query_one(OutputLog)
+        log.feed({"kind": "thinking", "text": "a\nb\nc"})
+        log.feed({"kind": "tool_call", "id": "t1", "name": "Bash", "input": {"command": "pytest -q"}})
+        log.feed({"kind": "tool_result", "tool_use_id": "t1", "content": "4 passed", "is_error": False})
+        log.flush()
+        await pilot.pause()
+        assert log.plain_lines == ["… thinking (3 lines, e to expand)", "⚙ Bash  pytest -q ✓"]
+        log.action_toggle_details()
+        assert log.plain_lines[:3] == ["a", "b", "c"] and "    → 4 passed" in log.plain_lines
+
+
+# -- repo path completion ------------------------------------------------------------------------------
+
+
+async def test_directory_suggester(tmp_path: Path) -> None:
+    (tmp_path / "alpha-plain").mkdir()
+    (tmp_path / "alpha-repo" / ".git").mkdir(parents=True)
+    (tmp_path / "beta").mkdir()
+    (tmp_path / "bfile").write_text("not a dir")
+    (tmp_path / ".hidden").mkdir()
+    suggester = DirectorySuggester()
+    assert await suggester.get_suggestion(f"{tmp_path}/al") == f"{tmp_path}/alpha-repo/"  # git repos first
+    assert await suggester.get_suggestion(f"{tmp_path}/alpha-p") == f"{tmp_path}/alpha-plain/"
+    assert await suggester.get_suggestion(f"{tmp_path}/b") == f"{tmp_path}/beta/"  # directories only
+    assert await suggester.get_suggestion(f"{tmp_path}/") == f"{tmp_path}/alpha-repo/"  # no hidden ones
+    assert await suggester.get_suggestion(f"{tmp_path}/.h") == f"{tmp_path}/.hidden/"
+    assert await suggester.get_suggestion(f"{tmp_path}/zzz") is None
+    assert await suggester.get_suggestion(f"{tmp_path}/nope/x") is None
+
+
+async def test_repo_field_completes_with_right_arrow(tmp_path: Path) -> None:
+    (tmp_path / "projects" / "webapp" / ".git").mkdir(parents=True)
+    app = await seeded_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, NewSessionScreen)
+        box = form.query_one("#repo", Input)
+        box.value = ""
+        box.focus()
+        await pilot.press(*f"{tmp_path}/projects/we")
+        assert await wait_for(pilot, lambda: box._suggestion == f"{tmp_path}/projects/webapp/")
+        await pilot.press("right")
+        assert box.value == f"{tmp_path}/projects/webapp/"
