@@ -118,8 +118,11 @@ def in_context(*contexts: str) -> list[Action]:
     return [a for a in ACTIONS if a.context in contexts]
 
 
-def bindings(*contexts: str, only: tuple[str, ...] | None = None) -> list[BindingType]:
-    """Textual bindings for the actions of `contexts` (each with an id, for user keymaps)."""
+def bindings(*contexts: str, only: tuple[str, ...] | None = None, namespace: str = "") -> list[BindingType]:
+    """Textual bindings for the actions of `contexts` (each with an id, for user keymaps).
+
+    `namespace="app."` lets a screen repeat app actions first in its own bindings, so the footer
+    shows them first (at 80 columns the tail of the footer is cut)."""
     from textual.binding import Binding
 
     out: list[BindingType] = []
@@ -129,7 +132,7 @@ def bindings(*contexts: str, only: tuple[str, ...] | None = None) -> list[Bindin
         out.append(
             Binding(
                 action.keys,
-                action.id,
+                namespace + action.id,
                 action.description,
                 show=action.footer,
                 key_display=action.key_display,

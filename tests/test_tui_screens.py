@@ -325,3 +325,31 @@ async def test_repo_field_completes_with_right_arrow(tmp_path: Path) -> None:
         assert await wait_for(pilot, lambda: box._suggestion == f"{tmp_path}/projects/webapp/")
         await pilot.press("right")
         assert box.value == f"{tmp_path}/projects/webapp/"
+
+
+async def test_form_created_session_becomes_the_selected_one(repo: Path) -> None:
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for name in ("older-one", "older-two"):
+            await app.engine.sessions.create(repo=repo, name=name, prompt="x")
+        dashboard(app).reload()
+        await settle(pilot)
+        await pilot.press("j")
+        await settle(pilot)
+        assert dashboard(app).selected is not None
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, NewSessionScreen)
+        assert form.has_class("-compact")  # 80x24: borderless fields so the whole form fits
+        form.query_one("#repo", Input).value = str(repo)
+        form.query_one("#name", Input).value = "newest"
+        form.query_one("#run_now").value = False  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        created = [s for s in await app.store.list_sessions() if s.name == "newest"]
+        assert dashboard(app).selected == created[0].id
+        # the footer starts with quit and help, so 80 columns never cut them off
+        text = "".join(str(c.render()) for c in dashboard(app).query_one("Footer").children)
+        assert text.index("Quit") < text.index("Help") < text.index("New")

@@ -43,7 +43,7 @@ def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip
     for it in iterations:
         if it.number in skip or it.status.value == "running":
             continue  # a running iteration is shown live: from our bus, or tailed from its stream file
-        model = f" · {it.model}" if it.model else ""
+        model = f" · {it.model}" if it.model and it.model != it.agent else ""
         lines.append(("marker", f"── iteration {it.number} · {it.agent or ''}{model} · {it.status.value} ──"))
         if it.prompt:
             lines.append(("detail", "› " + it.prompt.splitlines()[0][:200]))
@@ -71,6 +71,7 @@ def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip
 
 class DashboardScreen(session_actions.SessionActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
+        *actions.bindings("app", only=("quit", "help"), namespace="app."),
         *actions.bindings("dashboard"),
         *actions.bindings("output"),
     ]
@@ -123,6 +124,7 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
     def _apply_width(self, width: int) -> None:
         self.set_class(width < NARROW_WIDTH, "-narrow")
         self.query_one(SessionTable).set_compact(width < NARROW_WIDTH)
+        self.query_one(Footer).compact = width < NARROW_WIDTH
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -256,6 +258,8 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
             seen = self.ampsm.transcripts.iterations_seen(session_id)
             for kind, text in history_lines(iterations, tools, seen):
                 output.feed_line(kind, text)
+            if not iterations and not self.ampsm.transcripts.has(session_id):
+                output.feed_line("detail", "No iterations yet: i runs the agent, c starts a chat.")
             self.ampsm.transcripts.attach(session_id, output)
         if self.query_one(TabbedContent).active == "tab-diff" and not self.has_class("-narrow"):
             await self._load_diff(session_id)
@@ -335,6 +339,11 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
 
     def action_follow(self) -> None:
         self.query_one(OutputLog).action_follow()
+
+    def select_session(self, session_id: str) -> None:
+        """Move the cursor to `session_id` once the next load has its row."""
+        self.query_one(SessionTable).want_selected = session_id
+        self.request_reload()
 
     def selected_session(self) -> Session | None:
         return self.sessions.get(self.selected) if self.selected else None

@@ -90,6 +90,11 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
+        # On a short terminal (80x24 over SSH) bordered fields leave room for three of them only.
+        if self.app.size.height < 34:
+            self.add_class("-compact")
+            for widget in self.query("Input, Select, Button"):
+                widget.compact = True  # type: ignore[attr-defined]
         self.query_one("#name" if self.initial_repo else "#repo", Input).focus()
 
     def _value(self, id: str) -> str:

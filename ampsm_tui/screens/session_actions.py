@@ -47,6 +47,9 @@ class SessionActions:
 
         def done(session: Session) -> None:
             app.notify(f"Created {session.name} on {session.branch}", title="Session")
+            select = getattr(self, "select_session", None)
+            if select is not None:
+                select(session.id)
             if request.run_now:
                 self._iterate(session.id, None)
 

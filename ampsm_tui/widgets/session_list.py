@@ -100,6 +100,7 @@ class SessionTable(DataTable[Text | str]):
         self._shown: list[str] = []
         self._cells_by_id: dict[str, list[Text | str]] = {}
         self.compact = False
+        self.want_selected: str | None = None  # moved to once its row exists (a just-created session)
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -185,7 +186,9 @@ class SessionTable(DataTable[Text | str]):
                         self.update_cell(sid, col, value)
                 self._cells_by_id[sid] = cells
             return
-        selected = self.selected_id
+        selected = self.want_selected if self.want_selected in keys else self.selected_id
+        if self.want_selected in keys:
+            self.want_selected = None
         self.clear()
         self._shown = keys
         self._cells_by_id = {}
