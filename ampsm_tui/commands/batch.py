@@ -66,9 +66,7 @@ async def resolve_batch(store: Store, ref: str) -> BatchRun:
 
 
 async def _engine(ctx: Context) -> Engine:
-    from ..engine.engine import Engine
-
-    return await Engine.open(ctx.config, await ctx.store())
+    return await ctx.engine()
 
 
 def _cost(value: float | None, unpriced: int = 0) -> str:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..engine.config import Config
+    from ..engine.engine import Engine
     from ..engine.store import Store
 
 
@@ -19,6 +20,7 @@ class Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self._store: Store | None = None
+        self._engine: Engine | None = None
 
     @property
     def json(self) -> bool:
@@ -42,7 +44,19 @@ class Context:
             self._store = store
         return self._store
 
+    async def engine(self) -> Engine:
+        """One Engine per command, over the command's store; closed (and waited for) at exit."""
+        if self._engine is None:
+            from ..engine.engine import Engine
+
+            self._engine = await Engine.open(self.config, await self.store())
+        return self._engine
+
     async def close(self) -> None:
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await engine.close()  # cancels what still runs, waits for the backup, closes the store
+            self._store = None
         if self._store is not None:
             await self._store.close()
             self._store = None

@@ -17,10 +17,7 @@ AGENTS = ("amp", "claude", "codex", "gemini", "aider", "command")
 
 
 async def _engine(ctx: Context) -> Engine:
-    from ..engine.engine import Engine
-
-    engine = await Engine.open(ctx.config, await ctx.store())
-    return engine
+    return await ctx.engine()
 
 
 def _session_dict(s: Session) -> dict[str, Any]:

@@ -6,7 +6,9 @@ here knows about a terminal.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .events import MetricsEventBus
@@ -15,6 +17,8 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .sessions import SessionService
+
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -25,6 +29,7 @@ class Engine:
         self.store = store
         self.bus = bus
         self.sessions: SessionService = SessionService(config, store, bus)
+        self._backup: asyncio.Task[Any] | None = None
 
     @classmethod
     async def open(cls, config: Config | None = None, store: Store | None = None) -> Engine:
@@ -37,11 +42,19 @@ class Engine:
         await engine.sessions.reconcile()
         from .backup import maybe_backup_async
 
-        await maybe_backup_async(config)  # database.backup_interval: a copy when the newest is too old
+        # database.backup_interval: a copy when the newest is too old. It runs beside the command's
+        # own work (a thread) and close() waits for it, so no task outlives a headless command.
+        engine._backup = asyncio.create_task(maybe_backup_async(config))
         return engine
 
     async def close(self) -> None:
         await self.sessions.shutdown()
+        if self._backup is not None:
+            try:
+                await self._backup
+            except Exception:
+                log.exception("periodic backup failed")
+            self._backup = None
         await self.store.close()
 
     async def __aenter__(self) -> Engine:
