@@ -63,6 +63,12 @@ async def test_batches_screen_lists_items_updates_live_and_opens_a_session() -> 
         await pilot.press("enter")
         await pilot.pause()
         assert opened == ["sess-00000003"]
+        # The app handles the screen's OpenSession message too: the session's screen is on top.
+        assert type(app.screen).__name__ == "SessionScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        items.focus()
         items.move_cursor(row=4)  # no session yet: a warning, nothing opened
         await pilot.press("enter")
         await pilot.pause()

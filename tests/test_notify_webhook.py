@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import asyncio
 import json
 import socket
@@ -111,7 +113,14 @@ async def test_retries_then_success_and_dead_url_is_logged_not_raised(caplog: py
             webhooks=[WebhookTarget(rx.url, retries=3, backoff=0.01), WebhookTarget(dead, retries=1, backoff=0.01)]
         )
         caplog.set_level("WARNING", logger="ampsm_tui.engine.notify")
-        results = await notifier.send(FINISHED)
+        # setup_logging() (run by other tests in this process) stops ampsm_tui records at the
+        # package logger, so hand caplog's handler to the logger itself.
+        logger = logging.getLogger("ampsm_tui.engine.notify")
+        logger.addHandler(caplog.handler)
+        try:
+            results = await notifier.send(FINISHED)
+        finally:
+            logger.removeHandler(caplog.handler)
     ok, failed = results
     assert ok.ok and ok.attempts == 3 and len(rx.bodies) == 1
     assert not failed.ok and failed.attempts == 2 and failed.error
