@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import asyncio
 import json
+import logging
 import socket
 import socketserver
 import threading
