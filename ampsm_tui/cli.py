@@ -86,6 +86,24 @@ def _run_command(cmd: object, args: object) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # an output path that cannot be written, a full disk: say which file
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"error: {exc.strerror or exc}{where}", 1)
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log file
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    import logging
+
+    logging.getLogger("ampsm_tui.cli").error("unexpected error", exc_info=exc)
+    if os.environ.get("AMPSM_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    return _fail(
+        f"error: internal error: {type(exc).__name__}: {exc} (traceback in the log; AMPSM_DEBUG=1 prints it)", 1
+    )
 
 
 def _run_tui() -> int:

@@ -32,7 +32,14 @@ class Context:
         from ..engine.logs import setup_logging
 
         cfg = load_config()
-        setup_logging(cfg.log_path, cfg.log_level)
+        try:
+            setup_logging(cfg.log_path, cfg.log_level)
+        except OSError as exc:  # the config dir is a file, or read-only: one line, not a traceback
+            from ..engine.config import ConfigError
+
+            raise ConfigError(
+                cfg.log_path.parent, None, None, f"cannot create the log: {exc.strerror or exc}"
+            ) from None
         return cfg
 
     async def store(self) -> Store:

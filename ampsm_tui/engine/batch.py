@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config import Duration
 from .models import BatchItem, BatchRun, BatchStatus
-from .yamlsrc import YamlSourceError, _line_of, load_yaml
+from .yamlsrc import YamlSourceError, _line_of, load_yaml, read_text
 
 
 class _Strict(BaseModel):
@@ -116,10 +116,7 @@ def _default_branch(repo: Path, fallback: str) -> str:
 def load_batch(path: Path | str, *, default_base: str = "main", check_repos: bool = True) -> BatchPlan:
     """Parse, validate and expand a batch file. Raises YamlSourceError (`file:line: key: message`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlSourceError(path, None, None, f"cannot read the batch file: {exc.strerror or exc}") from None
+    text = read_text(path, "batch file")
     data, node = load_yaml(path, text)
     if not isinstance(data, dict):
         raise YamlSourceError(path, 1, None, "a batch file must be a mapping with name, repos and items")

@@ -24,7 +24,8 @@ KEY_VARIABLES = (
 )
 
 _PATTERNS = [
-    re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}"),
+    # `\b`: "task-fix-the-login-page" is a session name, not a key.
+    re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}"),
     re.compile(r"\b(?:sgamp|amp)_[A-Za-z0-9_\-]{16,}"),
     re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
     re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
@@ -59,6 +60,25 @@ def redact(text: str) -> str:
         else:
             text = pattern.sub(REDACTED, text)
     return text
+
+
+def clean_text(text: str) -> str:
+    """Text that SQLite, files and terminals accept: bytes that were not UTF-8 (argv and file names
+    reach Python as lone surrogates) become U+FFFD instead of an encode error deep in a write."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape" if _escapable(text) else "replace").decode("utf-8", "replace")
+
+
+def _escapable(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
+
+def scrub(text: str) -> str:
+    """What every free-text value stored or printed goes through: valid UTF-8, keys redacted."""
+    return redact(clean_text(text))
 
 
 def get_api_key(name: str) -> str | None:

@@ -16,6 +16,7 @@ from .events import GitConflict, MetricsEventBus, SessionCreated
 from .models import Iteration, Session, SessionStatus
 from .procinfo import same_process
 from .runner import IterationRunner
+from .secrets import scrub
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,11 @@ class SessionService:
     ) -> Session:
         from .agents.registry import get_adapter
 
+        name, prompt = scrub(name), scrub(prompt)  # before the slug: a key must not reach a branch name
         if not name.strip():
             raise UsageError("a session needs a name")
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise UsageError("a session name is one line of text (no newlines or control characters)")
         adapter = get_adapter(agent, agent_cmd, config=self.config)  # unknown agent: fail before any git work
         adapter.validate_model(model or self.config.amp.default_model)
         repo_path = (await gitops.repo_paths(Path(repo).expanduser())).root
@@ -152,8 +156,7 @@ class SessionService:
             raise UsageError(f"session {session.id} is {session.status}; it cannot be iterated")
         if session.status is SessionStatus.RUNNING and same_process(session.pid, session.pid_started_at):
             raise UsageError(f"session {session.id} is already running an iteration (pid {session.pid})")
-        if not Path(session.worktree_path).is_dir():
-            raise AmpsmError(ErrorCode.WORKTREE, f"worktree {session.worktree_path} is missing")
+        self._worktree(session)
         task = asyncio.current_task()
         assert task is not None
         self._running[session.id] = task
@@ -165,7 +168,7 @@ class SessionService:
     async def _iterate_loop(
         self, session: Session, prompt: str | None, until_green: int, max_cost: float | None
     ) -> Iteration:
-        text = prompt if prompt is not None and prompt.strip() else None
+        text = scrub(prompt) if prompt is not None and prompt.strip() else None
         if text is None:
             last = await self.store.last_iteration(session.id)
             text = session.prompt if last is None else (session.prompt or "Continue.")
@@ -211,6 +214,7 @@ class SessionService:
         session = await self.get(ref)
         if not session.script:
             raise UsageError(f"session {session.id} has no test script")
+        self._worktree(session)
         number = (await self.store.next_iteration_number(session.id)) - 1
         result = await self.runner.run_test_script(session, number)
         await self.store.update_session(session.id, last_test_exit=result.exit_code)
@@ -221,12 +225,12 @@ class SessionService:
     async def diff(self, ref: str, *, staged: bool = False, stat: bool = False, last_iteration: bool = False) -> str:
         session = await self.get(ref)
         return await gitops.session_diff(
-            Path(session.worktree_path), session.base_branch, staged=staged, stat=stat, last_iteration=last_iteration
+            self._worktree(session), session.base_branch, staged=staged, stat=stat, last_iteration=last_iteration
         )
 
     async def diff_files(self, ref: str, *, last_iteration: bool = False) -> list[Any]:
         session = await self.get(ref)
-        return await gitops.diff_files(Path(session.worktree_path), session.base_branch, last_iteration=last_iteration)
+        return await gitops.diff_files(self._worktree(session), session.base_branch, last_iteration=last_iteration)
 
     def _idle_for_git(self, session: Session) -> None:
         if session.id in self._running or (
@@ -235,6 +239,19 @@ class SessionService:
             raise UsageError(f"session {session.id} is running an iteration; cancel it first")
         if session.status in (SessionStatus.DONE, SessionStatus.ARCHIVED):
             raise UsageError(f"session {session.id} is {session.status}")
+
+    @staticmethod
+    def _worktree(session: Session) -> Path:
+        """The session's worktree, or E004 when it is gone (deleted by hand): no git call runs in a
+        directory that does not exist."""
+        path = Path(session.worktree_path)
+        if not path.is_dir():
+            raise AmpsmError(
+                ErrorCode.WORKTREE,
+                f"worktree {path} of session {session.id} is missing (deleted by hand?); its committed work is on"
+                f" branch {session.branch}: `ampsm archive {session.id}` keeps it, `git worktree prune` tidies up",
+            )
+        return path
 
     async def suggest_message(self, ref: str) -> str:
         from .messages import squash_message
@@ -252,7 +269,7 @@ class SessionService:
             raise UsageError("a squash needs a commit message")
         return await gitops.squash(
             Path(session.repo_path),
-            Path(session.worktree_path),
+            self._worktree(session),
             session.base_branch,
             message,
             prefix=self.config.git.commit_prefix,
@@ -270,7 +287,7 @@ class SessionService:
         self._idle_for_git(session)
         result = await gitops.rebase(
             Path(session.repo_path),
-            Path(session.worktree_path),
+            self._worktree(session),
             onto or session.base_branch,
             keep_conflict=keep_conflict,
             lock_timeout=self.config.git.lock_timeout,

@@ -48,10 +48,20 @@ def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     return best
 
 
+def read_text(path: Path, what: str = "file") -> str:
+    """The file's text, or a YamlSourceError naming it (unreadable, a directory, not UTF-8)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlSourceError(path, None, None, f"the {what} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise YamlSourceError(path, None, None, f"cannot read the {what}: {exc.strerror or exc}") from None
+
+
 def load_yaml(path: Path, text: str | None = None) -> tuple[Any, yaml.Node | None]:
     """Parse a file into data and its node tree; a syntax error names the file and line."""
     if text is None:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

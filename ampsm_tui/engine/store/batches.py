@@ -15,8 +15,7 @@ class BatchesRepo(StoreBase):
         run = run.model_copy(update={"created_at": run.created_at or now_iso()})
         async with self.transaction() as conn:
             for table, obj in [("batch_runs", run), *(("batch_items", i) for i in items)]:
-                cols = await self._columns(table)
-                data = {k: v for k, v in obj.model_dump(mode="json").items() if k in cols}
+                data = await self._row(table, obj)
                 await conn.execute(
                     f"INSERT INTO {table} ({', '.join(data)}) VALUES ({', '.join('?' for _ in data)})",
                     list(data.values()),

@@ -32,9 +32,8 @@ class BenchRepo(StoreBase):
         many were new, so a resumed run keeps every row it already has."""
         added = 0
         async with self.transaction() as conn:
-            cols = await self._columns("bench_instances")
             for row in rows:
-                data = {k: v for k, v in row.model_dump(mode="json", exclude={"id"}).items() if k in cols}
+                data = await self._row("bench_instances", row, exclude={"id"})
                 cur = await conn.execute(
                     f"INSERT OR IGNORE INTO bench_instances ({', '.join(data)})"
                     f" VALUES ({', '.join('?' for _ in data)})",

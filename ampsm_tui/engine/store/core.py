@@ -15,13 +15,30 @@ from pydantic import BaseModel
 
 from ..clock import now_iso
 from ..errors import AmpsmError, ErrorCode
+from ..secrets import scrub
 from .migrations import MIGRATIONS
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Columns holding free text a user or an agent wrote (prompts, names, logs, messages). Every write
+#: of them goes through `scrub` here, the one choke point, so an API key pasted into a prompt or
+#: echoed by a test never lands in the DB (nor in what is exported or printed from it), and
+#: non-UTF-8 bytes from argv cannot break a write. Paths, refs and URLs are structural and kept as
+#: they are (a repo directory named like a key must still be found).
+FREE_TEXT_COLUMNS = frozenset(
+    {"name", "prompt", "summary", "test_log", "error", "last_error", "args_summary", "description", "reason"}
+    | {"definition", "model_patch", "message"}
+)
+
+
+def _scrubbed(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: scrub(v) if k in FREE_TEXT_COLUMNS and isinstance(v, str) else v for k, v in fields.items()}
+
 
 def _ensure_private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
@@ -62,9 +79,21 @@ class StoreBase:
         return self._conn
 
     async def open(self, *, migrate: bool = True) -> None:
-        _ensure_private_file(self.path)
         try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+            _ensure_private_file(self.path)
+        except OSError as exc:  # a read-only or missing parent, a path under /proc: E003, not a traceback
+            raise db_error(self.path, OSError(exc.strerror or str(exc))) from exc
+        pending = aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+        try:
+            conn = await pending
+        except sqlite3.Error as exc:
+            # aiosqlite stops its worker thread without waiting: wait here, or the thread reports
+            # to a closed loop and prints a traceback at exit.
+            thread = getattr(pending, "_thread", None)
+            if thread is not None:
+                await asyncio.to_thread(thread.join, 5)
+            raise db_error(self.path, exc) from exc
+        try:
             conn.row_factory = sqlite3.Row
             self._conn = conn
             await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
@@ -191,10 +220,15 @@ class StoreBase:
             self._column_cache[table] = {r["name"] for r in rows}
         return self._column_cache[table]
 
-    async def _insert_model(self, table: str, obj: BaseModel, *, exclude: set[str] | None = None) -> int:
+    async def _row(self, table: str, obj: BaseModel, *, exclude: set[str] | None = None) -> dict[str, Any]:
+        """The model's values for the table's columns, free text scrubbed: every INSERT builds its
+        row here."""
         cols = await self._columns(table)
         data = obj.model_dump(mode="json", exclude=exclude or set())
-        data = {k: v for k, v in data.items() if k in cols}
+        return _scrubbed({k: v for k, v in data.items() if k in cols})
+
+    async def _insert_model(self, table: str, obj: BaseModel, *, exclude: set[str] | None = None) -> int:
+        data = await self._row(table, obj, exclude=exclude)
         names = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         return await self._write(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(data.values()))
@@ -206,6 +240,7 @@ class StoreBase:
         unknown = set(fields) - cols
         if unknown:
             raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        fields = _scrubbed(fields)
         values = [v.value if hasattr(v, "value") else v for v in fields.values()]
         sets = ", ".join(f"{name} = ?" for name in fields)
         await self._write(f"UPDATE {table} SET {sets} WHERE {key} = ?", [*values, key_value])
