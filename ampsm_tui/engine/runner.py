@@ -19,7 +19,7 @@ from .agents.process import AgentRunResult, run_agent
 from .agents.registry import get_adapter
 from .clock import now_iso
 from .config import Config
-from .errors import AmpsmError, ErrorCode
+from .errors import AmpsmError, ErrorCode, UsageError
 from .events import (
     AgentEventPublished,
     GitCommitted,
@@ -69,22 +69,33 @@ class IterationRunner:
     async def run(self, session: Session, prompt: str) -> Iteration:
         adapter = get_adapter(session.agent, session.agent_cmd, config=self.config)
         await asyncio.to_thread(adapter.check)  # E002 with the fix when the CLI is missing or not logged in
-        number = await self.store.next_iteration_number(session.id)
-        raw_path = self.config.streams_dir / session.id / f"{number:04d}.jsonl"
-        model = session.model or self.config.amp.default_model
-        iteration = await self.store.create_iteration(
-            Iteration(
-                session_id=session.id,
-                number=number,
-                prompt=prompt,
-                model=model,
-                agent=session.agent,
-                thread_id=session.thread_id,
-                raw_log_path=str(raw_path),
-            )
-        )
-        assert iteration.id is not None
+        # Claim the session before anything is written: a second process (or a second call in the
+        # TUI) iterating it at the same moment gets a clear error and leaves no iteration row.
         pid, started = me()
+        previous = session.status
+        holder = await self.store.claim_session(session.id, pid, started)
+        if holder is not None:
+            raise UsageError(f"session {session.id} is already running an iteration (pid {holder})")
+        try:
+            number = await self.store.next_iteration_number(session.id)
+            raw_path = self.config.streams_dir / session.id / f"{number:04d}.jsonl"
+            model = session.model or self.config.amp.default_model
+            iteration = await self.store.create_iteration(
+                Iteration(
+                    session_id=session.id,
+                    number=number,
+                    prompt=prompt,
+                    model=model,
+                    agent=session.agent,
+                    thread_id=session.thread_id,
+                    raw_log_path=str(raw_path),
+                )
+            )
+        except BaseException:  # never left `running` by a claim that started nothing
+            await asyncio.shield(self.store.set_session_status(session.id, previous, pid=None, pid_started_at=None))
+            raise
+        assert iteration.id is not None
+        session.status = previous  # so the event says where it came from
         await self.set_status(session, SessionStatus.RUNNING, "iteration started", pid=pid, pid_started_at=started)
         await self.bus.publish(
             IterationStarted(session_id=session.id, iteration=number, prompt=prompt, agent=session.agent, model=model)
@@ -101,10 +112,20 @@ class IterationRunner:
             result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
         except asyncio.CancelledError:
             cancelled = True
-        finally:
-            final = await asyncio.shield(
-                self._finish(session, iteration, prompt, result, cancelled, time.monotonic() - t0)
-            )
+        # Recording the outcome must complete even when we are cancelled again meanwhile (an app
+        # quitting, a second Ctrl-C): otherwise the session would be left `running` (lesson 15).
+        finishing = asyncio.ensure_future(
+            self._finish(session, iteration, prompt, result, cancelled, time.monotonic() - t0)
+        )
+        while True:
+            try:
+                final = await asyncio.shield(finishing)
+                break
+            except asyncio.CancelledError:
+                cancelled = True
+                if finishing.done():
+                    final = finishing.result()
+                    break
         if cancelled:
             raise asyncio.CancelledError
         return final

@@ -101,7 +101,11 @@ class BatchScheduler:
                 f"batch {run.id} is running in process {run.pid} (stop it with `ampsm batch abort {run.id}`)"
             )
         concurrency = max(1, self.concurrency or run.concurrency or 1)
-        await self.store.claim_batch(run.id, me, started, concurrency=concurrency)
+        holder = await self.store.claim_batch(run.id, me, started, concurrency=concurrency)
+        if holder is not None:
+            raise UsageError(
+                f"batch {run.id} is running in process {holder} (stop it with `ampsm batch abort {run.id}`)"
+            )
         await self.store.reset_unfinished_items(run.id)
         items = [i for i in await self.store.list_batch_items(run.id) if i.status == BatchItemStatus.PENDING]
         queue: asyncio.Queue[BatchItem] = asyncio.Queue()

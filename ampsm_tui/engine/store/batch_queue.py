@@ -13,13 +13,31 @@ FINISHED_ITEM_STATUSES = (BatchItemStatus.SUCCEEDED.value, BatchItemStatus.FAILE
 
 
 class BatchQueueRepo(StoreBase):
-    async def claim_batch(self, batch_id: str, pid: int, pid_started_at: float | None, *, concurrency: int) -> None:
-        """Make this process the batch's owner and mark it running (one statement, atomic)."""
-        await self._write(
-            "UPDATE batch_runs SET status = 'running', pid = ?, pid_started_at = ?, concurrency = ?,"
-            " started_at = COALESCE(started_at, ?), ended_at = NULL WHERE id = ?",
-            (pid, pid_started_at, concurrency, now_iso(), batch_id),
-        )
+    async def claim_batch(
+        self, batch_id: str, pid: int, pid_started_at: float | None, *, concurrency: int
+    ) -> int | None:
+        """Make this process the batch's owner and mark it running, unless another live process
+        owns it (checked and written in one transaction, so two `batch resume` at once cannot both
+        win). Returns None when claimed, else the owner's pid."""
+        from ..procinfo import same_process
+
+        async with self.transaction() as conn:
+            cur = await conn.execute("SELECT status, pid, pid_started_at FROM batch_runs WHERE id = ?", (batch_id,))
+            row = await cur.fetchone()
+            await cur.close()
+            if (
+                row is not None
+                and row["status"] == "running"
+                and row["pid"] != pid
+                and same_process(row["pid"], row["pid_started_at"])
+            ):
+                return int(row["pid"])
+            await conn.execute(
+                "UPDATE batch_runs SET status = 'running', pid = ?, pid_started_at = ?, concurrency = ?,"
+                " started_at = COALESCE(started_at, ?), ended_at = NULL WHERE id = ?",
+                (pid, pid_started_at, concurrency, now_iso(), batch_id),
+            )
+        return None
 
     async def reset_unfinished_items(self, batch_id: str) -> int:
         """Items left running/aborted/errored by a dead or aborted owner become pending again."""

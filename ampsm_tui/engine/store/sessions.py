@@ -84,6 +84,28 @@ class SessionsRepo(StoreBase):
     async def set_session_status(self, session_id: str, status: SessionStatus, **fields: Any) -> None:
         await self.update_session(session_id, status=str(status), **fields)
 
+    async def claim_session(self, session_id: str, pid: int, pid_started_at: float | None) -> int | None:
+        """Mark the session `running` for this process, unless a live process already runs it.
+
+        Check and write in one IMMEDIATE transaction, so of two processes (or two engines in the
+        TUI) iterating one session at the same moment exactly one wins. Returns None when claimed,
+        else the pid of the live holder."""
+        from ..procinfo import same_process
+
+        async with self.transaction() as conn:
+            cur = await conn.execute("SELECT status, pid, pid_started_at FROM sessions WHERE id = ?", (session_id,))
+            row = await cur.fetchone()
+            await cur.close()
+            if row is None:
+                raise SessionNotFound(session_id)
+            if row["status"] == SessionStatus.RUNNING.value and same_process(row["pid"], row["pid_started_at"]):
+                return int(row["pid"])
+            await conn.execute(
+                "UPDATE sessions SET status = ?, pid = ?, pid_started_at = ?, updated_at = ? WHERE id = ?",
+                (SessionStatus.RUNNING.value, pid, pid_started_at, now_iso(), session_id),
+            )
+        return None
+
     async def delete_session(self, session_id: str) -> None:
         await self._write("DELETE FROM sessions WHERE id = ?", (session_id,))
 

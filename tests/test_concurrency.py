@@ -1,0 +1,147 @@
+"""The TUI and any number of CLIs run at once: one iteration per session at a time, no merge under a
+running iteration, no second owner for a batch. Real processes, a real DB, real git."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ampsm_tui.engine.engine import Engine
+from ampsm_tui.engine.errors import UsageError
+from tests.conftest import git, run_cli
+from tests.test_batch_acceptance import _counts, _start, _wait_for, workspace
+
+
+def _db(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / "sessions.db")
+
+
+def _new(repo: Path, cmd: str) -> str:
+    out = run_cli("new", "--repo", str(repo), "--name", "race", "--agent", "command", "--agent-cmd", cmd, "--json")
+    assert out.returncode == 0, out.stderr
+    return str(json.loads(out.stdout)["id"])
+
+
+def _status(home: Path, sid: str) -> str:
+    with _db(home) as conn:
+        return str(conn.execute("SELECT status FROM sessions WHERE id = ?", (sid,)).fetchone()[0])
+
+
+def _iterations(home: Path, sid: str) -> int:
+    with _db(home) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM iterations WHERE session_id = ?", (sid,)).fetchone()[0])
+
+
+async def test_two_engines_iterating_one_session_at_once_run_it_once(repo: Path, isolated_env: Path) -> None:
+    """Both read `idle` before either writes `running` (the interleaving the TUI and a CLI can hit):
+    the claim is atomic, so exactly one runs and the other gets a clear error."""
+    sid = _new(repo, f"{sys.executable} -c 'import time; time.sleep(0.5)'")
+    first, second = await Engine.open(), await Engine.open()
+    try:
+        results: list[Any] = await asyncio.gather(
+            first.sessions.iterate(sid), second.sessions.iterate(sid), return_exceptions=True
+        )
+    finally:
+        await first.close()
+        await second.close()
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and isinstance(errors[0], UsageError), results
+    assert "already running" in errors[0].message
+    assert _iterations(isolated_env, sid) == 1
+    assert _status(isolated_env, sid) == "idle"
+
+
+def test_second_iterate_and_merge_are_refused_while_one_runs(repo: Path, isolated_env: Path) -> None:
+    sid = _new(repo, f"{sys.executable} -c 'import time; time.sleep(20)'")
+    head = git(repo, "rev-parse", "main")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ampsm_tui", "iterate", sid], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for(lambda: _status(isolated_env, sid) == "running", "the iteration to start", proc)  # type: ignore[arg-type]
+        again = run_cli("iterate", sid)
+        assert again.returncode == 2 and again.stderr.startswith("error:"), again.stderr
+        assert "already running" in again.stderr
+        merge = run_cli("merge", sid)
+        assert merge.returncode == 2 and "running an iteration" in merge.stderr, merge.stderr
+        assert run_cli("cancel", sid).returncode == 0
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _iterations(isolated_env, sid) == 1
+    assert _status(isolated_env, sid) == "interrupted"
+    assert git(repo, "rev-parse", "main") == head and git(repo, "status", "--porcelain") == ""
+
+
+def test_iterate_refused_for_a_session_claimed_by_a_live_process_leaves_no_row(repo: Path, isolated_env: Path) -> None:
+    """The claim is checked before anything is written: no iteration row from the refused one."""
+    sid = _new(repo, "true")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        from ampsm_tui.engine.procinfo import process_start_time
+
+        time.sleep(0.1)
+        with _db(isolated_env) as conn:
+            conn.execute(
+                "UPDATE sessions SET status = 'running', pid = ?, pid_started_at = ? WHERE id = ?",
+                (sleeper.pid, process_start_time(sleeper.pid), sid),
+            )
+        out = run_cli("iterate", sid)
+        assert out.returncode == 2 and "already running" in out.stderr, out.stderr
+        assert _iterations(isolated_env, sid) == 0
+        assert _status(isolated_env, sid) == "running"  # still the live holder's
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    out = run_cli("iterate", sid)  # the holder died: the next iterate takes over
+    assert out.returncode == 0, out.stderr
+    assert _iterations(isolated_env, sid) == 1
+
+
+@pytest.mark.slow
+def test_batch_resume_of_a_batch_whose_owner_is_alive_is_refused(tmp_path: Path, isolated_env: Path) -> None:
+    f = workspace(tmp_path, 1, 2, hold=30.0, concurrency=1)
+    proc = _start(f)
+    try:
+        _wait_for(lambda: _counts(isolated_env).get("running", 0) == 1, "a running item", proc)
+        with _db(isolated_env) as conn:
+            batch_id = conn.execute("SELECT id FROM batch_runs").fetchone()[0]
+        out = run_cli("batch", "resume", batch_id)
+        assert out.returncode == 2 and out.stderr.startswith("error:"), out.stderr
+        assert "is running in process" in out.stderr
+        assert _counts(isolated_env).get("running", 0) == 1  # the owner's item untouched
+        assert run_cli("batch", "abort", batch_id).returncode == 0
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+async def test_batch_claim_is_atomic_against_a_live_owner(isolated_env: Path) -> None:
+    """The owner check and the claim are one transaction (the scheduler's earlier check is only a
+    courtesy): a claim against a live owner is refused even when it skips that check."""
+    from ampsm_tui.engine.models import BatchRun
+    from ampsm_tui.engine.procinfo import process_start_time
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    engine = await Engine.open()
+    try:
+        time.sleep(0.1)
+        run = await engine.store.create_batch(BatchRun(name="b", definition="{}"), [])
+        assert (
+            await engine.store.claim_batch(run.id, sleeper.pid, process_start_time(sleeper.pid), concurrency=1) is None
+        )
+        assert await engine.store.claim_batch(run.id, 1_000_000 + sleeper.pid, None, concurrency=1) == sleeper.pid
+    finally:
+        await engine.close()
+        sleeper.kill()
+        sleeper.wait()
