@@ -35,6 +35,9 @@ class Engine:
     async def open(cls, config: Config | None = None, store: Store | None = None) -> Engine:
         config = config or load_config()
         setup_logging(config.log_path, config.log_level)
+        from .fsperm import private_dir
+
+        private_dir(config.streams_dir)  # raw agent streams: prompts and tool output, the user's only
         if store is None:
             store = Store.from_config(config)
             await store.open()

@@ -7,6 +7,7 @@ import logging.handlers
 import os
 from pathlib import Path
 
+from .fsperm import private_dir
 from .secrets import RedactingFilter
 
 _configured: Path | None = None
@@ -22,7 +23,7 @@ def setup_logging(log_path: Path, level: str = "info", *, stderr: bool = False) 
     for old in list(root.handlers):
         root.removeHandler(old)
         old.close()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log_path.parent)
     handler: logging.Handler = logging.handlers.RotatingFileHandler(
         log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
     )

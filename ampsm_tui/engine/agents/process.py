@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from ..clock import now_iso
 from ..config import Config
 from ..errors import AmpsmError, ErrorCode
+from ..fsperm import private_dir
 from ..models import IterationStatus
 from ..secrets import KEY_VARIABLES, REDACTED, get_api_key, redact
 from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error
@@ -128,7 +129,7 @@ class _Redactor:
 
 
 def _open_private(path: Path) -> IO[str]:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     return os.fdopen(fd, "w", encoding="utf-8", newline="\n")
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ..clock import now_iso
 from ..errors import AmpsmError, ErrorCode
+from ..fsperm import private_dir
 from ..secrets import scrub
 from .migrations import MIGRATIONS
 
@@ -36,7 +37,8 @@ def _scrubbed(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ensure_private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.parent.exists():
+        private_dir(path.parent)
     if path.is_dir():
         raise IsADirectoryError(21, "Is a directory", str(path))
     if not path.exists():

@@ -11,6 +11,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from ..fsperm import private_dir
+
 
 def _private(path: Path) -> None:
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -26,7 +28,9 @@ def copy_database(source: Path, target: Path, *, busy_timeout_ms: int = 10000) -
 
     `target` may be a live database: the backup API replaces its content under SQLite's locks, so
     other connections see the new content rather than a file swapped under them."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
+    if not target.exists():  # created 0600, never briefly world-readable
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
     src = sqlite3.connect(source, timeout=busy_timeout_ms / 1000)
     try:
         dst = sqlite3.connect(target, timeout=busy_timeout_ms / 1000)
