@@ -86,9 +86,26 @@ ACTIONS: tuple[Action, ...] = (
     Action("prev_file", "left_square_bracket", "Prev file", "Show the previous file of the diff", "diff"),
     Action("toggle_scope", "l", "Branch/last", "Toggle whole branch vs the last iteration", "diff"),
     Action("close", "escape", "Back", "Close this screen", "form"),
-    # review wizard
-    Action("run_tests", "ctrl+r", "Test", "Re-run the session's test script", "review"),
-    Action("do_merge", "ctrl+g", "Go", "Run the chosen steps: squash/keep, rebase, merge", "review"),
+    # Priority: a key pressed right after typing (tmux send-keys, a fast typist, a paste) is already
+    # queued for the focused field before a non-priority binding could move the focus.
+    Action(
+        "next_field",
+        "tab",
+        "Next field",
+        "Next field of a form (also leaves the prompt editor)",
+        "form",
+        footer=False,
+        priority=True,
+    ),
+    Action("prev_field", "shift+tab", "Prev field", "Previous field of a form", "form", footer=False, priority=True),
+    # review wizard (the letters act on the plan; while typing in the message they type)
+    Action("do_merge", "ctrl+g", "Merge", "Run the plan: squash/keep, rebase, re-run tests, merge", "review"),
+    Action("toggle_squash", "s", "Squash", "Plan: squash into one commit, or keep the branch history", "review"),
+    Action("toggle_rebase", "r", "Rebase", "Plan: rebase onto the base branch first, or not", "review"),
+    Action("toggle_retest", "t", "Retest", "Plan: re-run the test script before merging, or not", "review"),
+    Action("edit_message", "e", "Message", "Edit the commit message (escape returns to the plan)", "review"),
+    Action("edit_onto", "o", "Onto", "Change the branch to rebase onto (enter or escape returns)", "review"),
+    Action("run_tests", "ctrl+r", "Test now", "Re-run the session's test script now", "review", footer=False),
     # conflict view
     Action("open_editor", "o", "Edit", "Open the selected file in $EDITOR (the app is suspended)", "conflict"),
     Action("mark_resolved", "r", "Resolved", "Mark the selected file resolved (git add)", "conflict"),
@@ -96,7 +113,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("abort_op", "a", "Abort", "Abort: leave the repository exactly as before", "conflict"),
     # chat
     Action("send", "ctrl+s", "Send", "Send the message (continues the agent's thread)", "chat"),
-    Action("submit", "ctrl+s", "Submit", "Submit the form", "form"),
+    Action("submit", "ctrl+s", "Submit", "Submit the form (from any field, the prompt editor too)", "form"),
 )
 
 _BY_ID = {a.id: a for a in ACTIONS}

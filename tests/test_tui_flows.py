@@ -129,8 +129,8 @@ async def test_merge_conflict_abort_leaves_repo_as_before(repo: Path) -> None:
         await settle(pilot)
         review = app.screen
         assert isinstance(review, ReviewScreen)
-        review.query_one("#keep").value = True  # type: ignore[attr-defined]
-        review.query_one("#rebase").value = False  # type: ignore[attr-defined]
+        await pilot.press("s", "r")  # keep history, no rebase: the merge itself conflicts
+        assert (review.squash, review.rebase) == (False, False)
         await pilot.press("ctrl+g")
         for _ in range(20):
             await pilot.pause(0.1)

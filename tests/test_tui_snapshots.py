@@ -116,6 +116,26 @@ def test_review_wizard(snap_compare: Any) -> None:
     assert snap_compare(make_app(), terminal_size=(140, 40), run_before=open_review)
 
 
+def test_review_wizard_80x24(snap_compare: Any) -> None:
+    """Every step of the plan, the message and the diff on one 80x24 screen (no scrolling)."""
+
+    async def open_review(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_review)
+
+
+def test_batches_empty_80x24(snap_compare: Any) -> None:
+    async def open_batches(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+
+    assert snap_compare(make_app(every_status=False), terminal_size=(80, 24), run_before=open_batches)
+
+
 def test_conflict_view(snap_compare: Any) -> None:
     async def open_conflict(pilot: Pilot[Any]) -> None:
         from ampsm_tui.screens.conflict import ConflictScreen

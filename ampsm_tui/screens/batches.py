@@ -39,6 +39,9 @@ STATUS_STYLE = {
 }
 
 
+EMPTY_HINT = "No batches yet: ampsm batch start --file F (YAML: prompts × repos)"
+
+
 def progress_bar(done: int, total: int, width: int = 16) -> Text:
     filled = int(width * done / total) if total else 0
     return Text("█" * filled + "░" * (width - filled), style="green")
@@ -91,6 +94,7 @@ class BatchesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Batches", classes="title")
+            yield Static(EMPTY_HINT, id="batches-empty", classes="empty-hint")
             yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
             yield Static("Items", classes="title", id="items-title")
             yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
@@ -138,6 +142,7 @@ class BatchesScreen(Screen[None]):
         self._fill_items(rows)
 
     def _fill_batches(self, runs: list[BatchRun], counts: dict[str, dict[str, int]], stalled: dict[str, bool]) -> None:
+        self.query_one("#batches-empty", Static).display = not runs
         table = self.query_one("#batches", DataTable)
         table.clear()
         for run in runs:

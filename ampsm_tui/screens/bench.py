@@ -52,6 +52,8 @@ BOARD_COLUMNS = (
     ("uniquely_resolved", "only it resolved"),
 )
 
+EMPTY_HINT = "No benchmark runs yet: ampsm bench start --dataset FILE --agent amp"
+
 
 def cost_cell(row: BenchInstance) -> str:
     """No agent ran: "–"; an agent ran at an unknown price: "unpriced" (never $0)."""
@@ -90,6 +92,7 @@ class BenchScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Benchmark runs", classes="title")
+            yield Static(EMPTY_HINT, id="bench-empty", classes="empty-hint")
             yield DataTable(id="bench-runs", cursor_type="row", zebra_stripes=True)
             yield Static("Leaderboard", classes="title", id="bench-board-title")
             yield DataTable(id="bench-board", cursor_type="row", zebra_stripes=True)
@@ -127,6 +130,7 @@ class BenchScreen(Screen[None]):
         self._fill_instances(rows)
 
     def _fill_runs(self, runs: list[BenchRun]) -> None:
+        self.query_one("#bench-empty", Static).display = not runs
         table = self.query_one("#bench-runs", DataTable)
         table.clear()
         for run in runs:

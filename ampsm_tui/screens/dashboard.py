@@ -95,6 +95,7 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         yield Static("ampsm", id="summary")
         with Container(id="main"):
             with Vertical(id="sessions-pane"):
+                yield Static("", id="sessions-empty", classes="empty-hint")
                 yield SessionTable(id="sessions")
                 filter_input = Input(placeholder="filter: text, status:running", id="filter")
                 filter_input.cursor_blink = self.ampsm.cursor_blink
@@ -169,11 +170,26 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         if table.filter_text:
             summary.append(f" · filter “{table.filter_text}”", style="italic")
         self.query_one("#summary", Static).update(summary)
+        self._show_empty_hint(len(sessions), table)
         if table.selected_id != self.selected or self._first_load:
             self._first_load = False
             self._select(table.selected_id)
         elif self.selected:
             self.load_detail(self.selected, reset_output=False)
+
+    def _show_empty_hint(self, total: int, table: SessionTable) -> None:
+        """One line saying what to press when the list is empty (no sessions, or none match)."""
+        hint = self.query_one("#sessions-empty", Static)
+        keymap = self.ampsm.user_keymap
+        if total == 0:
+            new = actions.display_keys(actions.by_id("new_session"), keymap)
+            text = f"No sessions yet: press {new} to create one (or: ampsm new)"
+        elif table.row_count == 0 and table.filter_text:
+            text = f"No session matches “{table.filter_text}”: esc clears the filter"
+        else:
+            text = ""
+        hint.update(text)
+        hint.display = bool(text)
 
     def _notify_transitions(self, sessions: list[Session]) -> None:
         # The first load only learns the statuses; an empty DB counts as loaded (a session that
@@ -298,7 +314,9 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _on_filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(SessionTable).set_filter(event.value)
+        table = self.query_one(SessionTable)
+        table.set_filter(event.value)
+        self._show_empty_hint(len(self.sessions), table)
 
     @on(Input.Submitted, "#filter")
     def _on_filter_submitted(self, event: Input.Submitted) -> None:

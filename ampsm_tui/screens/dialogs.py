@@ -46,7 +46,7 @@ class PromptScreen(ModalScreen[str | None]):
     """A multi-line prompt; ctrl+s submits (empty means "no follow-up"), escape cancels (None)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *actions.bindings("form", only=("close", "submit")),
+        *actions.bindings("form", only=("close", "submit", "next_field", "prev_field")),
     ]
 
     def __init__(self, title: str, *, placeholder: str = "", initial: str = "") -> None:
@@ -70,6 +70,12 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_submit(self) -> None:
         self.dismiss(self.query_one("#prompt", TextArea).text)
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_prev_field(self) -> None:
+        self.focus_previous()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -53,14 +53,17 @@ def _default_repo() -> str:
 
 
 class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
-    BINDINGS: ClassVar[list[BindingType]] = actions.bindings("form", only=("close", "submit"))
+    BINDINGS: ClassVar[list[BindingType]] = actions.bindings(
+        "form", only=("close", "submit", "next_field", "prev_field")
+    )
 
     def __init__(self, *, repo: str | None = None) -> None:
         super().__init__()
         self.initial_repo = repo if repo is not None else _default_repo()
 
     def _input(self, id: str, placeholder: str, value: str = "", **kwargs: Any) -> Input:
-        box = Input(value, placeholder=placeholder, id=id, **kwargs)
+        # No select-on-focus: walking back with shift+tab and typing must not wipe the field.
+        box = Input(value, placeholder=placeholder, id=id, select_on_focus=False, **kwargs)
         box.cursor_blink = getattr(self.app, "cursor_blink", True)
         return box
 
@@ -96,6 +99,12 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
             for widget in self.query("Input, Select, Button"):
                 widget.compact = True  # type: ignore[attr-defined]
         self.query_one("#name" if self.initial_repo else "#repo", Input).focus()
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_prev_field(self) -> None:
+        self.focus_previous()
 
     def _value(self, id: str) -> str:
         return self.query_one(f"#{id}", Input).value.strip()

@@ -1,6 +1,8 @@
 """The review & merge wizard (`m`): the branch's combined diff, a commit message pre-filled from
-the iterations, squash or keep history, rebase onto (the base branch by default), re-run the
-tests, merge. Every step writes its outcome; a conflict opens the conflict view."""
+the iterations, and the plan: squash or keep history, rebase onto (the base branch by default),
+re-run the tests, merge. The plan is a short list at the top, one line per step with its key and
+its outcome, so every step is visible and reachable by key at 80x24 (the message editor shrinks
+on short terminals, the diff takes what is left). A conflict opens the conflict view."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, RadioButton, RadioSet, Static, TextArea
+from textual.widgets import Footer, Input, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
 
 from .. import actions
 from ..engine.messages import squash_message
@@ -29,11 +32,17 @@ def commit_message(session: Session, iterations: list[Iteration]) -> str:
     return squash_message(session, iterations)
 
 
+STEPS = ("squash", "rebase", "retest", "merge")
+MARKS = {True: ("✓", "green"), False: ("✗", "red"), None: ("·", "dim")}
+#: Side by side (diff | plan + message) from this size up; stacked below it.
+WIDE = (120, 32)
+
+
 class ReviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
         *actions.bindings("review"),
-        *actions.bindings("diff", only=("next_file", "prev_file")),
+        *actions.bindings("diff", only=("next_file", "prev_file", "toggle_scope")),
     ]
     CONTEXTS = ("review", "diff")
 
@@ -42,6 +51,13 @@ class ReviewScreen(Screen[None]):
         self.session_id = session_id
         self.session: Session | None = None
         self.finished = False
+        self.running = False
+        self.squash = True
+        self.rebase = True
+        self.retest = False
+        self.onto = ""
+        self.steps: list[Text] = []  # every outcome, in order (the plan shows the latest per step)
+        self.outcomes: dict[str, tuple[bool | None, str]] = {}
 
     @property
     def ampsm(self) -> AmpsmApp:
@@ -50,36 +66,144 @@ class ReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(" Review & merge", id="review-title", classes="screen-title")
         with Horizontal(id="review-main"):
-            yield DiffView(id="review-diff")
-            with VerticalScroll(id="review-side"):
-                yield Label("Commit message")
+            with Vertical(id="review-side"):
+                yield OptionList(id="plan")
+                onto = Input("", placeholder="branch to rebase onto", id="onto", compact=True)
+                onto.cursor_blink = self.ampsm.cursor_blink
+                yield onto
+                yield Static("", id="review-status")
                 message = TextArea("", id="message", soft_wrap=True)
                 message.cursor_blink = self.ampsm.cursor_blink
                 yield message
-                with RadioSet(id="mode"):
-                    yield RadioButton("Squash into one commit", value=True, id="squash")
-                    yield RadioButton("Keep history", id="keep")
-                yield Checkbox("Rebase onto", value=True, id="rebase")
-                onto = Input("", placeholder="base branch", id="onto")
-                onto.cursor_blink = self.ampsm.cursor_blink
-                yield onto
-                yield Checkbox("Re-run the test script first", value=True, id="retest")
-                with Horizontal(classes="buttons"):
-                    yield Button("Merge (ctrl+g)", variant="primary", id="merge")
-                    yield Button("Test (ctrl+r)", id="test")
-        with Vertical(id="review-steps-pane"):
-            yield Static("", id="review-steps")
+            yield DiffView(id="review-diff")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#review-steps-pane").border_title = "Steps"
-        self.steps: list[Text] = []
+        self.query_one("#plan").border_title = "Plan · ctrl+g runs it"
+        self.query_one("#message").border_title = "Commit message · e edits, esc leaves"
+        self._apply_size()
+        self._render_plan()
+        self.query_one("#plan", OptionList).focus()
         self.load()
 
-    def step(self, ok: bool | None, text: str) -> None:
-        mark, style = {True: ("✓", "green"), False: ("✗", "red"), None: ("·", "")}[ok]
+    def on_resize(self) -> None:
+        self._apply_size()
+
+    def _apply_size(self) -> None:
+        width, height = self.app.size
+        wide = width >= WIDE[0] and height >= WIDE[1]
+        self.set_class(not wide, "-stacked")
+        self.set_class(height < 30, "-short")
+        self.query_one(Footer).compact = width < WIDE[0]
+
+    # -- the plan -------------------------------------------------------------------------------
+
+    def _plan_label(self, step: str) -> Text:
+        base = self.session.base_branch if self.session else "the base branch"
+        keys = {"squash": "s", "rebase": "r", "retest": "t", "merge": "^g"}
+        if step == "squash":
+            on, text = self.squash, "Squash into one commit" if self.squash else "Keep history (no squash)"
+        elif step == "rebase":
+            on, text = self.rebase, f"Rebase onto {self.onto or base}" + ("" if self.rebase else " (skip)")
+        elif step == "retest":
+            script = self.session.script if self.session else None
+            if not script:
+                on, text = False, "Re-run tests (no test script)"
+            else:
+                on, text = self.retest, f"Re-run tests: {script}" + ("" if self.retest else " (skip)")
+        else:
+            on, text = True, f"Merge into {base}"
+        box = ("▶ " if step == "merge" else ("■ " if on else "□ ")), ("bold" if on else "dim")
+        label = Text.assemble((f"{keys[step]:>2} ", "bold"), box, (text, "" if on else "dim"))
+        label.truncate(38, overflow="ellipsis", pad=True)
+        outcome = self.outcomes.get(step)
+        if outcome is not None:
+            mark, style = MARKS[outcome[0]]
+            label.append(f" {mark} ", style=style)
+            label.append(outcome[1], style=style if outcome[0] is False else "")
+        return label
+
+    def _render_plan(self) -> None:
+        plan = self.query_one("#plan", OptionList)
+        highlighted = plan.highlighted
+        plan.clear_options()
+        plan.add_options(Option(self._plan_label(step), id=step) for step in STEPS)
+        plan.highlighted = highlighted if highlighted is not None else 0
+
+    def step(self, ok: bool | None, text: str, key: str | None = None) -> None:
+        """Record an outcome: on its step's line in the plan (when it belongs to one) and below it."""
+        mark, style = MARKS[ok]
         self.steps.append(Text.assemble((mark + " ", style), text))
-        self.query_one("#review-steps", Static).update(Text("\n").join(self.steps[-6:]))
+        if key is not None:
+            self.outcomes[key] = (ok, text)
+            self._render_plan()
+        self.query_one("#review-status", Static).update(self.steps[-1])
+
+    def _toggle(self, step: str) -> None:
+        if self.running or self.finished:
+            return
+        if step == "squash":
+            self.squash = not self.squash
+        elif step == "rebase":
+            self.rebase = not self.rebase
+        elif step == "retest":
+            if not (self.session and self.session.script):
+                self.step(None, "this session has no test script", "retest")
+                return
+            self.retest = not self.retest
+        self._render_plan()
+
+    def action_toggle_squash(self) -> None:
+        self._toggle("squash")
+
+    def action_toggle_rebase(self) -> None:
+        self._toggle("rebase")
+
+    def action_toggle_retest(self) -> None:
+        self._toggle("retest")
+
+    def action_edit_message(self) -> None:
+        self.query_one("#message", TextArea).focus()
+
+    def action_edit_onto(self) -> None:
+        box = self.query_one("#onto", Input)
+        box.value = self.onto
+        box.add_class("-visible")
+        box.focus()
+
+    @on(OptionList.OptionSelected, "#plan")
+    def _plan_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id == "merge":
+            self.action_do_merge()
+        elif event.option.id == "rebase" and self.rebase:
+            self.action_edit_onto()
+        elif event.option.id:
+            self._toggle(event.option.id)
+
+    @on(Input.Submitted, "#onto")
+    def _onto_submitted(self, event: Input.Submitted) -> None:
+        self._leave_onto()
+
+    def _leave_onto(self) -> None:
+        box = self.query_one("#onto", Input)
+        base = self.session.base_branch if self.session else ""
+        self.onto = box.value.strip() or base
+        box.remove_class("-visible")
+        self._render_plan()
+        self.query_one("#plan", OptionList).focus()
+
+    def action_close(self) -> None:
+        """Escape leaves a field first (the message is kept); on the plan it closes the wizard."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "onto":
+            self._leave_onto()
+            return
+        if isinstance(focused, TextArea):
+            self.query_one("#plan", OptionList).focus()
+            return
+        self.dismiss()
+
+    # -- loading ---------------------------------------------------------------------------------
 
     @work(exclusive=True, group="review-load", exit_on_error=False)
     async def load(self) -> None:
@@ -94,21 +218,26 @@ class ReviewScreen(Screen[None]):
             f" Review & merge · {session.name} · {session.branch} → {session.base_branch}"
         )
         self.query_one("#message", TextArea).text = commit_message(session, iterations)
-        self.query_one("#onto", Input).value = session.base_branch
-        retest = self.query_one("#retest", Checkbox)
-        retest.value = bool(session.script)
-        retest.disabled = not session.script
+        self.onto = session.base_branch
+        self.retest = bool(session.script)
+        self._render_plan()
         commits = sum(1 for it in iterations if it.commit_sha)
         self.step(None, f"{len(iterations)} iteration(s), {commits} commit(s) on {session.branch}")
+        await self._load_diff()
+
+    async def _load_diff(self) -> None:
         diff_view = self.query_one(DiffView)
         try:
-            diff_view.show_diff(await self.ampsm.engine.sessions.diff(self.session_id))
+            text = await self.ampsm.engine.sessions.diff(self.session_id, last_iteration=diff_view.last_iteration)
         except Exception as exc:
             diff_view.empty_message = f"Diff unavailable: {exc}"
-            diff_view.show_diff("")
+            text = ""
+        diff_view.show_diff(text)
 
-    def action_close(self) -> None:
-        self.dismiss()
+    @on(DiffView.ScopeToggled)
+    async def _scope(self, event: DiffView.ScopeToggled) -> None:
+        self.query_one(DiffView).last_iteration = event.last_iteration
+        await self._load_diff()
 
     def action_next_file(self) -> None:
         self.query_one(DiffView).action_next_file()
@@ -116,85 +245,93 @@ class ReviewScreen(Screen[None]):
     def action_prev_file(self) -> None:
         self.query_one(DiffView).action_prev_file()
 
-    @on(Button.Pressed, "#merge")
-    def _merge_pressed(self) -> None:
-        self.action_do_merge()
+    def action_toggle_scope(self) -> None:
+        self.query_one(DiffView).action_toggle_scope()
 
-    @on(Button.Pressed, "#test")
-    def _test_pressed(self) -> None:
-        self.action_run_tests()
+    # -- running ---------------------------------------------------------------------------------
 
     @work(exclusive=True, group="review-run", exit_on_error=False)
     async def action_run_tests(self) -> None:
         await self._tests()
 
     async def _tests(self) -> bool:
-        self.step(None, "running the test script…")
+        self.step(None, "running the test script…", "retest")
         try:
             code, log = await self.ampsm.engine.sessions.run_tests(self.session_id)
         except Exception as exc:
-            self.step(False, f"tests could not run: {exc}")
+            self.step(False, f"tests could not run: {exc}", "retest")
             return False
         if code == 0:
-            self.step(True, "tests passed")
+            self.step(True, "tests passed", "retest")
             return True
         tail = (log or "").strip().splitlines()[-1:] or [""]
-        self.step(False, f"tests failed (exit {code}) {tail[0][:60]}")
+        self.step(False, f"tests failed (exit {code}) {tail[0][:60]}", "retest")
         return False
 
     async def _resolve(self, result: Any, operation: str, workdir: str) -> bool:
         """True when the operation ended well (directly or after the conflict view)."""
+        key = "rebase" if operation == "rebase" else "merge"
         if result is None or getattr(result, "ok", True):
             return True
         files = list(getattr(result, "conflicts", None) or [])
         if not files:
             detail = getattr(result, "stderr", "") or getattr(result, "message", "") or str(result)
-            self.step(False, f"{operation} failed: {str(detail).strip()[:80]}")
+            self.step(False, f"{operation} failed: {str(detail).strip()[:80]}", key)
             return False
-        self.step(False, f"{operation} conflict in {', '.join(files)}")
+        self.step(False, f"conflict in {', '.join(files)}", key)
         where = str(getattr(result, "path", None) or workdir)
         outcome = await self.app.push_screen_wait(ConflictScreen(self.session_id, operation, files, where))
         if outcome == "continued":
-            self.step(True, f"{operation} continued after resolving")
+            self.step(True, f"{operation} continued after resolving", key)
             return True
-        self.step(None, f"{operation} aborted: the repository is as before")
+        self.step(None, f"{operation} aborted: the repository is as before", key)
         return False
 
     @work(exclusive=True, group="review-run", exit_on_error=False)
     async def action_do_merge(self) -> None:
+        if self.session is None or self.finished or self.running:
+            return
+        self.running = True
+        try:
+            await self._run_plan(self.session)
+        finally:
+            self.running = False
+
+    async def _run_plan(self, session: Session) -> None:
         from ..engine.errors import AmpsmError, UsageError
 
-        session = self.session
-        if session is None or self.finished:
-            return
         sessions = self.ampsm.engine.sessions
-        squash = self.query_one("#squash", RadioButton).value
         message = self.query_one("#message", TextArea).text.strip()
+        step = "squash"
         try:
-            if squash:
+            if self.squash:
                 sha = await sessions.squash(self.session_id, message)
-                self.step(True, f"squashed into {str(sha)[:8]}")
+                self.step(True, f"squashed into {str(sha)[:8]}", "squash")
             else:
-                self.step(None, "keeping the branch history")
-            if self.query_one("#rebase", Checkbox).value:
-                onto = self.query_one("#onto", Input).value.strip() or session.base_branch
+                self.step(None, "keeping the branch history", "squash")
+            step = "rebase"
+            if self.rebase:
+                onto = self.onto or session.base_branch
                 result = await sessions.rebase(self.session_id, onto, keep_conflict=True)
                 if not await self._resolve(result, "rebase", session.worktree_path):
                     return
-                self.step(True, f"rebased onto {onto}")
-            if self.query_one("#retest", Checkbox).value and session.script and not await self._tests():
-                self.step(None, "merge not done: fix the tests or untick the re-run")
+                self.step(True, f"rebased onto {onto}", "rebase")
+            step = "retest"
+            if self.retest and session.script and not await self._tests():
+                self.step(None, "not merged: fix the tests or press t to skip them", "merge")
                 return
+            step = "merge"
             result = await sessions.merge(self.session_id, keep_conflict=True)
             if not await self._resolve(result, "merge", session.repo_path):
                 return
         except AmpsmError as exc:
-            self.step(False, exc.one_line())
+            self.step(False, exc.one_line(), step)
             return
         except UsageError as exc:
-            self.step(False, exc.message)
+            self.step(False, exc.message, step)
             return
         self.finished = True
         removed = "; worktree removed" if self.ampsm.config.git.remove_worktree_after_merge else ""
-        self.step(True, f"merged into {session.base_branch}{removed}. esc returns")
+        self.step(True, f"merged into {session.base_branch}{removed}", "merge")
+        self.step(True, "done: esc returns")
         self.ampsm.notify(f"{session.name} merged into {session.base_branch}", title="Merge")
