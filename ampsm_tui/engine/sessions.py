@@ -86,6 +86,11 @@ class SessionService:
             raise UsageError("a session needs a name")
         if any(ord(c) < 32 or ord(c) == 127 for c in name):
             raise UsageError("a session name is one line of text (no newlines or control characters)")
+        for flag, value in (("--script", script), ("--agent-cmd", agent_cmd)):
+            # A command is run again later: storing it redacted would break it, storing it whole
+            # would put the key in the DB. Keys belong in the environment.
+            if value and scrub(value) != value:
+                raise UsageError(f"{flag} contains what looks like an API key; read it from the environment instead")
         adapter = get_adapter(agent, agent_cmd, config=self.config)  # unknown agent: fail before any git work
         adapter.validate_model(model or self.config.amp.default_model)
         repo_path = (await gitops.repo_paths(Path(repo).expanduser())).root
