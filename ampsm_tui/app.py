@@ -35,10 +35,13 @@ from .transcripts import Transcripts
 if TYPE_CHECKING:
     from .engine.engine import Engine
     from .engine.events import Event
+    from .engine.notify import Notifier
     from .engine.store import Store
     from .live_tail import RemoteTails
 
 Clock = Callable[[], datetime]
+#: How long quitting waits for webhook/email messages still in flight.
+NOTIFY_DRAIN_S = 10.0
 EngineFactory = Callable[[Config], Awaitable["Engine"]]
 
 
@@ -90,6 +93,8 @@ class AmpsmApp(App[None]):
         self._closing = False
         self.tail_interval = tail_interval
         self.remote_tails: RemoteTails | None = None
+        self.notifier: Notifier | None = None
+        self._detach_notifier: Callable[[], None] | None = None
         self.user_keymap: dict[str, str] = dict(config.ui.keymap)
         self.set_keymap(self.user_keymap)
         theme = config.ui.theme
@@ -122,6 +127,7 @@ class AmpsmApp(App[None]):
                 self.exit(return_code=1, message=exc.one_line())
                 return
         self._unsubscribe = self.engine.bus.subscribe("*", self._on_engine_event)
+        self._attach_notifier()
         from .screens.dashboard import DashboardScreen
 
         if self.config.ui.auto_update:
@@ -138,11 +144,25 @@ class AmpsmApp(App[None]):
             self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
             self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
+    def _attach_notifier(self) -> None:
+        """Webhook/email notifications (config `notifications.*` and a session's own
+        `--notify-webhook`) for what this process drives, as `ampsm new`/`iterate` do headless.
+        Another process's sessions are notified by that process, so nothing is sent twice."""
+        from .engine.notify import Notifier
+
+        self.notifier = Notifier.from_config(self.engine.config, store=self.engine.store)
+        self._detach_notifier = self.notifier.attach(self.engine.bus)
+
     async def on_unmount(self) -> None:
         self._closing = True
         if self._unsubscribe:
             self._unsubscribe()
         self.workers.cancel_all()  # nothing may touch the store once it is closed
+        if self.notifier is not None:
+            # Messages in flight are delivered before the store they read from is closed.
+            await self.notifier.drain(timeout=NOTIFY_DRAIN_S)
+        if self._detach_notifier is not None:
+            self._detach_notifier()
         if self._engine is not None and self._owns_engine:
             await self._engine.close()
 
