@@ -127,3 +127,25 @@ def test_lesson_22_unpriced_is_never_zero_in_any_output(tmp_path: Path, repo: Pa
     rows = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
     its = [r for r in rows if r.get("record") == "iteration"]
     assert its and all(r["cost_usd"] is None for r in its)
+
+
+def test_lesson_14_one_schema_one_store() -> None:
+    """Tables are created only inside the store package (its migrations and schema_version); no
+    other module has SQL DDL."""
+    root = Path(__file__).resolve().parent.parent / "ampsm_tui"
+    offenders = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if "CREATE TABLE" in p.read_text(encoding="utf-8").upper() and p.parent != root / "engine" / "store"
+    ]
+    assert offenders == []
+
+
+def test_lesson_16_each_iteration_has_its_own_log_file(repo: Path, isolated_env: Path) -> None:
+    s = _new(repo, "sh -c 'echo turn $AMPSM_PROMPT'", "--prompt", "one", "--run")
+    assert run_cli("iterate", str(s["id"]), "--prompt", "two").returncode == 0
+    its = json.loads(run_cli("status", str(s["id"]), "--json").stdout)["iterations"]
+    paths = [Path(i["raw_log_path"]) for i in its]
+    assert len(set(paths)) == 2 and all(p.parent.name == s["id"] for p in paths)
+    assert "turn one" in paths[0].read_text() and "turn two" not in paths[0].read_text()
+    assert "turn two" in paths[1].read_text()
