@@ -267,6 +267,14 @@ class AmpsmApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`b` / `B` are not offered on the screen they would open (nor shown in its footer)."""
+        from .screens.batches import BatchesScreen
+        from .screens.bench import BenchScreen
+
+        here = {"batches": BatchesScreen, "bench": BenchScreen}.get(action)
+        return not (here is not None and isinstance(self.screen, here))
+
     def action_batches(self) -> None:
         from .screens.batches import BatchesScreen
 

@@ -188,21 +188,23 @@ async def stand_in_factory(config: Config) -> Any:
     return StandInEngine(config, await open_store(config))
 
 
+async def seed_async(config: Config, *, every_status: bool = True, batch: bool = False) -> None:
+    """`seed` from inside an async test (before the app opens its own store)."""
+    store = await open_store(config)
+    try:
+        if every_status:
+            await seed_every_status(store)
+        if batch:
+            await seed_batch(store)
+    finally:
+        await store.close()
+
+
 def seed(config: Config, *, every_status: bool = True, batch: bool = False) -> None:
     """Write the rows in a loop of their own, before the app starts in its own."""
     import asyncio
 
-    async def go() -> None:
-        store = await open_store(config)
-        try:
-            if every_status:
-                await seed_every_status(store)
-            if batch:
-                await seed_batch(store)
-        finally:
-            await store.close()
-
-    asyncio.run(go())
+    asyncio.run(seed_async(config, every_status=every_status, batch=batch))
 
 
 def screen_text(app: Any) -> str:

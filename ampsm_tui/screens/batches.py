@@ -18,10 +18,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from .. import actions
 from ..app import DataChanged, EngineEventMessage
+from ..widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -62,7 +63,8 @@ class BatchesScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
-        Binding("enter", "open_item", "Open session", tooltip="Open the highlighted item's session"),
+        # Priority, or the focused table's own (hidden) enter binding hides it from the footer.
+        Binding("enter", "open_item", "Open", tooltip="Open the highlighted item's session", priority=True),
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
@@ -98,7 +100,7 @@ class BatchesScreen(Screen[None]):
             yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
             yield Static("Items", classes="title", id="items-title")
             yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         batches = self.query_one("#batches", DataTable)
@@ -203,6 +205,9 @@ class BatchesScreen(Screen[None]):
         self.query_one("#items", DataTable).focus()
 
     def action_open_item(self) -> None:
+        if self.focused is self.query_one("#batches", DataTable):
+            self.query_one("#items", DataTable).focus()  # enter on a batch: on to its items
+            return
         table = self.query_one("#items", DataTable)
         if not table.row_count:
             return

@@ -16,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from .. import actions
 from ..app import DataChanged
+from ..widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -67,7 +68,9 @@ class BenchScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
-        Binding("enter", "open_instance", "Open diff", tooltip="Open the highlighted instance's session diff"),
+        Binding(
+            "enter", "open_instance", "Open diff", tooltip="Open the highlighted instance's session diff", priority=True
+        ),
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
@@ -98,7 +101,7 @@ class BenchScreen(Screen[None]):
             yield DataTable(id="bench-board", cursor_type="row", zebra_stripes=True)
             yield Static("Instances", classes="title")
             yield DataTable(id="bench-instances", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#bench-runs", DataTable).add_columns("run", "status", "mode", "created", "dataset")
@@ -187,6 +190,9 @@ class BenchScreen(Screen[None]):
             self.reload()
 
     def action_open_instance(self) -> None:
+        if self.focused is not self.query_one("#bench-instances", DataTable):
+            self.query_one("#bench-instances", DataTable).focus()  # enter on a run: on to its instances
+            return
         table = self.query_one("#bench-instances", DataTable)
         if not table.row_count:
             return

@@ -9,10 +9,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from .. import actions
 from ..app import EngineEventMessage
+from ..widgets.footer import KeyFooter
 from ..widgets.output_log import OutputLog
 from .dashboard import history_lines
 
@@ -46,7 +47,7 @@ class ChatScreen(Screen[None]):
         editor.cursor_blink = self.ampsm.cursor_blink
         yield editor
         yield Static("", id="chat-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#chat-input", TextArea).focus()

@@ -15,10 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, OptionList, Static
+from textual.widgets import Button, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from .. import actions
+from ..widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -53,7 +54,7 @@ class ConflictScreen(ModalScreen[Outcome]):
             with Horizontal(classes="buttons"):
                 yield Button("Continue (c)", variant="primary", id="continue")
                 yield Button("Abort (a)", variant="error", id="abort")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._render_files()

@@ -71,7 +71,7 @@ def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip
 
 class DashboardScreen(session_actions.SessionActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        *actions.bindings("app", only=("quit", "help"), namespace="app."),
+        *actions.bindings("app", only=("quit", "help", "batches"), namespace="app."),
         *actions.bindings("dashboard"),
         *actions.bindings("output"),
     ]

@@ -8,10 +8,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from .. import actions
 from ..widgets.diff_view import DiffView
+from ..widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -31,7 +32,7 @@ class DiffScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="diff-header", classes="screen-title")
         yield DiffView(id="diff")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load()

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from .. import actions
 from ..app import DataChanged, EngineEventMessage
 from ..engine.models import Session
 from ..widgets import display
+from ..widgets.footer import KeyFooter
 from ..widgets.output_log import OutputLog
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
@@ -66,7 +67,7 @@ class SessionScreen(session_actions.SessionActions, Screen[None]):
             yield Timeline(id="session-timeline")
             self._output.max_lines = getattr(self.app, "output_max_lines", 10_000)
             yield self._output
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#session-timeline").border_title = "Iterations"
