@@ -311,3 +311,17 @@ def test_overlong_line_is_cut_not_buffered_forever() -> None:
     assert splitter.feed(b"x" * 60) == []
     assert splitter.feed(b"x" * 60) == ["x" * 120]
     assert splitter.feed(b"tail\n") == ["tail"]
+
+
+async def test_background_child_holding_stdout_does_not_turn_a_finished_turn_into_a_timeout(tmp_path: Path) -> None:
+    """An agent that exits 0 but leaves `sleep &` holding its stdout completes; the child is killed."""
+    marker = f"bgchild-{tmp_path.name}"
+    adapter = get_adapter("command", f"sh -c '(sleep 300; echo {marker}) & echo done'")
+    result = await run_agent(adapter, "p", cwd=tmp_path, timeout=20)
+    assert result.status == "completed" and result.exit_code == 0
+    leftovers = (
+        [p for p in Path("/proc").iterdir() if p.name.isdigit() and marker.encode() in (p / "cmdline").read_bytes()]
+        if Path("/proc").exists()
+        else []
+    )
+    assert leftovers == []

@@ -346,7 +346,7 @@ async def run_agent(
     try:
         try:
             async with asyncio.timeout(timeout):
-                await proc.wait()
+                await _exited(proc)
                 # the agent is gone; a child of it may still hold the pipes open
                 await asyncio.wait(readers, timeout=PIPE_GRACE_S)
         except TimeoutError:
@@ -373,6 +373,14 @@ async def run_agent(
     return _result(adapter, parser, proc.returncode, state, red, model=model, config=config, pid=proc.pid,
                    started_at=started_at, duration_ms=int((time.monotonic() - t0) * 1000), raw_log=raw_log_path,
                    timeout_s=timeout)  # fmt: skip
+
+
+async def _exited(proc: asyncio.subprocess.Process) -> None:
+    """Wait for the agent process itself to exit. `proc.wait()` is not enough: on Python 3.11 it
+    only returns once every pipe is closed, so a background child that inherited stdout (`cmd &`)
+    would keep a finished turn waiting until its timeout. The return code is set at exit."""
+    while proc.returncode is None:
+        await asyncio.sleep(0.02)
 
 
 class _TurnState:
