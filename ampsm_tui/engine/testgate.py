@@ -17,6 +17,7 @@ from pathlib import Path
 from .secrets import redact
 
 MAX_LOG_BYTES = 256 * 1024
+PIPE_GRACE_S = 2.0
 
 
 @dataclass
@@ -69,14 +70,30 @@ async def run_script(script: str, cwd: Path, *, timeout: float | None, env: dict
         start_new_session=True,
         env={**os.environ, **(env or {})},
     )
+    assert proc.stdout is not None
+    reader = asyncio.create_task(proc.stdout.read())
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            # Not proc.wait(): on 3.11 it waits for the pipes too, and a server the script left
+            # running in the background (`./serve &`) would hold them open until the timeout.
+            while proc.returncode is None:
+                await asyncio.sleep(0.02)
     except TimeoutError:
         await kill_group(proc)
+        reader.cancel()
         ms = int((time.monotonic() - started) * 1000)
         return TestResult(None, f"test script timed out after {timeout:g}s", ms, timed_out=True)
     except asyncio.CancelledError:
         await kill_group(proc)
+        reader.cancel()
         raise
+    code = proc.returncode
+    try:
+        out = await asyncio.wait_for(asyncio.shield(reader), PIPE_GRACE_S)
+    except TimeoutError:  # a background child still holds the output: end it, keep what we have
+        await kill_group(proc)
+        out = await reader
+    else:
+        await kill_group(proc, grace=0.5)  # nothing of the script outlives it
     ms = int((time.monotonic() - started) * 1000)
-    return TestResult(proc.returncode, _tail(out or b""), ms)
+    return TestResult(code, _tail(out or b""), ms)
