@@ -227,3 +227,36 @@ def test_squash_without_message_is_written_from_the_iterations(repo: Path, agent
     assert "- Created hello.txt containing hi." in lines and "- Appended turn 2 to hello.txt." in lines
     assert f"Session: {sid}" in message
     assert "one" not in lines and "two" not in lines  # summaries, not prompts glued together
+
+
+def test_abort_a_kept_conflict_from_the_cli(repo: Path, agent_env: dict[str, str]) -> None:
+    """A conflict kept for resolution (the TUI's conflict view) can be aborted from a terminal."""
+    import asyncio
+
+    from ampsm_tui.engine.engine import Engine
+
+    sid = make(repo, agent_env)
+    assert run_cli("iterate", sid, env=agent_env).returncode == 0
+    (repo / "hello.txt").write_text("main's own hello\n")
+    git(repo, "add", "hello.txt")
+    git(repo, "commit", "-qm", "main hello")
+    (s,) = db_rows(Path(os.environ["AMPSM_CONFIG_DIR"]), "SELECT * FROM sessions")
+    wt = Path(s["worktree_path"])
+    before = (git(wt, "rev-parse", "HEAD"), git(wt, "status", "--porcelain"), git(repo, "rev-parse", "main"))
+
+    async def keep_conflict() -> list[str]:
+        engine = await Engine.open()
+        try:
+            result = await engine.sessions.rebase(sid, keep_conflict=True)
+            return list(result.conflicts)
+        finally:
+            await engine.close()
+
+    assert asyncio.run(keep_conflict()) == ["hello.txt"]
+    assert git(wt, "status", "--porcelain") != before[1]  # mid-rebase, conflict markers
+    out = run_cli("abort", sid, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["what"] == "aborted the rebase/merge in progress"
+    assert (git(wt, "rev-parse", "HEAD"), git(wt, "status", "--porcelain"), git(repo, "rev-parse", "main")) == before
+    nothing = run_cli("abort", sid)
+    assert nothing.returncode == 1 and "nothing to abort" in nothing.stdout

@@ -377,6 +377,27 @@ async def cancel(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if stopped else 1
 
 
+@command(
+    "abort",
+    "abort the session's rebase/merge left in progress (everything as before), or cancel its running iteration",
+    arg("id", help="session id or unique prefix"),
+    json=True,
+)
+async def abort(args: argparse.Namespace, ctx: Context) -> int:
+    engine = await _engine(ctx)
+    session = await engine.sessions.get(args.id)
+    what = None
+    if await engine.sessions.abort_operation(session.id):
+        what = "aborted the rebase/merge in progress"
+    elif await engine.sessions.cancel(session.id):
+        what = "cancelled the running iteration"
+    if ctx.json:
+        ctx.emit_json({"id": session.id, "aborted": what is not None, "what": what})
+    else:
+        ctx.print(what or "nothing to abort")
+    return 0 if what else 1
+
+
 @command("verify-amp", "check amp is on PATH, its version, and that it is logged in (AMP_API_KEY)", json=True)
 async def verify_amp(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.agents.registry import get_adapter

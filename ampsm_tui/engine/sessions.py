@@ -337,9 +337,10 @@ class SessionService:
             Path(session.repo_path), Path(session.worktree_path), path, lock_timeout=self.config.git.lock_timeout
         )
 
-    async def abort_operation(self, ref: str) -> None:
+    async def abort_operation(self, ref: str) -> bool:
+        """Abort the session's kept rebase/merge; False when none was in progress."""
         session = await self.get(ref)
-        await gitops.abort_operation(
+        return await gitops.abort_operation(
             Path(session.repo_path), Path(session.worktree_path), lock_timeout=self.config.git.lock_timeout
         )
 

@@ -435,13 +435,13 @@ async def continue_operation(
         return result
 
 
-async def abort_operation(path: Path | str, worktree: Path | str | None = None, *, lock_timeout: float = 60.0) -> None:
+async def abort_operation(path: Path | str, worktree: Path | str | None = None, *, lock_timeout: float = 60.0) -> bool:
     """Abort a kept rebase/merge: everything returns to how it was before it started. Arguments as
-    for `continue_operation`; nothing in progress is not an error."""
+    for `continue_operation`; nothing in progress is not an error (returns False)."""
     async with RepoLock(Path(path), lock_timeout, purpose="abort"):
         where = await _locate(Path(path), Path(worktree) if worktree is not None else None)
         if where is None:
-            return
+            return False
         op = await current_operation(where)
         if op is not None:
             await git(op, "--abort", cwd=where)
@@ -449,3 +449,4 @@ async def abort_operation(path: Path | str, worktree: Path | str | None = None, 
             from .repo import repo_paths
 
             await _drop_temporary((await repo_paths(where)).root, where)
+        return True
