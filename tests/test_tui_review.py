@@ -130,3 +130,11 @@ async def test_a_whole_merge_by_keys_at_80x24_shows_each_outcome(repo: Path) -> 
             assert outcome in text, text
     assert git(repo, "show", "main:greet.py").startswith("def greet")
     assert not Path(session.worktree_path).exists()
+
+
+def test_the_plan_shows_the_test_command_without_its_long_path() -> None:
+    from ampsm_tui.screens.review import short_command
+
+    assert short_command("/tmp/clone/.venv/bin/python -m unittest -q") == "python -m unittest -q"
+    assert short_command("pytest -q") == "pytest -q"
+    assert short_command(None) is None

@@ -5,6 +5,7 @@ Kept out of `commands/` (which never imports the UI); `ampsm demo` imports this 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .scenario import SESSIONS, start_live
@@ -13,6 +14,9 @@ from .workspace import DemoWorkspace
 if TYPE_CHECKING:
     from ..engine.config import Config
     from ..engine.engine import Engine
+
+#: The hint stays this long unless the user opens a screen first (then it goes at once).
+HINT_TIMEOUT_S = 40
 
 HINT_ACTIONS = ("open_session", "diff", "review", "iterate", "batches", "help", "quit")
 
@@ -30,6 +34,13 @@ def first_time_hint() -> str:
     )
 
 
+def clear_hint_once_moved_on(app: Any, holder: dict[str, Any]) -> None:
+    """The hint toast covers part of the screen: once the user opens any screen it has done its job."""
+    if len(app.screen_stack) > 2:  # the default screen, the dashboard, and something opened on it
+        app.clear_notifications()
+        holder.pop("hint").stop()
+
+
 async def run_demo_tui(config: Config, ws: DemoWorkspace, *, speed: float) -> int:
     from ..app import create_app
     from ..engine.engine import Engine
@@ -39,7 +50,8 @@ async def run_demo_tui(config: Config, ws: DemoWorkspace, *, speed: float) -> in
     async def factory(cfg: Config) -> Engine:
         engine = await Engine.open(cfg)
         holder["live"] = start_live(engine, ws, speed=speed)
-        app.notify(first_time_hint(), title="ampsm demo", timeout=40)
+        app.notify(first_time_hint(), title="ampsm demo", timeout=HINT_TIMEOUT_S)
+        holder["hint"] = app.set_interval(0.5, partial(clear_hint_once_moved_on, app, holder))
         return engine
 
     app = create_app(config, engine_factory=factory)

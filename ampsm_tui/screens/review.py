@@ -32,6 +32,21 @@ def commit_message(session: Session, iterations: list[Iteration]) -> str:
     return squash_message(session, iterations)
 
 
+def short_command(command: str | None) -> str | None:
+    """The test script as a person reads it: `/long/venv/bin/python -m unittest` -> `python -m unittest`."""
+    if not command:
+        return command
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    if not words:
+        return command
+    return shlex.join([words[0].rsplit("/", 1)[-1], *words[1:]])
+
+
 STEPS = ("squash", "rebase", "retest", "merge")
 MARKS = {True: ("✓", "green"), False: ("✗", "red"), None: ("·", "dim")}
 #: Side by side (diff | plan + message) from this size up; stacked below it.
@@ -106,7 +121,7 @@ class ReviewScreen(Screen[None]):
         elif step == "rebase":
             on, text = self.rebase, f"Rebase onto {self.onto or base}" + ("" if self.rebase else " (skip)")
         elif step == "retest":
-            script = self.session.script if self.session else None
+            script = short_command(self.session.script) if self.session else None
             if not script:
                 on, text = False, "Re-run tests (no test script)"
             else:
