@@ -18,3 +18,23 @@ def test_group_without_subcommand_shows_help() -> None:
     out = run_cli("db")
     assert out.returncode == 2
     assert "check" in out.stdout
+
+
+def test_every_command_has_working_help() -> None:
+    """`--help` of every registered command renders (argparse treats `%` in help as a format)."""
+    import contextlib
+    import io
+
+    import pytest
+
+    from ampsm_tui.commands import load_all
+    from ampsm_tui.commands.registry import COMMANDS, build_parser
+
+    load_all()
+    parser = build_parser(__version__)
+    for path in COMMANDS:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
+            parser.parse_args([*path, "--help"])
+        assert done.value.code == 0, path
+        assert "usage: ampsm " + " ".join(path) in out.getvalue()
