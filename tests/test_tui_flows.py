@@ -151,6 +151,45 @@ async def test_merge_conflict_abort_leaves_repo_as_before(repo: Path) -> None:
     assert Path(session.worktree_path).is_dir()
 
 
+async def test_abort_after_squash_restores_the_branch_as_before_the_review(repo: Path) -> None:
+    """Squash, then a rebase that conflicts, then abort: the branch is back at its old tip (the
+    squash is undone), the worktree and main are untouched."""
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        session = await app.engine.sessions.create(repo=repo, name="conflicting", prompt="say hi")
+        await app.engine.sessions.iterate(session.id)
+        await app.engine.sessions.iterate(session.id, "again")
+        wt = Path(session.worktree_path)
+        tip_before = git(wt, "rev-parse", "HEAD")
+        (repo / "hello.txt").write_text("hello from main\n")
+        git(repo, "add", "hello.txt")
+        git(repo, "commit", "-q", "-m", "main: hello")
+        main_before = git(repo, "rev-parse", "HEAD")
+        dashboard(app).reload()
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        assert (review.squash, review.rebase) == (True, True)
+        await pilot.press("ctrl+g")
+        for _ in range(30):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, ConflictScreen):
+                break
+        assert isinstance(app.screen, ConflictScreen)
+        assert git(wt, "rev-parse", "HEAD") != tip_before or git(wt, "status", "--porcelain")
+        await pilot.press("a")
+        await settle(pilot)
+        assert app.screen is review and not review.finished
+        assert any("squash undone" in str(step) for step in review.steps), [str(s) for s in review.steps]
+
+    assert git(wt, "rev-parse", "HEAD") == tip_before
+    assert git(wt, "status", "--porcelain") == ""
+    assert git(repo, "rev-parse", "HEAD") == main_before and git(repo, "status", "--porcelain") == ""
+
+
 async def test_session_from_another_process_appears(repo: Path) -> None:
     config = make_test_config(auto_update=True)
     app = create_app(config, cursor_blink=False, poll_interval=0.1)

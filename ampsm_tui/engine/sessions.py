@@ -337,6 +337,18 @@ class SessionService:
             Path(session.repo_path), Path(session.worktree_path), path, lock_timeout=self.config.git.lock_timeout
         )
 
+    async def head(self, ref: str) -> str:
+        """The session branch's tip, to restore with `restore_tip` if a review is abandoned."""
+        from .git.runner import git_out
+
+        session = await self.get(ref)
+        return await git_out("rev-parse", "HEAD", cwd=Path(session.worktree_path))
+
+    async def restore_tip(self, ref: str, sha: str) -> None:
+        session = await self.get(ref)
+        self._idle_for_git(session)
+        await gitops.restore_tip(Path(session.worktree_path), sha, lock_timeout=self.config.git.lock_timeout)
+
     async def abort_operation(self, ref: str) -> bool:
         """Abort the session's kept rebase/merge; False when none was in progress."""
         session = await self.get(ref)

@@ -66,6 +66,7 @@ class ReviewScreen(Screen[None]):
         self.session_id = session_id
         self.session: Session | None = None
         self.finished = False
+        self._tip: str | None = None  # the branch tip when the plan started (restored on abort)
         self.running = False
         self.squash = True
         self.rebase = True
@@ -299,8 +300,23 @@ class ReviewScreen(Screen[None]):
         if outcome == "continued":
             self.step(True, f"{operation} continued after resolving", key)
             return True
-        self.step(None, f"{operation} aborted: the repository is as before", key)
+        await self._undo_review(operation, key)
         return False
+
+    async def _undo_review(self, operation: str, key: str) -> None:
+        """An aborted rebase/merge leaves everything as it was before the review: the conflict was
+        aborted by the engine, and a squash done earlier in this plan is undone too."""
+        sessions = self.ampsm.engine.sessions
+        tip = self._tip
+        try:
+            moved = tip is not None and await sessions.head(self.session_id) != tip
+            if moved and tip is not None:
+                await sessions.restore_tip(self.session_id, tip)
+        except Exception as exc:
+            self.step(False, f"{operation} aborted, but the branch could not be restored: {exc}", key)
+            return
+        undone = " (squash undone)" if moved else ""
+        self.step(None, f"{operation} aborted: everything is as before the review{undone}", key)
 
     @work(exclusive=True, group="review-run", exit_on_error=False)
     async def action_do_merge(self) -> None:
@@ -319,6 +335,7 @@ class ReviewScreen(Screen[None]):
         message = self.query_one("#message", TextArea).text.strip()
         step = "squash"
         try:
+            self._tip = await sessions.head(self.session_id)
             if self.squash:
                 sha = await sessions.squash(self.session_id, message)
                 self.step(True, f"squashed into {str(sha)[:8]}", "squash")

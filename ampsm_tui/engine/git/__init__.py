@@ -77,6 +77,7 @@ from .integrate import (
     continue_operation,
     merge,
     rebase,
+    restore_tip,
     squash,
 )
 from .locks import LockTimeout, RepoLock
@@ -126,6 +127,7 @@ __all__ = [
     "remove_worktree",
     "repo_paths",
     "repo_root",
+    "restore_tip",
     "session_commits",
     "session_diff",
     "slugify",

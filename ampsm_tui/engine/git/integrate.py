@@ -450,3 +450,17 @@ async def abort_operation(path: Path | str, worktree: Path | str | None = None, 
 
             await _drop_temporary((await repo_paths(where)).root, where)
         return True
+
+
+async def restore_tip(worktree: Path | str, sha: str, *, lock_timeout: float = 60.0) -> None:
+    """Put the session branch back at `sha` (a tip recorded before a review started), so that aborting
+    a later step leaves the branch as it was before the whole review, not half squashed. Refused
+    while an operation is in progress or the worktree has uncommitted changes; the commits it
+    leaves stay reachable from the reflog."""
+    wt = Path(worktree)
+    async with RepoLock(wt, lock_timeout, purpose="restore"):
+        await require_no_operation(wt, "worktree")
+        await require_clean(wt, "worktree")
+        if await rev(wt, f"{sha}^{{commit}}") is None:
+            raise AmpsmError(ErrorCode.GIT, f"cannot restore the branch: no commit {sha}")
+        await git("reset", "--quiet", "--keep", sha, cwd=wt)
