@@ -67,7 +67,8 @@ def test_demo_sessions_are_real_branches_commits_and_test_results(tmp_path: Path
     data = demo_json("--dir", str(d))
     repo = Path(str(data["repo"]))
     roles = by_role(data)
-    assert set(roles) == {"green", "failing", "conflict", "live", "merged"}
+    assert set(roles) == {"green", "failing", "conflict", "stopped", "live", "merged"}
+    assert roles["stopped"]["status"] == "interrupted"  # a fourth state that lasts (beside idle, awaiting, done)
     batch_items = [s for s in data["sessions"] if s["role"] == "batch item"]  # type: ignore[union-attr,index]
     assert len(batch_items) == 1
     assert roles["merged"]["status"] == "done" and (repo / "CHANGELOG.md").exists()  # a batch result, merged
@@ -83,7 +84,8 @@ def test_demo_sessions_are_real_branches_commits_and_test_results(tmp_path: Path
             assert its == [] and s["status"] == "idle"
             continue
         (it,) = its
-        assert it["status"] == "completed" and it["input_tokens"] > 0 and it["cost_usd"] > 0
+        expected = "interrupted" if s["role"] == "stopped" else "completed"  # cancelled after its edit
+        assert it["status"] == expected and it["input_tokens"] > 0 and it["cost_usd"] > 0
         message = git(repo, "log", "-1", "--format=%s", it["commit_sha"])
         assert message.startswith("amp: ")
         if s["role"] == "merged":
@@ -136,7 +138,7 @@ def test_demo_twice_never_touches_the_users_db(tmp_path: Path, isolated_env: Pat
     first = demo_json(env=env)
     second = demo_json(env=env)
     assert first["workspace"] == second["workspace"] == str(isolated_env / "demo")
-    assert len(second["sessions"]) == len(first["sessions"]) == 6  # type: ignore[arg-type]
+    assert len(second["sessions"]) == len(first["sessions"]) == 7  # type: ignore[arg-type]
     assert {s["id"] for s in first["sessions"]}.isdisjoint(s["id"] for s in second["sessions"])  # type: ignore[union-attr]
     assert dump(user_db) == rows
     listed = run_cli("list", "--json")

@@ -4,6 +4,8 @@
 - `failing`: an iteration whose new test fails, so the session is `awaiting-input` (iterate again and
   the agent fixes it);
 - `conflict`: green, but main then changed the same line, so its merge conflicts (the conflict view);
+- `stopped`: an iteration cancelled mid-stream (as `x` or Ctrl-C would), so the session is
+  `interrupted` with the work it did so far committed — it can be iterated again;
 - `batch`: a small finished batch of two items (each its own session), one of them merged (`done`);
 - `live`: a session whose first iteration streams at human pace while the TUI is open (in headless
   mode it is created and left idle).
@@ -28,6 +30,7 @@ SESSIONS: dict[str, tuple[str, str]] = {
     "green": ("slugify helper", "Add a slugify(text) helper to textkit, with tests."),
     "failing": ("title case", "Add title_case(text) that capitalises every word, with a test."),
     "conflict": ("word count punctuation", "Make word_count ignore punctuation (word count should skip '!')."),
+    "stopped": ("release notes", "Keep NOTES.md up to date with what changed in this release."),
     "live": ("usage guide", "Write a usage guide in docs/usage.md with an example for every helper."),
 }
 
@@ -77,6 +80,7 @@ async def build_sessions(engine: Engine, ws: DemoWorkspace, *, speed: float) -> 
 
     for role in ("green", "failing", "conflict"):
         await engine.sessions.iterate(await session(role))
+    await _stopped_mid_stream(engine, await session("stopped"))
     move_main(ws)  # after the conflict session branched: same line, different change
 
     batch_file = ws.root / "batch.yaml"
@@ -96,6 +100,31 @@ async def build_sessions(engine: Engine, ws: DemoWorkspace, *, speed: float) -> 
     await session("live")
     save_roles(ws, result)
     return result
+
+
+async def _stopped_mid_stream(engine: Engine, session_id: str) -> None:
+    """Cancel an iteration once the agent has made its edit: the engine records it `interrupted`
+    and commits what was done, exactly as when a user presses `x`."""
+    import asyncio
+    import contextlib
+
+    edited = asyncio.Event()
+
+    def on_event(event: Any) -> None:
+        if getattr(event, "session_id", None) == session_id and event.event.get("kind") == "tool_result":
+            edited.set()
+
+    off = engine.bus.subscribe("agent.event", on_event)
+    task = asyncio.create_task(engine.sessions.iterate(session_id))
+    try:
+        waiter = asyncio.create_task(edited.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        off()
 
 
 def save_roles(ws: DemoWorkspace, result: DemoResult) -> None:

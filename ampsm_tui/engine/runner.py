@@ -105,7 +105,10 @@ class IterationRunner:
         result: AgentRunResult | None = None
         cancelled = False
 
+        seen = adapter.new_parser()  # totals of what arrived, for a turn cancelled before its end
+
         async def on_event(event: AgentEvent) -> None:
+            seen.observe(event)
             await self._record_event(session, iteration, event, open_calls)
 
         try:
@@ -115,7 +118,14 @@ class IterationRunner:
         # Recording the outcome must complete even when we are cancelled again meanwhile (an app
         # quitting, a second Ctrl-C): otherwise the session would be left `running` (lesson 15).
         finishing = asyncio.ensure_future(
-            self._finish(session, iteration, prompt, result, cancelled, time.monotonic() - t0)
+            self._finish(
+                session,
+                iteration,
+                prompt,
+                result or self._partial(adapter, seen, model),
+                cancelled,
+                time.monotonic() - t0,
+            )
         )
         while True:
             try:
@@ -129,6 +139,28 @@ class IterationRunner:
         if cancelled:
             raise asyncio.CancelledError
         return final
+
+    def _partial(self, adapter: Any, seen: Any, model: str | None) -> AgentRunResult | None:
+        """What a cancelled turn did before it was stopped: its usage, priced, and its thread."""
+        if seen.events == 0:
+            return None
+        usage = seen.usage
+        return AgentRunResult(
+            agent=adapter.name,
+            status=IterationStatus.INTERRUPTED,
+            thread_id=seen.thread_id,
+            model=adapter.recorded_model(seen, model),
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_creation_tokens=usage.cache_creation_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cost_usd=adapter.cost(seen, model=model, prices=self.config.pricing) if usage.total else None,
+            summary=seen.summary,
+            raw_lines=seen.raw_lines,
+            events=seen.events,
+            error="cancelled",
+            started_at=now_iso(),
+        )
 
     async def _run_with_retries(
         self, adapter: Any, session: Session, prompt: str, model: str | None, raw_path: Path, on_event: Any

@@ -302,6 +302,11 @@ class StreamParser:
     def flush(self) -> list[AgentEvent]:
         return []
 
+    def observe(self, event: AgentEvent) -> None:
+        """Keep the bookkeeping of an event parsed elsewhere: a caller that sees a turn's events
+        (the runner) can still total a turn that was cancelled before its result arrived."""
+        self._track([event])
+
     # bookkeeping -------------------------------------------------------------------------------------
     def _track(self, events: list[AgentEvent]) -> list[AgentEvent]:
         for event in events:
