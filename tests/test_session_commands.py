@@ -163,7 +163,7 @@ def test_dead_process_is_reconciled_to_interrupted(repo: Path, agent_env: dict[s
     assert db_rows(cfg, "SELECT status FROM sessions")[0]["status"] == "running"
     status = json.loads(run_cli("status", sid, "--json").stdout)
     assert status["session"]["status"] == "interrupted"
-    assert status["iterations"][0]["status"] == "interrupted"
+    assert status["iterations"][0]["status"] == "interrupted" and status["iterations"][0]["ended_at"]
 
 
 def test_interactive_continues_the_thread(repo: Path, agent_env: dict[str, str], tmp_path: Path) -> None:

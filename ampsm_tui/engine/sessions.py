@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import git as gitops
+from .clock import now_iso
 from .config import Config
 from .errors import AmpsmError, ErrorCode, UsageError
 from .events import GitConflict, MetricsEventBus, SessionCreated
@@ -48,7 +49,9 @@ class SessionService:
             )
             last = await self.store.last_iteration(s.id)
             if last and last.id is not None and last.status == "running":
-                await self.store.update_iteration(last.id, status="interrupted", error="process died mid-iteration")
+                await self.store.update_iteration(
+                    last.id, status="interrupted", error="process died mid-iteration", ended_at=now_iso()
+                )
             fixed.append(s.id)
         return fixed
 
