@@ -174,3 +174,57 @@ class RemoteTails:
                 for kind, text in finish_lines(it):
                     self.transcripts.add_line(tail.session_id, kind, text)
                 break
+
+
+#: Past iterations replayed from their stream files (older ones are summarised from the DB).
+REPLAY_LAST = 3
+
+#: One thing for an output pane: ("event", agent event dict) or ("line", (kind, text)).
+Item = tuple[str, Any]
+
+
+def replay_iteration(session: Session, iteration: Iteration) -> list[Item] | None:
+    """A finished iteration as it streamed: its raw stream file through the agent's own parser,
+    then the commit/test lines from the DB. None when the file is gone (pruned) or unreadable."""
+    from .engine.agents.registry import get_adapter
+
+    path = Path(iteration.raw_log_path) if iteration.raw_log_path else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        parser = get_adapter(session.agent, session.agent_cmd).new_parser()
+    except Exception:
+        return None
+    events = StreamTail(session.id, iteration.number, path, parser).read(final=True)
+    if not events:
+        return None
+    items: list[Item] = [
+        ("line", ("marker", f"── iteration {iteration.number} · {iteration.agent or session.agent} ──"))
+    ]
+    if iteration.prompt:
+        items.append(("line", ("detail", "› " + iteration.prompt.splitlines()[0][:200])))
+    items.extend(("event", e) for e in events)
+    items.extend(("line", line) for line in finish_lines(iteration))
+    return items
+
+
+def past_output(
+    session: Session,
+    iterations: list[Iteration],
+    history: Callable[[list[Iteration]], list[tuple[str, str]]],
+    skip: set[int],
+) -> list[Item]:
+    """What an output pane shows of a session's finished iterations this process did not watch:
+    the last few replayed from their stream files (text, thinking, tool calls as they came), the
+    older ones (and any whose file is gone) summarised by `history` from the DB. Blocking file
+    reads: call it in a thread."""
+    shown = [it for it in iterations if it.number not in skip and it.status.value != "running"]
+    replay_from = len(shown) - REPLAY_LAST
+    items: list[Item] = []
+    for index, it in enumerate(shown):
+        replayed = replay_iteration(session, it) if index >= replay_from else None
+        if replayed is None:
+            items.extend(("line", line) for line in history([it]))
+        else:
+            items.extend(replayed)
+    return items

@@ -98,3 +98,33 @@ async def test_change_is_seen_even_when_data_version_does_not_move(repo: Path) -
         assert result.returncode == 0, result.stderr
         table = dashboard(app).query_one("#sessions")
         assert await wait_for(pilot, lambda: table.get_cell(sid, "iters") == "1")  # type: ignore[attr-defined]
+
+
+async def test_past_iterations_replay_their_stream_in_order(repo: Path) -> None:
+    """An iteration run before the app started (by another process) is shown as it streamed: the
+    agent's first words, the tool call and the final words in order, then commit and tests; the
+    older iterations beyond the replay window are summarised from the DB."""
+    from ampsm_tui.live_tail import REPLAY_LAST
+
+    out = run_cli("new", "--repo", str(repo), "--name", "earlier", "--prompt", "add hello", "--script", "true", "--run")
+    assert out.returncode == 0, out.stderr
+    sid = out.stdout.split()[2]
+    for n in range(REPLAY_LAST):
+        assert run_cli("iterate", sid, "--prompt", f"more {n}").returncode == 0
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: any("Appended turn" in line for line in output_lines(app)))
+        lines = output_lines(app)
+        last = max(i for i, line in enumerate(lines) if line.startswith("── iteration 4 ·"))
+        tail = lines[last:]
+        first_words = next(i for i, line in enumerate(tail) if "I'll make the change." in line)
+        tool = next(i for i, line in enumerate(tail) if "Bash" in line)
+        final = next(i for i, line in enumerate(tail) if "Appended turn 4 to hello.txt." in line)
+        commit = next(i for i, line in enumerate(tail) if line.startswith("● commit"))
+        assert first_words < tool < final < commit
+        assert any("tests passed" in line for line in tail)
+        # iteration 1 is outside the replay window: its summary line from the DB, no streamed words
+        first = lines[: next(i for i, line in enumerate(lines) if line.startswith("── iteration 2 ·"))]
+        assert any("Created hello.txt containing hi." in line for line in first)
+        assert not any("I'll make the change." in line for line in first)

@@ -8,6 +8,7 @@ a reload; key actions call the engine through `app.run_engine`.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,6 +24,7 @@ from .. import actions
 from ..app import DataChanged, EngineEventMessage
 from ..engine.clock import to_iso
 from ..engine.models import Iteration, Session
+from ..live_tail import Item, past_output
 from ..widgets.batch_strip import BatchStrip
 from ..widgets.diff_view import DiffView
 from ..widgets.output_log import OutputLog
@@ -67,6 +69,14 @@ def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip
         if it.error:
             lines.append(("error", f"error: {it.error}"))
     return lines
+
+
+def feed_items(output: OutputLog, items: list[Item]) -> None:
+    for what, value in items:
+        if what == "event":
+            output.feed(value)
+        else:
+            output.feed_line(*value)
 
 
 class DashboardScreen(session_actions.SessionActions, Screen[None]):
@@ -272,8 +282,12 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
                 mark = {True: " ✓", False: " ✗", None: ""}[call.ok]
                 tools.setdefault(call.iteration_id, []).append(f"{call.name}  {call.args_summary}{mark}")
             seen = self.ampsm.transcripts.iterations_seen(session_id)
-            for kind, text in history_lines(iterations, tools, seen):
-                output.feed_line(kind, text)
+            session = await store.get_session(session_id)
+            if session is not None:
+                items = await asyncio.to_thread(
+                    past_output, session, iterations, lambda its: history_lines(its, tools, set()), seen
+                )
+                feed_items(output, items)
             if not iterations and not self.ampsm.transcripts.has(session_id):
                 output.feed_line("detail", "No iterations yet: i runs the agent, c starts a chat.")
             self.ampsm.transcripts.attach(session_id, output)

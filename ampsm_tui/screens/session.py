@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
@@ -15,12 +16,13 @@ from textual.widgets import Static
 from .. import actions
 from ..app import DataChanged, EngineEventMessage
 from ..engine.models import Session
+from ..live_tail import past_output
 from ..widgets import display
 from ..widgets.footer import KeyFooter
 from ..widgets.output_log import OutputLog
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
-from .dashboard import history_lines
+from .dashboard import feed_items, history_lines
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -94,8 +96,10 @@ class SessionScreen(session_actions.SessionActions, Screen[None]):
             self._attached = True
             output = self._output
             seen = app.transcripts.iterations_seen(self.session_id)
-            for kind, text in history_lines(iterations, {}, seen):
-                output.feed_line(kind, text)
+            items = await asyncio.to_thread(
+                past_output, session, iterations, lambda its: history_lines(its, {}, set()), seen
+            )
+            feed_items(output, items)
             app.transcripts.attach(self.session_id, output)
 
     def on_unmount(self) -> None:
