@@ -30,6 +30,7 @@ class Engine:
         self.bus = bus
         self.sessions: SessionService = SessionService(config, store, bus)
         self._backup: asyncio.Task[Any] | None = None
+        self._prune: asyncio.Task[Any] | None = None
 
     @classmethod
     async def open(cls, config: Config | None = None, store: Store | None = None) -> Engine:
@@ -45,19 +46,29 @@ class Engine:
         await engine.sessions.reconcile()
         from .backup import maybe_backup_async
 
-        # database.backup_interval: a copy when the newest is too old. It runs beside the command's
-        # own work (a thread) and close() waits for it, so no task outlives a headless command.
+        # database.backup_interval: a copy when the newest is too old; telemetry.retention_days: old
+        # detail pruned once a day. Both run beside the command's own work and close() waits for
+        # them, so no task outlives a headless command.
         engine._backup = asyncio.create_task(maybe_backup_async(config))
+        engine._prune = asyncio.create_task(engine._daily_prune())
         return engine
+
+    async def _daily_prune(self) -> None:
+        from .telemetry import maybe_prune
+
+        await maybe_prune(self.store, self.config)
 
     async def close(self) -> None:
         await self.sessions.shutdown()
-        if self._backup is not None:
+        for name in ("_backup", "_prune"):
+            task: asyncio.Task[Any] | None = getattr(self, name)
+            if task is None:
+                continue
             try:
-                await self._backup
+                await task
             except Exception:
-                log.exception("periodic backup failed")
-            self._backup = None
+                log.exception("periodic %s failed", name.strip("_"))
+            setattr(self, name, None)
         await self.store.close()
 
     async def __aenter__(self) -> Engine:

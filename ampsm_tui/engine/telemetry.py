@@ -276,3 +276,25 @@ async def prune(store: Store, config: Config, *, now: datetime | None = None) ->
         except OSError:
             continue
     return {"cutoff": cutoff, "tool_calls_deleted": deleted, "raw_logs_removed": removed}
+
+
+PRUNE_EVERY_S = 86400.0
+
+
+async def maybe_prune(store: Store, config: Config) -> dict[str, Any] | None:
+    """`telemetry.retention_days` applied at most once a day, from whatever opens the engine (a
+    marker file in the config dir remembers the last run), so old detail never grows without bound."""
+    import time
+
+    from .fsperm import private_dir
+
+    marker = config.config_dir / "last-prune"
+    try:
+        if time.time() - marker.stat().st_mtime < PRUNE_EVERY_S:
+            return None
+    except FileNotFoundError:
+        pass
+    result = await prune(store, config)
+    private_dir(config.config_dir)
+    marker.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    return result
