@@ -295,6 +295,9 @@ async def maybe_prune(store: Store, config: Config) -> dict[str, Any] | None:
     except FileNotFoundError:
         pass
     result = await prune(store, config)
-    private_dir(config.config_dir)
-    marker.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    if not marker.parent.is_dir():  # ampsm's own folder when it makes it; a user's folder stays theirs
+        private_dir(marker.parent)
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(result) + "\n")
     return result
