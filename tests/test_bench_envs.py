@@ -123,6 +123,9 @@ def test_overlays_never_change_the_cached_environment(tmp_path: Path) -> None:
     base = subprocess.run([str(env.python), "-c", "import tiny"], capture_output=True, text=True)
     assert base.returncode != 0
     assert sorted(p.name for p in (env.venv / "lib" / f"python{version}" / "site-packages").iterdir()) == before
+    kept = overlay_env(one, env, {"PATH": "/usr/bin", "PYTHONPATH": "/mine", "VIRTUAL_ENV": "/other"})
+    assert kept["PYTHONPATH"] == "/mine" and kept["VIRTUAL_ENV"] == str(one)  # the user's PYTHONPATH stays
+    assert kept["PATH"].split(os.pathsep)[:2] == [str(one / "bin"), str(env.venv / "bin")]
     pip_script = (one / "bin" / "pip").read_text().splitlines()[0]
     assert str(one) in pip_script  # the cached env's scripts re-pointed at the overlay's python
 

@@ -310,6 +310,11 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert res.returncode == 1, res.stderr + res.stdout  # the non-applying patches are errors
     data = json.loads(res.stdout)
     envs = json.loads(run_cli("bench", "env", "list", "--json", env=env).stdout)
+    build = run_cli("bench", "env", "build", "--dataset", str(dataset), "--repos-dir", str(repos), "--json", env=env)
+    assert build.returncode == 0, build.stderr
+    assert sorted((b["repo"], b["built"]) for b in json.loads(build.stdout)) == sorted(
+        (f.repo, False) for f in FAMILIES
+    )  # one environment per (repo, version), all found in the cache
     report = run_cli("bench", "report", "real", "--markdown", env=env).stdout
     return {
         "rows": {r["instance_id"]: r for r in data["instances"]},
