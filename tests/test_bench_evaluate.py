@@ -128,7 +128,7 @@ def test_missing_repo_and_test_timeout_are_per_instance_errors(tmp_path: Path, f
     out = tmp_path / "out"
     res = run_cli(
         "bench", "start", "--dataset", str(dataset), "--repos-dir", str(fx.repos_dir), "--report-dir", str(out),
-        "-p", "gold", "--run-id", "t", "--timeout", "3", "--env-cmd", f"{sys.executable} {slow}", "--json",
+        "-p", "gold", "--run-id", "t", "--timeout", "20", "--env-cmd", f"{sys.executable} {slow}", "--json",
     )  # fmt: skip
     assert res.returncode == 1, res.stderr  # the run went on, and its status says some errored
     data = json.loads(res.stdout)
@@ -139,7 +139,7 @@ def test_missing_repo_and_test_timeout_are_per_instance_errors(tmp_path: Path, f
     summary = _summary(out, "gold", "t")
     assert summary["error_ids"] == ["acme__calc-1", "acme__calc-3"] and summary["resolved_ids"] == ["acme__calc-2"]
     log3 = out / "logs" / "run_evaluation" / "t" / "gold" / "acme__calc-3" / "test_output.txt"
-    assert "Timeout error: 3 seconds exceeded." in log3.read_text()
+    assert "Timeout error: 20 seconds exceeded." in log3.read_text()
     assert summary["failure_reasons"] == {"acme__calc-3": "tests_timed_out"}
     assert _worktrees(fx.repo) == [f"worktree {fx.repo}"]
 

@@ -8,6 +8,7 @@ tests that time out, or a missing repository write no `report.json` (the summary
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -231,9 +232,11 @@ class Evaluator:
             await self._evaluate_in(tree, instance, prediction, log, outcome, repo)
         finally:
             t1 = time.perf_counter()
+            # the tree (and the instance's venv) deleted outside the lock, then the worktree's
+            # record pruned under it: `worktree remove` would scan a large tree while holding the
+            # lock that the other workers need to create theirs
+            await asyncio.to_thread(shutil.rmtree, holder, True)
             async with _repo_lock(repo):
-                await proc.git("worktree", "remove", "--force", str(tree), cwd=repo)
-                shutil.rmtree(holder, ignore_errors=True)
                 await proc.git("worktree", "prune", cwd=repo)
             outcome.timings["cleanup_s"] = time.perf_counter() - t1
 
