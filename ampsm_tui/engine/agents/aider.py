@@ -68,6 +68,7 @@ class AiderAdapter(AgentAdapter):
     name = "aider"
     binary = "aider"
     install_hint = "python -m pip install aider-chat (and set the key of the model's provider)"
+    retries_itself = True  # litellm errors are retried with backoff inside Aider
 
     def build_argv(
         self, prompt: str, *, thread_id: str | None = None, model: str | None = None, cwd: Path | str
