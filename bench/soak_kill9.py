@@ -5,7 +5,7 @@ recovery, then the figures that must all be 0.
 
 Each trial starts one real `ampsm` command on a throw-away repo (the agent is `--agent command`, a
 shell script that appends a unique line to its session's own file and records the line in a ledger
-outside the repo), waits a random 0.05-2.5 s and sends SIGKILL to the ampsm process (with `--group`,
+outside the repo), waits a random 0.05-4 s and sends SIGKILL to the ampsm process (with `--group`,
 to its whole process group: the git it is running dies too). The next command is the next trial.
 
 Then the recovery the README documents ("After a crash"): any command reconciles (sessions left
@@ -141,7 +141,7 @@ class Soak:
             cwd=self.root,
             start_new_session=self.group,
         )
-        delay = self.rng.uniform(0.05, 2.5)
+        delay = self.rng.uniform(0.05, 4.0)
         try:
             proc.wait(delay)
             self.outcomes[f"{op}: finished before the kill"] += 1

@@ -176,7 +176,11 @@ async def _run_scheduler(ctx: Context, engine: Engine, run: BatchRun, concurrenc
 
     spec = definition_of(run)
     notes = spec.notifications if spec else None
-    hook = usable_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook") if notes else None
+    hook = (
+        usable_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook")
+        if notes and notes.webhook
+        else None
+    )
     notifier = Notifier.from_config(
         engine.config,
         extra_webhooks=[hook] if hook else [],

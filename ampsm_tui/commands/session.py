@@ -129,7 +129,10 @@ _ITERATE_ARGS = (
     arg("--prompt-file", metavar="FILE", help="read the task from FILE (`-` for stdin): for long prompts"),
     arg("--script", help="test script run after each iteration (the quality gate)"),
     arg("--agent", default="amp", choices=AGENTS, help="agent CLI (default: amp)"),
-    arg("--agent-cmd", help="command line for --agent command (prompt in $AMPSM_PROMPT and stdin)"),
+    arg(
+        "--agent-cmd",
+        help="command line for --agent command (prompt on stdin, in $AMPSM_PROMPT_FILE and $AMPSM_PROMPT)",
+    ),
     arg("--model", help="model (or Amp mode: low|medium|high|ultra)"),
     arg("--timeout", type=_positive_float, metavar="SECONDS", help="agent turn timeout (default: amp.timeout)"),
     arg("--base", help="base branch (default: git.default_base_branch, else the repo's HEAD branch)"),

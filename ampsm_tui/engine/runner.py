@@ -324,7 +324,8 @@ class IterationRunner:
             )
         except (AmpsmError, GitError, OSError) as exc:
             failure = coded(exc)
-            assert isinstance(failure, AmpsmError)
+            if not isinstance(failure, AmpsmError):  # an OSError under git (a full disk, a gone directory)
+                failure = AmpsmError(ErrorCode.GIT, f"commit failed in {session.worktree_path}: {exc}")
             agent_error = fields.get("error")
             fields["error"] = (
                 f"{failure.one_line()}; whatever the agent changed is still in the worktree"
@@ -433,9 +434,6 @@ def coded(exc: BaseException) -> BaseException:
         return AmpsmError(ErrorCode.GIT, f"git {' '.join(exc.result.args[:2])} failed: {' '.join(detail[:2])}")
     if isinstance(exc, sqlite3.Error):
         return AmpsmError(ErrorCode.DATABASE, f"database error: {exc}")
-    if isinstance(exc, OSError) and not isinstance(exc, asyncio.CancelledError):
-        where = f" ({exc.filename})" if exc.filename else ""
-        return AmpsmError(ErrorCode.GIT, f"{exc.strerror or exc}{where}")
     return exc
 
 
