@@ -21,7 +21,12 @@ async def _engine(ctx: Context) -> Engine:
 
 
 def _session_dict(s: Session) -> dict[str, Any]:
-    return s.model_dump(mode="json")
+    from ..engine.secrets import redact
+
+    data = s.model_dump(mode="json")
+    if data.get("notify_webhook"):  # rows stored before webhook URLs were redacted on the way in
+        data["notify_webhook"] = redact(data["notify_webhook"])
+    return data
 
 
 def _positive_float(value: str) -> float:

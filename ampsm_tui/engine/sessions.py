@@ -48,7 +48,11 @@ class SessionService:
             if s.id in self._running or same_process(s.pid, s.pid_started_at):
                 continue
             reason = "process died mid-iteration"
-            orphan = await self._stop_orphan(s)
+            try:
+                orphan = await self._stop_orphan(s)
+            except AmpsmError as exc:  # every command reconciles: it must not fail them all
+                log.warning("%s", exc.message)
+                orphan, reason = None, f"{reason}; its agent (process group {s.agent_pid}) could not be stopped"
             if orphan is not None:
                 reason += f"; its agent (process group {orphan}) was stopped"
             await self.store.set_session_status(
