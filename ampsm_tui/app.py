@@ -97,8 +97,17 @@ class AmpsmApp(App[None]):
         self._detach_notifier: Callable[[], None] | None = None
         self.user_keymap: dict[str, str] = dict(config.ui.keymap)
         self.set_keymap(self.user_keymap)
-        theme = config.ui.theme
+        from .ui_state import UiState
+
+        self.ui_state = UiState(config.config_dir)
+        saved = self.ui_state.get("theme")  # the last one picked (ctrl+t) wins over the config's
+        theme = saved if isinstance(saved, str) and saved in self.available_themes else config.ui.theme
         self.theme = theme if theme in self.available_themes else "gruvbox"
+        self._theme_ready = True
+
+    def watch_theme(self, theme: str) -> None:
+        if getattr(self, "_theme_ready", False):
+            self.ui_state.set("theme", theme)
 
     # -- engine -----------------------------------------------------------------------------
 
@@ -112,7 +121,16 @@ class AmpsmApp(App[None]):
     def store(self) -> Store:
         return self.engine.store
 
+    @property
+    def engine_open(self) -> bool:
+        return self._engine is not None
+
     async def on_mount(self) -> None:
+        from .screens.dashboard import DashboardScreen
+
+        # The dashboard paints first (header, empty panes); its rows fill in once the DB is open.
+        dashboard = DashboardScreen()
+        await self.push_screen(dashboard)
         if self._engine is None:
             from .engine.errors import AmpsmError
 
@@ -128,8 +146,6 @@ class AmpsmApp(App[None]):
                 return
         self._unsubscribe = self.engine.bus.subscribe("*", self._on_engine_event)
         self._attach_notifier()
-        from .screens.dashboard import DashboardScreen
-
         if self.config.ui.auto_update:
             from .db_watch import DbWatch
 
@@ -137,7 +153,7 @@ class AmpsmApp(App[None]):
             # two is then seen by the first check (read after the load, it would be missed for good).
             self.db_watch = DbWatch(self.store, self.store.path, self._data_changed, poll_interval=self.poll_interval)
             await self.db_watch.baseline()
-        await self.push_screen(DashboardScreen())
+        dashboard.engine_ready()
         if self.db_watch is not None:
             from .live_tail import RemoteTails
 

@@ -19,6 +19,7 @@ from ..engine.models import Session
 from ..live_tail import past_output
 from ..widgets import display
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 from ..widgets.output_log import OutputLog
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
@@ -45,13 +46,14 @@ def session_facts(session: Session) -> Table:
     return table
 
 
-class SessionScreen(session_actions.SessionActions, Screen[None]):
+class SessionScreen(NavMixin, session_actions.SessionActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
         *actions.bindings("dashboard", only=("iterate", "chat", "diff", "review", "cancel", "archive")),
         *actions.bindings("output"),
+        *actions.bindings("nav"),
     ]
-    CONTEXTS = ("dashboard", "output")
+    CONTEXTS = ("dashboard", "output", "nav")
 
     def __init__(self, session_id: str) -> None:
         super().__init__()

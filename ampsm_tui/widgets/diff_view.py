@@ -22,6 +22,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from .. import actions
+from .. import format as fmt
 
 MAX_SHOWN_LINES = 3000
 MAX_LINE_CHARS = 500
@@ -167,7 +168,15 @@ class DiffView(Widget, can_focus=False):
         added = sum(f.added for f in self.files)
         removed = sum(f.removed for f in self.files)
         title.update(
-            f"{current.path}  [{self.index + 1}/{len(self.files)}]  +{added} -{removed}  ({scope})  ·  ]/[ files  l scope"
+            Text.assemble(
+                (current.path, "bold"),
+                "  ",
+                (f"+{current.added}", "green"),
+                " ",
+                (f"-{current.removed}", "red"),
+                f"  ·  file {self.index + 1}/{len(self.files)}  ·  {scope} "
+                f"{fmt.plural(len(self.files), 'file')} +{added} -{removed}  ·  ]/[ files  l scope",
+            )
         )
         body.update(highlight_file(current))
         self.query_one("#diff-scroll", VerticalScroll).scroll_home(animate=False)
