@@ -50,9 +50,8 @@ def dollars(value: float) -> str:
 
 
 def cost(value: float | None, *, unpriced: int = 0, short: bool = False) -> str:
-    """A cost. `value` None with `unpriced` > 0 (or `unpriced=-1`, unknown count): "unpriced"; None and
-    nothing unpriced: "–" (nothing was spent). A priced sum with unpriced parts: `$0.0143 (+2 unpriced)`,
-    or `$0.0143+?` when `short` (a table cell)."""
+    """A cost. `value` None with `unpriced` > 0: "unpriced"; None and nothing unpriced: "–" (nothing was
+    spent). A priced sum with unpriced parts: `$0.0143 (+2 unpriced)`, or `$0.0143+?` when `short`."""
     if value is None:
         return UNPRICED if unpriced else NOTHING
     text = dollars(value)
@@ -60,7 +59,12 @@ def cost(value: float | None, *, unpriced: int = 0, short: bool = False) -> str:
         return text
     if short:
         return text + "+?"
-    return f"{text} (+{unpriced} {UNPRICED})" if unpriced > 0 else f"{text} (+{UNPRICED})"
+    return f"{text} (+{unpriced} {UNPRICED})"
+
+
+def price(value: float | None) -> str:
+    """What an agent run cost: dollars, or "unpriced" when its price is unknown (never $0)."""
+    return UNPRICED if value is None else dollars(value)
 
 
 def iteration_cost(cost_usd: float | None, spent_tokens: int | None) -> str:

@@ -349,8 +349,8 @@ async def test_defect10_one_session_shows_one_token_total_and_one_cost_everywher
         await pilot.press("3")
         await settle(pilot)
         metrics = str(dash(app).query_one("#metrics", Static).render())
-        assert f"Tokens            {expected_tokens} (in 3.6k · out 1.0k)" in metrics, metrics
-        assert "Cost              $0.0375" in metrics, metrics
+        assert f"Tokens       {expected_tokens} (in 3.6k · out 1.0k)" in metrics, metrics
+        assert "Cost         $0.0375" in metrics, metrics
         await pilot.press("enter")
         await settle(pilot)
         text = screen_text(app)

@@ -304,7 +304,7 @@ async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
         for label in ("instance", "agent/model", "status", "time s", "cost", "session", "reason"):
             detail.add_column(label, overflow="fold")
         for r in rows:
-            cost = fmt.NOTHING if r.session_id is None else fmt.cost(r.cost_usd, unpriced=-1)
+            cost = fmt.NOTHING if r.session_id is None else fmt.price(r.cost_usd)
             detail.add_row(
                 r.instance_id,
                 r.model_name_or_path,

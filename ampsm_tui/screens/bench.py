@@ -62,7 +62,7 @@ def cost_cell(row: BenchInstance) -> str:
     """No agent ran: "–"; an agent ran at an unknown price: "unpriced" (never $0)."""
     if row.session_id is None:
         return "–"
-    return fmt.cost(row.cost_usd, unpriced=-1)
+    return fmt.price(row.cost_usd)
 
 
 class BenchScreen(NavMixin, Screen[None]):

@@ -133,15 +133,19 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         yield KeyFooter()
 
     def _where(self) -> str:
-        """Which workspace this is: the DB path, with the home directory as ~."""
+        """Which workspace this is: the DB path, with the home directory as ~ (snapshots fix the label)."""
         from pathlib import Path
 
+        label = getattr(self.ampsm, "workspace_label", None)
+        if label:
+            return str(label)
         path = str(self.ampsm.config.db_path)
         home = str(Path.home())
         return "db " + ("~" + path[len(home) :] if path.startswith(home + "/") else path)
 
     def on_mount(self) -> None:
         self.query_one("#sessions-pane").border_title = "Sessions"
+        self.query_one("#sessions-pane").border_subtitle = self._where()
         self.query_one("#output").border_title = "Output"
         self.query_one(SessionTable).focus()
         self._apply_width(self.app.size.width)
@@ -235,14 +239,17 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
             if summary.cell_len + len(text) > width:
                 break
             summary.append(text, style=style)
+        self.query_one("#summary", Static).update(summary)
+        self._show_where()
+
+    def _show_where(self) -> None:
+        """Which DB this is, on the sessions pane's bottom border (always there, whatever the width)."""
+        pane = self.query_one("#sessions-pane")
         where = self._where()
-        room = width - summary.cell_len - 3
-        if len(where) > room:  # the DB's folder and name, at least
+        if len(where) > pane.size.width - 6 and not getattr(self.ampsm, "workspace_label", None):
             db = self.ampsm.config.db_path
             where = f"db …/{db.parent.name}/{db.name}"
-        if len(where) <= room:
-            summary.append(" · " + where, style="dim")
-        self.query_one("#summary", Static).update(summary)
+        pane.border_subtitle = where
 
     def _show_empty_hint(self, total: int, table: SessionTable) -> None:
         """One line saying what to press when the list is empty (no sessions, or none match)."""
@@ -290,7 +297,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
             self._reload_pending = False
             self.reload()
 
-        self.set_timer(0.05, go)
+        self.set_timer(0.02, go)
 
     @on(DataChanged)
     def _on_data_changed(self) -> None:

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -83,6 +82,8 @@ def highlight_file(diff: FileDiff, *, theme: str = "ansi_dark", limit: int = MAX
         return Text("Binary file changed", style="italic")
     shown = diff.lines[:limit]
     code_lines = [line[1:][:MAX_LINE_CHARS] if not line.startswith("@@") else "" for line in shown]
+    from rich.syntax import Syntax  # pygments: loaded when a diff is first shown, not at startup
+
     lexer = Syntax.guess_lexer(diff.path, code="")
     highlighted = Syntax("\n".join(code_lines), lexer, theme=theme).highlight("\n".join(code_lines))
     code = highlighted.split("\n", allow_blank=True)

@@ -11,14 +11,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 from .. import format as fmt
-from ..engine.models import Session
-from ..engine.store.overview import SessionTotals
 from . import display
+
+if TYPE_CHECKING:  # the store package is imported once the engine opens, after the first paint
+    from ..engine.models import Session
+    from ..engine.store.overview import SessionTotals
 
 #: (key, label, width): fixed columns; "name" and "branch" share what is left (see `layout`).
 FIXED: dict[str, tuple[str, int]] = {

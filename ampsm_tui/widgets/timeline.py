@@ -62,7 +62,7 @@ def metrics_text(iterations: list[Iteration]) -> Text:
             f"{fmt.tokens(fmt.token_total(tokens_in, tokens_out))} ({fmt.token_split(tokens_in, tokens_out, cache)})",
         ),
         (
-            "Cache read/write",
+            "Cache r/w",
             f"{fmt.tokens(sum(it.cache_read_tokens for it in iterations))} / "
             f"{fmt.tokens(sum(it.cache_creation_tokens for it in iterations))}",
         ),
@@ -73,6 +73,6 @@ def metrics_text(iterations: list[Iteration]) -> Text:
     ]
     out = Text()
     for label, value in rows:
-        out.append(f"{label:<18}", style="bold")
+        out.append(f"{label:<13}", style="bold")
         out.append(value + "\n")
     return out
