@@ -321,7 +321,7 @@ async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
         for label in ("instance", "agent/model", "status", "time s", "cost", "session", "reason"):
             detail.add_column(label, overflow="fold")
         for r in rows:
-            cost = "-" if r.session_id is None else ("unpriced" if r.cost_usd is None else f"${r.cost_usd:.4f}")
+            cost = fmt.NOTHING if r.session_id is None else fmt.price(r.cost_usd)
             detail.add_row(
                 r.instance_id,
                 r.model_name_or_path,
