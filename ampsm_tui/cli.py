@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"ampsm {__version__}\n")
         return 0
     if argv[:1] == ["__complete"]:  # shell completion on every Tab: no registry, no asyncio
-        from .commands.completion import complete_ids
+        from .commands.complete_ids import complete_ids
 
         return complete_ids(argv[1:])
     from .commands import load_for

@@ -43,3 +43,24 @@ def test_unknown_word_still_gets_the_full_usage_error() -> None:
     assert out.returncode == 2
     assert "invalid choice: 'lsit'" in out.stderr
     assert "list" in out.stderr  # the choices listed come from the whole registry
+
+
+def test_plain_output_is_what_rich_prints_without_styles() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ampsm_tui.commands.context import strip_markup
+
+    samples = [
+        "[bold]sess-1[/] name — [bold]idle[/]",
+        "model claude-opus-4-8[1m] costs [0, 1]",
+        r"literal \[bold] tag",
+        "[red]E004: worktree missing[/red]",
+        "[link=https://x.example]docs[/link] and [dim]more[/]",
+        "no markup at all: 100% (a/b) [x",
+    ]
+    for text in samples:
+        console = Console(file=io.StringIO(), highlight=False, soft_wrap=True, color_system=None, emoji=False)
+        console.print(text)
+        assert strip_markup(text) == console.file.getvalue().rstrip("\n"), text  # type: ignore[attr-defined]
