@@ -58,7 +58,7 @@ async def repo_paths(path: Path | str) -> RepoPaths:
     Works from the main checkout, any subdirectory, or a linked worktree: all map to the same main
     checkout, so every session of one repository shares one lock and one `.worktrees/`.
     """
-    p = Path(path).expanduser()
+    p = Path(path).expanduser().resolve()
     cached = _PATHS_CACHE.get(p)
     if cached is not None and cached[0].common_dir.is_dir():
         return cached[0]
@@ -104,7 +104,7 @@ async def current_branch(path: Path | str) -> str | None:
 
 async def current_operation(path: Path | str) -> Operation | None:
     """The merge/rebase/cherry-pick/revert the worktree at `path` is in the middle of, if any."""
-    p = Path(path).expanduser()
+    p = Path(path).expanduser().resolve()
     cached = _PATHS_CACHE.get(p)
     marks = cached[1] if cached is not None else (await _probe(p))[1]
     return _operation(marks)
