@@ -26,12 +26,12 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -qq --upgrade pip
-	$(BIN)/python -m pip install -qq -e .
+	$(BIN)/python -m pip install -qq -e . --config-settings editable_mode=compat
 	touch $(STAMP)
 
 # The swebench extra lets the tests compare our grader with the official one.
 $(TEST_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install -qq -e '.[test,swebench]'
+	$(BIN)/python -m pip install -qq -e '.[test,swebench]' --config-settings editable_mode=compat
 	touch $(TEST_STAMP)
 
 run: $(STAMP)

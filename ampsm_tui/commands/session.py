@@ -283,7 +283,7 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
         else:
             ctx.print(f"{len(sessions)} sessions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         return 0
-    s = await engine.sessions.get(args.id)
+    s = await engine.store.resolve_session(args.id)
     its = await engine.store.list_iterations(s.id)
     if ctx.json:
         ctx.emit_json({"session": _session_dict(s), "iterations": [i.model_dump(mode="json") for i in its]})
