@@ -106,3 +106,37 @@ def test_processes_never_overlap_inside_the_lock(repo: Path, tmp_path: Path) -> 
     assert len(lines) == 4 * 3 * 2
     for enter, leave in zip(lines[::2], lines[1::2], strict=True):
         assert enter.startswith("enter ") and leave == "exit " + enter.split()[1]
+
+
+HOLD_SHARED = """
+import asyncio, sys
+from pathlib import Path
+from ampsm_tui.engine.git import RepoLock
+async def main():
+    async with RepoLock(Path(sys.argv[1]), 30, purpose="commit", shared=True):
+        print("locked", flush=True)
+        sys.stdin.readline()
+asyncio.run(main())
+"""
+
+
+async def test_commits_share_the_lock_and_exclusive_operations_wait_for_them(repo: Path) -> None:
+    """An iteration's commit takes the lock shared: another process's commit gets in beside it, a
+    worktree add or a merge (exclusive) does not until the commit is done."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SHARED, str(repo)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        async with RepoLock(repo, 2, shared=True):  # a second commit, elsewhere: no wait
+            pass
+        with pytest.raises(LockTimeout):
+            async with RepoLock(repo, 0.3):
+                pass
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(10)
+    async with RepoLock(repo, 2):  # released: the exclusive one gets in
+        pass

@@ -68,10 +68,18 @@ def session_of(message: str) -> str | None:
     return None
 
 
+_IDENTITY: dict[Path, tuple[str, ...]] = {}
+
+
 async def identity_options(cwd: Path | str) -> tuple[str, ...]:
-    res = await git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False)
-    author = await git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False)
-    return () if res.ok and author.ok else FALLBACK_IDENTITY
+    """`-c user.name=... -c user.email=...` when git knows no identity here, else nothing. Asked
+    once per worktree per process (two `git var` processes), not on every commit."""
+    key = Path(cwd).resolve()
+    if key not in _IDENTITY:
+        res = await git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False)
+        author = await git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False)
+        _IDENTITY[key] = () if res.ok and author.ok else FALLBACK_IDENTITY
+    return _IDENTITY[key]
 
 
 async def require_own_worktree(wt: Path) -> None:
@@ -150,7 +158,7 @@ async def commit_iteration(
     (E001, or E004 for the branch) with git's own message."""
     wt = Path(worktree)
     try:
-        async with RepoLock(wt, lock_timeout, purpose=f"commit {session_id}"):
+        async with RepoLock(wt, lock_timeout, purpose=f"commit {session_id}", shared=True):
             if branch is not None:
                 await ensure_session_branch(wt, branch, session_id=session_id)
             return await _commit_locked(wt, summary, session_id=session_id, iteration=iteration, prefix=prefix)
@@ -183,7 +191,9 @@ async def _commit_locked(
     files = await diff_files(wt, staged=True)
     message = iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix)
     ident = await identity_options(wt)
-    await git(*ident, "commit", "--quiet", "--no-verify", "--file=-", cwd=wt, input=message)
+    # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
+    await git("-c", "maintenance.auto=false", *ident, "commit", "--quiet", "--no-verify", "--file=-", cwd=wt,
+              input=message)  # fmt: skip
     sha = await git_out("rev-parse", "HEAD", cwd=wt)
     return CommitResult(
         sha=sha,

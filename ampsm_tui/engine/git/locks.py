@@ -1,7 +1,10 @@
 """The repository lock: one file under the common `.git` dir, held with `flock` across processes.
 
 Every operation that writes refs or worktrees runs inside `RepoLock`, so the TUI and any number of
-headless commands on one repository are serialised. The kernel drops a `flock` when its holder dies,
+headless commands on one repository are serialised. An iteration's commit touches only its own
+worktree's index and its own branch (git locks each ref it updates), so it takes the lock `shared`:
+commits in different worktrees run side by side, and every exclusive operation (worktree add and
+remove, squash, rebase, merge) still waits for them and they for it. The kernel drops a `flock` when its holder dies,
 so a lock file left by a dead process is simply taken over; the pid written in it is only there to
 name the holder in a timeout message.
 """
@@ -56,10 +59,11 @@ def read_holder(lock_path: Path) -> str:
 class RepoLock:
     """`async with RepoLock(repo, timeout=60):` — re-entrant within one task."""
 
-    def __init__(self, repo: Path | str, timeout: float = 60.0, *, purpose: str = "") -> None:
+    def __init__(self, repo: Path | str, timeout: float = 60.0, *, purpose: str = "", shared: bool = False) -> None:
         self.repo = Path(repo)
         self.timeout = timeout
         self.purpose = purpose
+        self.shared = shared
         self.path: Path | None = None
         self._fd: int | None = None
         self._token: contextvars.Token[frozenset[str]] | None = None
@@ -76,16 +80,17 @@ class RepoLock:
         try:
             while True:
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise LockTimeout(self.path, self.timeout, read_holder(self.path)) from None
                     await asyncio.sleep(delay)
                     delay = min(delay * 1.5, _MAX_POLL_S)
-            stamp = f"pid={os.getpid()} since={time.time():.3f} cmd={(self.purpose or 'ampsm').replace(' ', '_')}\n"
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, stamp.encode(), 0)
+            if not self.shared:  # the holder named in a timeout message is the exclusive one
+                stamp = f"pid={os.getpid()} since={time.time():.3f} cmd={(self.purpose or 'ampsm').replace(' ', '_')}\n"
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, stamp.encode(), 0)
         except BaseException:
             os.close(fd)
             raise
@@ -99,7 +104,8 @@ class RepoLock:
         if self._fd is None:
             return
         try:
-            os.ftruncate(self._fd, 0)
+            if not self.shared:
+                os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             os.close(self._fd)
