@@ -1,8 +1,8 @@
 """Is an agent usable? Checked without running a turn (lesson 8): binary, version, key or login.
 
-`--version` is asked once per binary per process (cached by path and mtime), so a loop of
-iterations pays for it once; the check is synchronous because it is quick and runs before any
-subprocess of the turn exists.
+`--version` is asked once per binary (cached by path, size and mtime, in memory and on disk under
+the config folder), so `iterate` does not start a node process to ask it every time; the check
+is synchronous because it is quick and runs before any subprocess of the turn exists.
 """
 
 from __future__ import annotations
@@ -57,11 +57,17 @@ def binary_version(path: str) -> str:
     """The version `PATH --version` prints on stdout; E002 when it fails or hangs (a probe that does
     not answer is a failure, and its process group is killed)."""
     try:
-        key = (path, os.stat(path).st_mtime)
+        st = os.stat(path)
+        key = (path, st.st_mtime + st.st_size / 1e12)  # a reinstall changes one or the other
     except OSError:
         key = (path, 0.0)
     if key in _versions:
         return _versions[key]
+    disk_key = f"{key[0]}|{key[1]!r}"
+    known = _disk_cache().get(disk_key) if key[1] else None
+    if isinstance(known, str):
+        _versions[key] = known
+        return known
     try:
         proc = subprocess.Popen(
             [path, "--version"],
@@ -88,7 +94,47 @@ def binary_version(path: str) -> str:
         raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` failed (exit {proc.returncode}): {last}")
     version = parse_version(text) or (text.splitlines() or ["(no version printed)"])[0][:120]
     _versions[key] = version
+    if key[1]:
+        _remember(disk_key, version)
     return version
+
+
+def _cache_file() -> Path:
+    from ..paths import config_dir
+
+    return config_dir() / "cache" / "agent-versions.json"
+
+
+def _disk_cache() -> dict[str, object]:
+    import json
+
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember(disk_key: str, version: str) -> None:
+    """Best effort: a cache that cannot be written only costs the next command a probe."""
+    import json
+
+    from ..fsperm import private_dir
+
+    file = _cache_file()
+    try:
+        private_dir(file.parent)
+        data = _disk_cache()
+        data[disk_key] = version
+        if len(data) > 64:  # old binaries of upgraded agents: keep the newest entries
+            data = dict(list(data.items())[-64:])
+        tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, file)
+    except OSError:
+        pass
 
 
 def check_adapter(adapter: AgentAdapter) -> dict[str, str | None]:
