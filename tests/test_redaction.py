@@ -39,3 +39,38 @@ def test_known_token_shapes_are_redacted() -> None:
         assert token not in out and REDACTED in out
     assert redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz") == f"Authorization: Bearer {REDACTED}"
     assert redact("plain text stays") == "plain text stays"
+
+
+def test_family_prefilter_redacts_exactly_what_the_full_pattern_does() -> None:
+    """The per-line shortcut (only the secret families whose literal hints occur are scanned) must
+    give the same text as one pass of the full pattern, on stream lines and on every secret shape."""
+    import itertools
+    import json
+
+    from ampsm_tui.engine.secrets import Redactor
+
+    red = Redactor(["s3cr3t-value-123", "another-known-secret"])
+    secrets = [
+        "sk-ant-" + "a1B2" * 6,
+        "amp_" + "x9" * 10,
+        "ghp_" + "A1b2" * 6,
+        "AKIA" + "ABCDEFGHIJKLMNOP",
+        "Bearer " + "t0k3n" * 5,
+        "api_key=" + "v" * 12,
+        "TOKEN : 'abcdefghijkl'",
+        "password=hunter2hunter2",
+        "https://user:pw@example.com/hooks/" + "AbC1" * 7 + "?token=" + "q" * 12 + "&page=2",
+        "s3cr3t-value-123",
+        "xoxb-" + "1234567890abc",
+    ]
+    plain = [
+        json.dumps({"type": "assistant", "message": {"usage": {"input_tokens": 12, "output_tokens": 4}}}),
+        'the key: is fine but "tokens": 12 and secret sauce',
+        "a task-fix-the-login-page branch amp/x/20250101",
+        "",
+    ]
+    for a, b in itertools.product(secrets + plain, plain + secrets):
+        text = f"{a} {b}"
+        assert red(text) == red.pattern.sub(red._replace, text), text
+    assert red(plain[0]) == plain[0]
+    assert "[REDACTED]" in red("x api_key   \t= abcdefghijk")

@@ -62,9 +62,28 @@ def _token_shaped(part: str) -> bool:
     return len(part) >= 24 or any(c.isdigit() for c in part)
 
 
-#: lower-cased: one of these is in every text a pattern above can match
-_HINTS: tuple[str, ...] = ("://", "sk-", "amp_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "aiza")
-_HINTS += ("xox", "akia", "bearer", "key", "token", "secret", "password")
+#: lower-cased literals one of which is in every text the token shapes can match
+_TOKEN_HINTS = ("sk-", "amp_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "aiza", "xox", "akia")
+#: the keywords of _ASSIGN (lower-cased); `api_key`/`api-key`/`apikey` all end in "key"
+_ASSIGN_WORDS = ("key", "token", "secret", "password")
+
+
+def _assignment_possible(low: str) -> bool:
+    """Whether some keyword of _ASSIGN is followed by `=` or `:` (after spaces): the condition
+    without which _ASSIGN cannot match. An agent's stream mentions `"input_tokens": 12` on every
+    line; that is `tokens"`, not `token:`, and costs no regex scan."""
+    for word in _ASSIGN_WORDS:
+        start = low.find(word)
+        while start != -1:
+            if _THEN_ASSIGN.match(low, start + len(word)):
+                return True
+            start = low.find(word, start + 1)
+    return False
+
+
+_THEN_ASSIGN = re.compile(r"\s*[=:]")
+
+
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
 
 REDACTED = "[REDACTED]"
@@ -106,21 +125,25 @@ def _redact_url(url: str) -> str:
 
 
 class Redactor:
-    """Every secret shape and the given secret values in one compiled pattern: one pass per text.
+    """Every secret shape and the given secret values in compiled patterns: one pass per text.
 
     Build one per set of values (the engine's environment at start, an agent's environment) and
-    reuse it: nothing is looked up per line."""
+    reuse it: nothing is looked up per line. A text is first checked, with plain substring tests,
+    for what each family of secrets cannot do without (a `://`, a token's literal start, `bearer`,
+    a keyword followed by `=` or `:`, a known value); only the families that pass are combined into
+    the pattern that scans it (sre has no fast path for a long alternation, and nearly every line
+    of an agent's stream holds no secret at all)."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self.values = tuple(sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True))
         known = "|".join(re.escape(v) for v in self.values)
-        alternatives = ([f"(?P<known>{known})"] if known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
+        self._known = f"(?P<known>{known})" if known else None
+        self._values_low = tuple(dict.fromkeys(v.lower() for v in self.values))
+        alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
         self.pattern = re.compile("|".join(alternatives))
-        # Substrings one of which every match contains: most lines have none, and `in` on the
-        # lower-cased text is far cheaper than a regex scan (sre has no fast path for alternations).
-        self._hints = _HINTS + tuple(dict.fromkeys(v.lower() for v in self.values))
         # inside a URL the query is handled pair by pair (`?api_key=..&page=2` keeps `page=2`)
         self._inner = re.compile("|".join(a for a in alternatives if a not in (_URL, _ASSIGN)))
+        self._subsets: dict[tuple[str, ...], re.Pattern[str]] = {}
 
     def _replace(self, m: re.Match[str]) -> str:
         kind = m.lastgroup
@@ -130,14 +153,32 @@ class Redactor:
             return m.group(kind) + REDACTED
         return REDACTED
 
+    def _families(self, low: str) -> tuple[str, ...]:
+        if "://" in low:  # a URL: everything, in the one pattern (a key inside it is the URL's)
+            return ("all",)
+        found: list[str] = []
+        if self._known and any(v in low for v in self._values_low):
+            found.append(self._known)
+        if "bearer" in low:
+            found.append(_BEARER)
+        if _assignment_possible(low):
+            found.append(_ASSIGN)
+        if any(h in low for h in _TOKEN_HINTS):
+            found.append(_TOKEN)
+        return tuple(found)
+
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        low = text.lower()
-        for hint in self._hints:
-            if hint in low:
-                return self.pattern.sub(self._replace, text)
-        return text
+        families = self._families(text.lower())
+        if not families:
+            return text
+        if families == ("all",):
+            return self.pattern.sub(self._replace, text)
+        pattern = self._subsets.get(families)
+        if pattern is None:
+            pattern = self._subsets[families] = re.compile("|".join(families))
+        return pattern.sub(self._replace, text)
 
 
 def _environment_values() -> tuple[str | None, ...]:
