@@ -152,6 +152,11 @@ class MetricsEventBus:
             return True
         return pattern.endswith(".*") and topic.startswith(pattern[:-1])
 
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether publishing `topic` would reach anyone: a hot path (one event per agent line)
+        skips building events that nobody listens to."""
+        return any(self._matches(pattern, topic) for pattern, _ in self._subs)
+
     async def publish(self, event: Event) -> None:
         for pattern, handler in list(self._subs):
             if not self._matches(pattern, event.topic):

@@ -30,10 +30,11 @@ from .events import (
     TestFinished,
 )
 from .git.runner import GitError
-from .models import Iteration, IterationStatus, Session, SessionStatus, ToolCall
+from .models import Iteration, IterationStatus, Session, SessionStatus
 from .procinfo import me, process_start_time
 from .store import Store
 from .testgate import TestResult, run_script
+from .toolcalls import ToolCallRecorder
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ class IterationRunner:
             IterationStarted(session_id=session.id, iteration=number, prompt=prompt, agent=session.agent, model=model)
         )
         t0 = time.monotonic()
-        open_calls: dict[str, tuple[int, float]] = {}
+        assert iteration.id is not None
+        calls = ToolCallRecorder(self.store, iteration_id=iteration.id, session_id=session.id)
         result: AgentRunResult | None = None
         cancelled = False
 
@@ -133,12 +135,18 @@ class IterationRunner:
 
         async def on_event(event: AgentEvent) -> None:
             seen.observe(event)
-            await self._record_event(session, iteration, event, open_calls)
+            await self._record_event(session, iteration, event, calls)
 
         try:
             result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
         except asyncio.CancelledError:
             cancelled = True
+        try:
+            await asyncio.shield(calls.close())  # the tool calls are in before the outcome
+        except asyncio.CancelledError:
+            cancelled = True
+        except AmpsmError:  # a full disk: the outcome below still tries, and says so
+            log.exception("session %s: tool calls of iteration %d not recorded", session.id, iteration.number)
         # Recording the outcome must complete even when we are cancelled again meanwhile (an app
         # quitting, a second Ctrl-C): otherwise the session would be left `running` (lesson 15).
         finishing = asyncio.ensure_future(
@@ -249,7 +257,7 @@ class IterationRunner:
             log.exception("could not record the end of iteration %s of %s", iteration.number, session.id)
 
     async def _record_event(
-        self, session: Session, iteration: Iteration, event: AgentEvent, open_calls: dict[str, tuple[int, float]]
+        self, session: Session, iteration: Iteration, event: AgentEvent, calls: ToolCallRecorder
     ) -> None:
         assert iteration.id is not None
         if isinstance(event, ThreadEvent) and event.id and event.id != session.thread_id:
@@ -258,28 +266,15 @@ class IterationRunner:
             await self.store.update_iteration(iteration.id, thread_id=session.thread_id)
             await self.store.upsert_thread(session.id, session.thread_id, session.agent)
         elif isinstance(event, ToolCallEvent) and self.telemetry:
-            call = await self.store.add_tool_call(
-                ToolCall(
-                    iteration_id=iteration.id,
-                    session_id=session.id,
-                    tool_use_id=event.id,
-                    name=event.name,
-                    args_summary=event.input_summary,
+            await calls.started(event)
+        elif isinstance(event, ToolResultEvent) and self.telemetry:
+            await calls.finished(event)
+        if self.bus.has_subscribers(AgentEventPublished.topic):  # a headless run without --stream: nobody
+            await self.bus.publish(
+                AgentEventPublished(
+                    session_id=session.id, iteration=iteration.number, event=event.model_dump(mode="json")
                 )
             )
-            assert call.id is not None
-            open_calls[event.id or f"anon-{call.id}"] = (call.id, time.monotonic())
-        elif isinstance(event, ToolResultEvent) and self.telemetry:
-            found = open_calls.pop(event.id or "", None)
-            if found:
-                call_id, t = found
-                duration = event.duration_ms
-                if duration is None:
-                    duration = int((time.monotonic() - t) * 1000)
-                await self.store.finish_tool_call(call_id, duration_ms=duration, ok=event.ok)
-        await self.bus.publish(
-            AgentEventPublished(session_id=session.id, iteration=iteration.number, event=event.model_dump(mode="json"))
-        )
 
     async def _finish(
         self,

@@ -44,6 +44,26 @@ class IterationsRepo(StoreBase):
     async def finish_tool_call(self, call_id: int, *, duration_ms: int | None, ok: bool | None) -> None:
         await self._update("tool_calls", "id", call_id, {"duration_ms": duration_ms, "ok": ok})
 
+    async def record_tool_calls(
+        self, inserts: list[ToolCall], finishes: list[tuple[int | None, bool | None, int, str]]
+    ) -> None:
+        """New calls and `(duration_ms, ok, iteration_id, tool_use_id)` results, in one
+        transaction (the batches of `engine.toolcalls`)."""
+        rows = [await self._row("tool_calls", c, exclude={"id"}) for c in inserts]
+        async with self.transaction() as conn:
+            if rows:
+                names = ", ".join(rows[0])
+                marks = ", ".join("?" for _ in rows[0])
+                await conn.executemany(
+                    f"INSERT INTO tool_calls ({names}) VALUES ({marks})", [list(r.values()) for r in rows]
+                )
+            if finishes:
+                await conn.executemany(
+                    "UPDATE tool_calls SET duration_ms = ?, ok = ? WHERE iteration_id = ? AND tool_use_id = ?"
+                    " AND duration_ms IS NULL",
+                    finishes,
+                )
+
     async def list_tool_calls(
         self, *, iteration_id: int | None = None, session_id: str | None = None
     ) -> list[ToolCall]:

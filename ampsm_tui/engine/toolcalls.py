@@ -1,0 +1,96 @@
+"""An iteration's tool calls, written to the DB in batches.
+
+One INSERT and one UPDATE per tool call cost a thread hop and a transaction each: at an agent's
+full speed (thousands of tool calls in a long turn) that was most of the streaming time. Calls are
+gathered and written together, a quarter second after the first one waits at the latest (so other
+processes still see them live), and always before the iteration's outcome is recorded. A call that
+finishes before it was written is written finished: one INSERT, no UPDATE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from .clock import now_iso
+from .models import ToolCall
+
+if TYPE_CHECKING:
+    from .agents.base import ToolCallEvent, ToolResultEvent
+    from .store import Store
+
+FLUSH_AFTER_S = 0.25
+FLUSH_AT = 256
+
+
+class ToolCallRecorder:
+    def __init__(self, store: Store, *, iteration_id: int, session_id: str) -> None:
+        self.store = store
+        self.iteration_id = iteration_id
+        self.session_id = session_id
+        self._inserts: list[ToolCall] = []
+        self._unwritten: dict[str, ToolCall] = {}  # tool_use_id -> a call not yet written
+        self._open: dict[str, float] = {}  # tool_use_id -> when it started (monotonic)
+        self._finishes: list[tuple[int | None, bool | None, int, str]] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def started(self, event: ToolCallEvent) -> None:
+        call = ToolCall(
+            iteration_id=self.iteration_id,
+            session_id=self.session_id,
+            tool_use_id=event.id,
+            name=event.name,
+            args_summary=event.input_summary,
+            started_at=now_iso(),
+        )
+        self._inserts.append(call)
+        if event.id:  # a call without an id cannot be matched with its result
+            self._unwritten[event.id] = call
+            self._open[event.id] = time.monotonic()
+        await self._soon()
+
+    async def finished(self, event: ToolResultEvent) -> None:
+        t0 = self._open.pop(event.id or "", None)
+        if t0 is None or not event.id:
+            return
+        duration = event.duration_ms if event.duration_ms is not None else int((time.monotonic() - t0) * 1000)
+        call = self._unwritten.pop(event.id, None)
+        if call is not None:
+            call.duration_ms, call.ok = duration, event.ok
+        else:
+            self._finishes.append((duration, event.ok, self.iteration_id, event.id))
+        await self._soon()
+
+    def _pending(self) -> int:
+        return len(self._inserts) + len(self._finishes)
+
+    async def _soon(self) -> None:
+        if self._pending() >= FLUSH_AT:
+            await self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._flushing = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        async with self._lock:
+            inserts, finishes = self._inserts, self._finishes
+            if not inserts and not finishes:
+                return
+            self._inserts, self._finishes = [], []
+            self._unwritten.clear()  # written from here on: a later result is an UPDATE
+            await self.store.record_tool_calls(inserts, finishes)
+
+    async def close(self) -> None:
+        """Write what is left (the iteration is about to be recorded)."""
+        if self._flushing is not None and not self._flushing.done():
+            await asyncio.shield(self._flushing)
+        await self.flush()
