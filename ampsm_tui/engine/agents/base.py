@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -121,7 +122,11 @@ AgentEvent = Annotated[
 ]
 
 
-class Usage(BaseModel):
+@dataclass(slots=True)
+class Usage:
+    """Running token totals: plain integers (one `add` per message of a long stream; a pydantic
+    model's validated attribute writes cost several times more)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_tokens: int = 0

@@ -147,6 +147,9 @@ class _Redactor:
     def __call__(self, text: str) -> str:
         return self._redact(text)
 
+    def needed(self, text: str) -> bool:
+        return self._redact.needed(text)
+
 
 def _open_private(path: Path) -> IO[str]:
     private_dir(path.parent)
@@ -402,11 +405,16 @@ async def _run_agent(
                 except Exception:  # a subscriber's failure must not lose the agent's turn
                     log.exception("on_event failed for a %s event", event.kind)
 
-    async def handle(line: str) -> None:
-        text = red(line)
-        if raw_file is not None and text.strip():
-            raw_file.write(text + "\n")
-        await deliver(parser.feed_line(text))
+    async def handle(lines: list[str]) -> None:
+        """One chunk's lines: redacted (checked once for the chunk), kept, parsed, delivered."""
+        if not lines:
+            return
+        if red.needed("\n".join(lines)):
+            lines = [red(line) for line in lines]
+        if raw_file is not None:
+            raw_file.write("".join(f"{text}\n" for text in lines if text.strip()))
+        for text in lines:
+            await deliver(parser.feed_line(text))
 
     async def read_stdout() -> None:
         assert proc.stdout is not None
@@ -418,12 +426,10 @@ async def _run_agent(
             if state.first_byte_at is None:
                 state.first_byte_at = now_iso()
                 state.first_byte_ms = int((time.monotonic() - t0) * 1000)
-            for line in splitter.feed(chunk):
-                await handle(line)
+            await handle(splitter.feed(chunk))
             if raw_file is not None:
                 raw_file.flush()
-        for line in splitter.close():
-            await handle(line)
+        await handle(splitter.close())
 
     async def read_stderr() -> None:
         assert proc.stderr is not None
