@@ -64,3 +64,16 @@ def test_plain_output_is_what_rich_prints_without_styles() -> None:
         console = Console(file=io.StringIO(), highlight=False, soft_wrap=True, color_system=None, emoji=False)
         console.print(text)
         assert strip_markup(text) == console.file.getvalue().rstrip("\n"), text  # type: ignore[attr-defined]
+
+
+def test_bus_knows_who_listens_and_forgets_on_unsubscribe() -> None:
+    from ampsm_tui.engine.events import MetricsEventBus
+
+    bus = MetricsEventBus()
+    assert not bus.has_subscribers("agent.event")
+    off = bus.subscribe("agent.*", lambda e: None)
+    assert bus.has_subscribers("agent.event") and not bus.has_subscribers("session.created")
+    off()
+    assert not bus.has_subscribers("agent.event")
+    bus.subscribe("*", lambda e: None)
+    assert bus.has_subscribers("session.created")

@@ -132,15 +132,18 @@ Handler = Callable[[Event], Awaitable[None] | None]
 class MetricsEventBus:
     def __init__(self) -> None:
         self._subs: list[tuple[str, Handler]] = []
+        self._listened: dict[str, bool] = {}  # has_subscribers answers, until the subscriptions change
 
     def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
         """Register `handler` for `topic` (`*`, `prefix.*` or exact); returns an unsubscribe function."""
         entry = (topic, handler)
         self._subs.append(entry)
+        self._listened.clear()
 
         def unsubscribe() -> None:
             if entry in self._subs:
                 self._subs.remove(entry)
+                self._listened.clear()
 
         return unsubscribe
 
@@ -155,7 +158,10 @@ class MetricsEventBus:
     def has_subscribers(self, topic: str) -> bool:
         """Whether publishing `topic` would reach anyone: a hot path (one event per agent line)
         skips building events that nobody listens to."""
-        return any(self._matches(pattern, topic) for pattern, _ in self._subs)
+        known = self._listened.get(topic)
+        if known is None:
+            known = self._listened[topic] = any(self._matches(pattern, topic) for pattern, _ in self._subs)
+        return known
 
     async def publish(self, event: Event) -> None:
         for pattern, handler in list(self._subs):
