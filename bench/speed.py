@@ -300,6 +300,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--skip-batch", action="store_true")
+    ap.add_argument("--only", choices=("git", "list", "stream", "batch"), help="one group of figures")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ampsm-speed-"))
     pyc = Path(tempfile.mkdtemp(prefix="ampsm-pyc-"))
@@ -311,13 +312,17 @@ def main() -> None:
         subprocess.run([AMPSM, "list"], env=env, capture_output=True)  # compile bytecode once
         print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
         print(f"medians of {args.runs}; bytecode on ({pyc})")
-        for text in bench_git_commands(work, env, args.runs):
-            print(text)
-        for text in bench_list(work, env, args.runs):
-            print(text)
-        for text in bench_stream(work, env, args.lines):
-            print(text)
-        if not args.skip_batch:
+        want = lambda name: args.only in (None, name)  # noqa: E731
+        if want("git"):
+            for text in bench_git_commands(work, env, args.runs):
+                print(text)
+        if want("list"):
+            for text in bench_list(work, env, args.runs):
+                print(text)
+        if want("stream"):
+            for text in bench_stream(work, env, args.lines):
+                print(text)
+        if want("batch") and not args.skip_batch:
             for text in bench_batch():
                 print(text)
         print(f"load average after:  {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")

@@ -323,13 +323,14 @@ class StreamParser:
 
     # bookkeeping -------------------------------------------------------------------------------------
     def _track(self, events: list[AgentEvent]) -> list[AgentEvent]:
+        # dispatch on the `kind` tag (one string compare per branch; this runs for every event of
+        # every line, twice when the runner observes too)
         for event in events:
             self.events += 1
-            if isinstance(event, RawEvent):
-                self.raw_lines += 1
-            elif isinstance(event, ThreadEvent):
-                self.thread_id = event.id
-            elif isinstance(event, UsageEvent):
+            if event.kind == "text":
+                if event.text.strip():
+                    self.last_text = event.text
+            elif event.kind == "usage":
                 if event.model:
                     self.model = event.model
                 if event.scope == "total":
@@ -338,12 +339,13 @@ class StreamParser:
                         self.reported_cost = event.cost_usd
                 else:
                     self._summed.add(event)
-            elif isinstance(event, TextEvent):
-                if event.text.strip():
-                    self.last_text = event.text
-            elif isinstance(event, ErrorEvent):
+            elif event.kind == "raw":
+                self.raw_lines += 1
+            elif event.kind == "thread":
+                self.thread_id = event.id
+            elif event.kind == "error":
                 self.errors.append(event)
-            elif isinstance(event, ResultEvent):
+            elif event.kind == "result":
                 self.result = event
         return events
 
