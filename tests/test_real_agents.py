@@ -276,8 +276,9 @@ def test_installed_amp_accepts_the_flags_ampsm_passes(tmp_path: Path) -> None:
     ):
         out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
         said = out.stdout + out.stderr
-        assert "unknown option" not in said and "error: " not in said.lower().replace("error: couldn't", "")
-        assert "Couldn't connect to the Amp server" in said, said
+        # past flag parsing (an unknown flag is "error: unknown option '--x'"), stopped at the network
+        assert "unknown option" not in said and "unknown command" not in said, said
+        assert re.search(r"couldn't connect|cannot reach", said, re.IGNORECASE), said
     help_text = subprocess.run([str(amp), "--help"], capture_output=True, text=True, env=env, timeout=120).stdout
     for flag in ("--execute", "--stream-json", "--mode"):
         assert flag in help_text

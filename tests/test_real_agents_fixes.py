@@ -192,3 +192,27 @@ def test_each_attempt_keeps_its_own_stream_and_retries_stay_within_the_turns_bud
     out = run_cli("new", "--repo", str(repo), "--name", "y", "--prompt", "p", "--timeout", "2.5", "--run", env=env)
     assert out.returncode != 0 and out.stderr.startswith("E002:")
     assert len((tmp_path / "calls.jsonl").read_text().splitlines()) <= 2
+
+
+def test_aider_api_error_it_gave_up_on_fails_the_turn_even_with_exit_0() -> None:
+    """Aider 0.86 prints litellm's error (wrapped at 80 columns) and exits 0."""
+    from ampsm_tui.engine.agents.base import replay_lines
+
+    gave_up = [
+        "Model: openai/scripted-model with whole edit format",
+        "litellm.AuthenticationError: AuthenticationError: OpenAIException - scripted: ",
+        "invalid api key",
+        "The API provider is not able to authenticate you. Check your API key.",
+        "",
+    ]
+    _events, parser = replay_lines(get_adapter("aider"), gave_up)
+    assert parser.result is not None and not parser.result.ok
+    error = parser.fatal_error
+    assert error is not None and error.auth and "scripted: invalid api key" in error.message
+    retried = [
+        "litellm.RateLimitError: RateLimitError: OpenAIException - slow down",
+        "Retrying in 0.2 seconds...",
+        "Tokens: 110 sent, 21 received.",
+    ]
+    _events, parser = replay_lines(get_adapter("aider"), retried)
+    assert parser.result is None and parser.fatal_error is None
