@@ -25,17 +25,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e . --config-settings editable_mode=compat
 	touch $(STAMP)
 
 # The swebench extra lets the tests compare our grader with the official one.
 $(TEST_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,swebench]'
+	$(BIN)/python -m pip install -qq -e '.[test,swebench]' --config-settings editable_mode=compat
 	touch $(TEST_STAMP)
 
 run: $(STAMP)
-	$(BIN)/ampsm demo $(ARGS)
+	@$(BIN)/ampsm demo $(ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check ampsm_tui tests bench

@@ -21,7 +21,7 @@ from .pricing import normalize_model, price_usage
 
 
 class _AgentEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class TextEvent(_AgentEvent):
