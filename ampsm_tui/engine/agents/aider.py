@@ -102,7 +102,8 @@ class AiderAdapter(AgentAdapter):
         # Aider's chat and input histories would land in the worktree and be committed with the turn:
         # they go under `.ampsm/` there, which ampsm never commits and which survives between turns.
         own = Path(cwd) / BOOKKEEPING_DIR / "aider"
-        own.mkdir(parents=True, exist_ok=True)  # Aider does not create it, and then keeps no history
+        if Path(cwd).is_dir():  # Aider does not create it, and then keeps no history
+            own.mkdir(parents=True, exist_ok=True)
         argv = [self.binary, "--message", prompt, "--yes-always", "--no-auto-commits", "--no-stream"]
         argv += [
             "--chat-history-file",
