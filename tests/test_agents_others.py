@@ -154,9 +154,12 @@ def test_aider_text_lines_and_token_report() -> None:
     assert adapter.cost(parser, model=None, prices=None) == pytest.approx(0.0123)
     assert parser.model == "claude-sonnet-4-5"
     assert adapter.build_argv("p", thread_id="t", model="gpt-5", cwd="/w") == [
-        "aider", "--message", "p", "--yes-always", "--no-auto-commits", "--no-stream", "--model", "gpt-5",
-        "--restore-chat-history",
+        "aider", "--message", "p", "--yes-always", "--no-auto-commits", "--no-stream",
+        "--chat-history-file", "/w/.ampsm/aider/chat.history.md",
+        "--input-history-file", "/w/.ampsm/aider/input.history",
+        "--model", "gpt-5", "--restore-chat-history",
     ]  # fmt: skip
+    assert not Path("/w").exists()  # building an argument list creates nothing
 
 
 # --- pricing ---------------------------------------------------------------------------------------------

@@ -248,13 +248,24 @@ def test_real_agent_api_failure_is_e002_with_the_agents_message_and_nothing_fals
         0,
     )
     assert it["cost_usd"] in (None, 0.0)
-    assert it["commit_sha"] is None
+    if agent == "aider" and it["commit_sha"]:
+        # Aider's first run adds `.aider*` to .gitignore before it calls the model: a real change, kept
+        changed = git(repo, "show", "--name-only", "--format=", it["commit_sha"]).splitlines()
+        assert changed == [".gitignore"], changed
+    else:
+        assert it["commit_sha"] is None
     assert db_rows(isolated_env, "SELECT * FROM tool_calls") == []
     # the agent retries by itself (turned off here): ampsm ran it once, so the server saw one request
     failed = [r for r in server.log if r.main and r.status == status]
-    assert len(failed) == 1, [(r.path, r.status) for r in server.log]
     streams = list(Path(it["raw_log_path"]).parent.glob("*.jsonl"))
     assert len(streams) == 1
+    if agent == "aider":
+        # Aider's retries cannot be turned off: its one process tried once plus once per "Retrying in",
+        # each try being one OpenAI-client call that itself sends up to 3 requests
+        tries = 1 + streams[0].read_text().count("Retrying in")
+        assert len(failed) in (tries, 2 * tries, 3 * tries), (len(failed), tries)
+    else:
+        assert len(failed) == 1, [(r.path, r.status) for r in server.log]
 
 
 def test_installed_amp_accepts_the_flags_ampsm_passes(tmp_path: Path) -> None:
@@ -276,8 +287,9 @@ def test_installed_amp_accepts_the_flags_ampsm_passes(tmp_path: Path) -> None:
     ):
         out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
         said = out.stdout + out.stderr
-        assert "unknown option" not in said and "error: " not in said.lower().replace("error: couldn't", "")
-        assert "Couldn't connect to the Amp server" in said, said
+        # past flag parsing (an unknown flag is "error: unknown option '--x'"), stopped at the network
+        assert "unknown option" not in said and "unknown command" not in said, said
+        assert re.search(r"couldn't connect|cannot reach", said, re.IGNORECASE), said
     help_text = subprocess.run([str(amp), "--help"], capture_output=True, text=True, env=env, timeout=120).stdout
     for flag in ("--execute", "--stream-json", "--mode"):
         assert flag in help_text

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from ..config import Price
 from ..git.repo import BOOKKEEPING_DIR
-from .base import AgentAdapter, AgentEvent, StreamParser, TextEvent, UsageEvent
+from .base import AgentAdapter, AgentEvent, ResultEvent, StreamParser, TextEvent, UsageEvent, classify_error
 
 _COST = re.compile(r"Cost:\s*\$([\d.]+)\s*message", re.IGNORECASE)
 _COUNT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*([kKmM]?)\s+(sent|received|cache write|cache hit)", re.IGNORECASE)
 _MODEL = re.compile(r"^(?:Main model|Model):\s*(\S+)", re.IGNORECASE)
 _SCALE = {"": 1, "k": 1_000, "m": 1_000_000}
+_API_ERROR = re.compile(r"^litellm\.\w+(Error|Exception)\b")
+_RETRYING = re.compile(r"^Retrying in [\d.]+ seconds", re.IGNORECASE)
 
 
 def _count(number: str, suffix: str) -> int:
@@ -36,10 +38,24 @@ class AiderParser(StreamParser):
     def __init__(self) -> None:
         super().__init__()
         self.cost_sum: float | None = None
+        #: an API error Aider printed (wrapped over several lines); fatal unless a retry follows
+        self._api_error: list[str] | None = None
+        self._error_open = False
 
     def parse_line(self, line: str) -> list[AgentEvent]:
         events: list[AgentEvent] = [TextEvent(text=line)]
         stripped = line.strip()
+        if _API_ERROR.match(stripped):
+            self._api_error, self._error_open = [stripped], True
+        elif self._error_open and stripped:
+            if _RETRYING.match(stripped):
+                self._api_error, self._error_open = None, False  # Aider retries by itself
+            elif self._api_error is not None:
+                self._api_error.append(stripped)
+        elif self._error_open:
+            self._error_open = False
+        elif stripped and self._api_error is not None and _RETRYING.match(stripped):
+            self._api_error = None
         if m := _MODEL.match(stripped):
             self.model = m.group(1)
         if stripped.lower().startswith("tokens:") and _COUNT.search(stripped):
@@ -64,6 +80,15 @@ class AiderParser(StreamParser):
             )
         return events
 
+    def flush(self) -> list[AgentEvent]:
+        """Aider exits 0 after an API error it gave up on (`litellm.AuthenticationError: ...`): that
+        turn failed, with Aider's own words, and is never recorded as completed."""
+        if self._api_error is None:
+            return []
+        message = " ".join(self._api_error)
+        self._api_error = None
+        return [classify_error(message), ResultEvent(ok=False, text=message, subtype="api_error")]
+
 
 class AiderAdapter(AgentAdapter):
     name = "aider"
@@ -77,7 +102,8 @@ class AiderAdapter(AgentAdapter):
         # Aider's chat and input histories would land in the worktree and be committed with the turn:
         # they go under `.ampsm/` there, which ampsm never commits and which survives between turns.
         own = Path(cwd) / BOOKKEEPING_DIR / "aider"
-        own.mkdir(parents=True, exist_ok=True)  # Aider does not create it, and then keeps no history
+        if Path(cwd).is_dir():  # Aider does not create it, and then keeps no history
+            own.mkdir(parents=True, exist_ok=True)
         argv = [self.binary, "--message", prompt, "--yes-always", "--no-auto-commits", "--no-stream"]
         argv += [
             "--chat-history-file",

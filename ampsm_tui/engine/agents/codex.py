@@ -59,9 +59,9 @@ class ThreadCounters(BaseModel):
     def minus(self, other: ThreadCounters | None) -> ThreadCounters:
         if other is None:
             return self
-        if any(getattr(self, n) < getattr(other, n) for n in self.model_fields):
+        if any(getattr(self, n) < getattr(other, n) for n in ThreadCounters.model_fields):
             return self  # counters went down: a new thread after all, this turn's own figures
-        return ThreadCounters(**{n: getattr(self, n) - getattr(other, n) for n in self.model_fields})
+        return ThreadCounters(**{n: getattr(self, n) - getattr(other, n) for n in ThreadCounters.model_fields})
 
 
 class CodexParser(StreamParser):
