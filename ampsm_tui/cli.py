@@ -28,14 +28,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"ampsm {__version__}\n")
         return 0
     if argv[:1] == ["__complete"]:  # shell completion on every Tab: no registry, no asyncio
-        from .commands.completion import complete_ids
+        from .commands.complete_ids import complete_ids
 
         return complete_ids(argv[1:])
-    from .commands import load_all
+    from .commands import load_for
     from .commands.registry import build_parser
 
-    load_all()
-    parser = build_parser(__version__)
+    # Dispatch on the subcommand before importing anything else: only its module is imported and
+    # only its part of the parser is built.
+    first = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(__version__, only=load_for(first))
     args = parser.parse_args(argv)
     cmd = getattr(args, "_command", None)
     if cmd is None:

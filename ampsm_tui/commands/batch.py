@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command, group
 
@@ -70,9 +71,7 @@ async def _engine(ctx: Context) -> Engine:
 
 
 def _cost(value: float | None, unpriced: int = 0) -> str:
-    if value is None:
-        return "unpriced" if unpriced else "-"
-    return f"${value:.4f}" + ("+" if unpriced else "")
+    return fmt.cost(value, unpriced=unpriced)
 
 
 def _elapsed(row: dict[str, Any]) -> float | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command
 
@@ -88,10 +89,12 @@ def _finish_iteration(ctx: Context, it: Iteration) -> int:
         raise AmpsmError(ErrorCode.AGENT, f"the agent failed in iteration {it.number}: {it.error or 'non-zero exit'}")
     require_completed(it)
     if not ctx.json:
-        cost = f"${it.cost_usd:.4f}" if it.cost_usd is not None else "unpriced"
+        spent = fmt.token_total(it.input_tokens, it.output_tokens)
+        cost = fmt.iteration_cost(it.cost_usd, spent)
         commit = it.commit_sha[:10] if it.commit_sha else "no changes"
         test = "" if it.test_exit_code is None else ", tests passed"
-        ctx.print(f"iteration {it.number} done: {commit}, {it.input_tokens + it.output_tokens} tokens, {cost}{test}")
+        tokens = fmt.token_split(it.input_tokens, it.output_tokens, it.cache_read_tokens + it.cache_creation_tokens)
+        ctx.print(f"iteration {it.number} done: {commit}, {tokens} tokens, {cost}{test}")
     return 0
 
 
@@ -280,7 +283,7 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
         else:
             ctx.print(f"{len(sessions)} sessions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         return 0
-    s = await engine.sessions.get(args.id)
+    s = await engine.store.resolve_session(args.id)
     its = await engine.store.list_iterations(s.id)
     if ctx.json:
         ctx.emit_json({"session": _session_dict(s), "iterations": [i.model_dump(mode="json") for i in its]})
@@ -303,7 +306,7 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
             str(i.files_changed),
             f"+{i.lines_added}/-{i.lines_removed}",
             str(i.input_tokens + i.output_tokens),
-            f"${i.cost_usd:.4f}" if i.cost_usd is not None else "unpriced",
+            fmt.iteration_cost(i.cost_usd, i.total_tokens),
             "-" if i.test_exit_code is None else ("pass" if i.test_exit_code == 0 else f"fail ({i.test_exit_code})"),
         )
     if its:

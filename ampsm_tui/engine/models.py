@@ -52,7 +52,7 @@ def new_id(prefix: str) -> str:
 
 
 class Row(BaseModel):
-    model_config = ConfigDict(from_attributes=True, use_enum_values=False)
+    model_config = ConfigDict(from_attributes=True, use_enum_values=False, defer_build=True)
 
 
 class Session(Row):

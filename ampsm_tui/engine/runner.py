@@ -189,26 +189,35 @@ class IterationRunner:
     async def _run_with_retries(
         self, adapter: Any, session: Session, prompt: str, model: str | None, raw_path: Path, on_event: Any
     ) -> AgentRunResult:
+        """One turn within one time budget: the timeout covers every attempt together. An agent that
+        retries 429/5xx itself (`retries_itself`) gets one attempt, since ampsm's retries would
+        multiply its own; the others get `amp.retry_attempts`. Each attempt's stream has its own file
+        (`0003.jsonl`, `0003.attempt2.jsonl`, ...), so no attempt's output is overwritten."""
         timeout = session.timeout_s or self.config.amp.timeout
-        attempts = max(0, self.config.amp.retry_attempts)
+        deadline = time.monotonic() + timeout
+        attempts = 0 if adapter.retries_itself else max(0, self.config.amp.retry_attempts)
         for attempt in range(attempts + 1):
+            path = raw_path if attempt == 0 else raw_path.with_name(f"{raw_path.stem}.attempt{attempt + 1}.jsonl")
             result = await run_agent(
                 adapter,
                 prompt,
                 cwd=Path(session.worktree_path),
                 thread_id=session.thread_id,
                 model=model,
-                timeout=timeout,
+                timeout=max(deadline - time.monotonic(), 0.01),
                 on_event=on_event,
                 config=self.config,
-                raw_log_path=raw_path,
+                raw_log_path=path,
                 buffer_size=self.config.amp.stream_buffer_size,
                 on_start=lambda agent_pid: self._agent_started(session, agent_pid),
             )
+            delay = min(2**attempt, 10)
             if not (result.error_transient and result.status == "failed" and attempt < attempts):
                 return result
+            if deadline - time.monotonic() <= delay + 1:
+                return result  # no time left in the turn's budget for another attempt
             log.warning("session %s: transient agent failure (%s), retry %d", session.id, result.error, attempt + 1)
-            await asyncio.sleep(min(2**attempt, 10))
+            await asyncio.sleep(delay)
         return result
 
     async def _agent_started(self, session: Session, agent_pid: int) -> None:

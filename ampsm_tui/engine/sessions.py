@@ -300,9 +300,24 @@ class SessionService:
 
     async def diff(self, ref: str, *, staged: bool = False, stat: bool = False, last_iteration: bool = False) -> str:
         session = await self.get(ref)
+        if session.status is SessionStatus.DONE:
+            # Merged: what the merge landed (its worktree and branch may be gone by now).
+            from .git.diffs import merged_diff
+
+            landed = await merged_diff(Path(session.repo_path), session.id, stat=stat)
+            if landed is not None:
+                return landed
         return await gitops.session_diff(
             self._worktree(session), session.base_branch, staged=staged, stat=stat, last_iteration=last_iteration
         )
+
+    async def merged_as(self, ref: str) -> str | None:
+        """The merge commit (or fast-forwarded tip) a merged session landed as, when recorded."""
+        from .git.diffs import merged_range
+
+        session = await self.get(ref)
+        found = await merged_range(Path(session.repo_path), session.id)
+        return found[1] if found else None
 
     async def diff_files(self, ref: str, *, last_iteration: bool = False) -> list[Any]:
         session = await self.get(ref)
@@ -377,6 +392,10 @@ class SessionService:
         self._idle_for_git(session)
         await self._on_session_branch(session)
         remove = self.config.git.remove_worktree_after_merge if remove_worktree is None else remove_worktree
+        from .git.runner import git
+
+        before = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{session.base_branch}",
+                           cwd=Path(session.repo_path), check=False)  # fmt: skip
         result = await gitops.merge(
             Path(session.repo_path),
             Path(session.worktree_path),
@@ -390,6 +409,10 @@ class SessionService:
             lock_timeout=self.config.git.lock_timeout,
         )
         await self._conflict(session, "merge", result)
+        if result.ok and before.ok and result.sha and not getattr(result, "already_merged", False):
+            from .git.diffs import record_merge
+
+            await record_merge(Path(session.repo_path), session.id, before.out, result.sha)
         if result.ok:
             await self.runner.set_status(session, SessionStatus.DONE, f"merged into {session.base_branch}")
         return result

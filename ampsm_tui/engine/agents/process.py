@@ -15,6 +15,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -30,7 +31,7 @@ from ..errors import AmpsmError, ErrorCode
 from ..fsperm import private_dir
 from ..models import IterationStatus
 from ..secrets import KEY_VARIABLES, Redactor, get_api_key
-from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error
+from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error, strip_ansi
 from .preflight import check_agent, resolve_binary
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,24 @@ def raw_log_path(config: Config, session_id: str, iteration: int, attempt: int =
     """Where an iteration's raw stream is kept: one file per iteration (and per retry attempt)."""
     suffix = "" if attempt <= 1 else f".attempt{attempt}"
     return config.streams_dir / session_id / f"{iteration:04d}{suffix}.jsonl"
+
+
+_STREAM_NAME = re.compile(r"^(\d+)(?:\.attempt(\d+))?\.jsonl$")
+
+
+def earlier_streams(path: Path) -> list[Path]:
+    """The raw streams written before `path` in its session's folder, oldest first
+    (`0001.jsonl`, `0001.attempt2.jsonl`, `0002.jsonl`, ...)."""
+
+    def order(p: Path) -> tuple[int, int] | None:
+        m = _STREAM_NAME.match(p.name)
+        return (int(m.group(1)), int(m.group(2) or 1)) if m else None
+
+    mine = order(path)
+    if mine is None or not path.parent.is_dir():
+        return []
+    found = [(o, p) for p in path.parent.iterdir() if (o := order(p)) is not None and o < mine]
+    return [p for _, p in sorted(found)]
 
 
 class _Redactor:
@@ -298,6 +317,7 @@ async def run_agent(
     Cancelling the awaiting task ends the agent's process group before the cancel propagates.
     """
     argv = adapter.build_argv(prompt, thread_id=thread_id, model=model, cwd=cwd)
+    adapter.resume_from(earlier_streams(raw_log_path) if raw_log_path is not None else [], thread_id)
     child_env = await _agent_env(adapter, prompt, env)
     prompt_file = _write_prompt_file(adapter, prompt, child_env)
     try:
@@ -572,6 +592,7 @@ def _result(
 
 
 def _last_line(text: str) -> str | None:
+    text = strip_ansi(text)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:500] if lines else None
 
