@@ -82,6 +82,8 @@ def test_iterate_refuses_a_worktree_left_mid_rebase_and_abort_puts_it_back(
     [
         # a lock left behind in the worktree's git dir (an agent's git killed mid-command)
         ('touch "$(git rev-parse --git-dir)/index.lock"', "E001", 11),
+        # a nested `git init` with no commit: git refuses to add it
+        ("mkdir nested && git -C nested init -q && touch nested/f", "E001", 11),
         # the agent deletes the worktree's .git file: git must not fall through to the user's checkout
         ("rm -f .git", "E004", 14),
     ],
