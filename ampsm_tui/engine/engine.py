@@ -16,6 +16,7 @@ from .logs import setup_logging
 from .store import Store
 
 if TYPE_CHECKING:
+    from .review import ReviewService
     from .sessions import SessionService
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,14 @@ log = logging.getLogger(__name__)
 
 class Engine:
     def __init__(self, config: Config, store: Store, bus: MetricsEventBus) -> None:
+        from .review import ReviewService
         from .sessions import SessionService
 
         self.config = config
         self.store = store
         self.bus = bus
         self.sessions: SessionService = SessionService(config, store, bus)
+        self.review: ReviewService = ReviewService(config, self.sessions, bus)
         self._backup: asyncio.Task[Any] | None = None
         self._prune: asyncio.Task[Any] | None = None
 

@@ -81,6 +81,27 @@ class GitConflict(Event):
     files: list[str]
 
 
+class LandStepFinished(Event):
+    """One step of `ReviewService.land` (squash, rebase, retest, merge) and how it went."""
+
+    topic: ClassVar[str] = "land.step"
+    session_id: str
+    step: str  # squash | rebase | retest | merge
+    status: str  # done | skipped | failed | conflict
+    detail: str = ""
+    sha: str | None = None
+
+
+class LandFinished(Event):
+    """A land ended (`landed`, `aborted`) or stopped for the user (`conflict`, `tests-failed`)."""
+
+    topic: ClassVar[str] = "land.finished"
+    session_id: str
+    status: str
+    sha: str | None = None
+    message: str = ""
+
+
 class TestFinished(Event):
     topic: ClassVar[str] = "test.finished"
     session_id: str
