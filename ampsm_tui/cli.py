@@ -32,7 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     load_all()
     parser = build_parser(__version__)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 2 and "--json" in argv:  # a usage error: scripts still get one JSON object
+            _json_failure("usage", "invalid arguments (see the usage line on stderr)")
+        raise
     cmd = getattr(args, "_command", None)
     if cmd is None:
         if getattr(args, "_group", None):
@@ -49,8 +54,6 @@ def _run_command(cmd: object, args: object) -> int:
     import asyncio
 
     from .commands.context import Context
-    from .engine.config import ConfigError
-    from .engine.errors import AmpsmError, UsageError
 
     ctx = Context(args)  # type: ignore[arg-type]
 
@@ -62,12 +65,62 @@ def _run_command(cmd: object, args: object) -> int:
         if task is not None:
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:
-            return await cmd.handler(args, ctx)  # type: ignore[attr-defined, no-any-return]
+            return await cmd.handler(args, ctx)  # type: ignore[attr-defined]
         finally:
             await ctx.close()
 
     try:
         return asyncio.run(run())
+    except BaseException as exc:
+        if getattr(args, "json", False) and (ctx.emitted == 0 or getattr(args, "stream", False)):
+            _json_failure_for(exc)
+        return _failed(exc)
+
+
+def _json_failure(code: str, message: str, data: dict[str, object] | None = None) -> None:
+    """The --json contract on failure: one JSON object with `code` and `message` on stdout (the
+    `E00N:` line still goes to stderr)."""
+    import json
+
+    from .engine.secrets import redact
+
+    doc = {**(data or {}), "code": code, "message": message}
+    try:
+        sys.stdout.write(redact(json.dumps(doc, default=str, ensure_ascii=False)) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # nobody reads stdout any more
+        pass
+
+
+def _json_failure_for(exc: BaseException) -> None:
+    import asyncio
+
+    from .engine.config import ConfigError
+    from .engine.errors import AmpsmError, UsageError
+
+    if isinstance(exc, AmpsmError):
+        _json_failure(exc.code.value, exc.message, exc.data)
+    elif isinstance(exc, UsageError):
+        _json_failure("usage", exc.message)
+    elif isinstance(exc, ConfigError):
+        _json_failure("config", str(exc))
+    elif isinstance(exc, KeyboardInterrupt):
+        _json_failure("interrupted", "interrupted")
+    elif isinstance(exc, asyncio.CancelledError):
+        _json_failure("terminated", "terminated")
+    elif isinstance(exc, Exception) and not isinstance(exc, BrokenPipeError):
+        _json_failure("error", f"{type(exc).__name__}: {exc}")
+
+
+def _failed(exc: BaseException) -> int:
+    """One line on stderr and the exit status for an exception that ended a command."""
+    import asyncio
+
+    from .engine.config import ConfigError
+    from .engine.errors import AmpsmError, UsageError
+
+    try:
+        raise exc
     except AmpsmError as exc:
         status = _fail(exc.one_line(), exc.exit_status)
         if exc.details:  # e.g. the failing test log: stderr, so --json output stays machine-readable

@@ -21,6 +21,7 @@ class Context:
         self.args = args
         self._store: Store | None = None
         self._engine: Engine | None = None
+        self.emitted = 0  # JSON documents (or JSON Lines) written to stdout so far
 
     @property
     def json(self) -> bool:
@@ -84,9 +85,12 @@ class Context:
         self.console.print(*renderables, **kwargs)
 
     def emit_json(self, data: Any) -> None:
+        """The command's one JSON document (the CLI contract: exactly one per --json run)."""
+        self.emitted += 1
         sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
     def emit_jsonl(self, data: Any) -> None:
+        self.emitted += 1
         sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
