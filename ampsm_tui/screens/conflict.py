@@ -114,10 +114,9 @@ class ConflictScreen(ModalScreen[Outcome]):
         except Exception as exc:
             status.update(Text(f"Cannot continue: {exc}", style="red"))
             return
-        conflicts = list(getattr(result, "conflicts", None) or [])
-        if result is not None and not getattr(result, "ok", True):
-            if conflicts:
-                self.files = conflicts
+        if not result.ok:
+            if result.conflicts:
+                self.files = list(result.conflicts)
                 self.resolved.clear()
                 self._render_files()
             status.update(Text("Still conflicting: resolve the files listed, then continue.", style="red"))
