@@ -30,6 +30,7 @@ from textual.screen import Screen
 from . import actions
 from .engine.clock import utcnow
 from .engine.config import Config, load_config
+from .messages import DataChanged, EngineEventMessage
 from .transcripts import Transcripts
 
 if TYPE_CHECKING:
@@ -43,21 +44,6 @@ Clock = Callable[[], datetime]
 #: How long quitting waits for webhook/email messages still in flight.
 NOTIFY_DRAIN_S = 10.0
 EngineFactory = Callable[[Config], Awaitable["Engine"]]
-
-
-class EngineEventMessage(Message):
-    """An engine event (not agent output) for the screens."""
-
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
-
-
-class DataChanged(Message):
-    """Another process committed to the DB; replaceable so a burst of commits is one refresh."""
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, DataChanged)
 
 
 class AmpsmApp(App[None]):

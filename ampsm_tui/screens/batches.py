@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from .. import actions
-from ..app import DataChanged, EngineEventMessage
+from ..messages import DataChanged, EngineEventMessage
 from ..widgets.footer import KeyFooter
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from .. import actions
-from ..app import DataChanged
+from ..messages import DataChanged
 from ..widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
