@@ -73,11 +73,11 @@ def _run_command(cmd: object, args: object) -> int:
         return asyncio.run(run())
     except BaseException as exc:
         if getattr(args, "json", False) and (ctx.emitted == 0 or getattr(args, "stream", False)):
-            _json_failure_for(exc)
+            _json_failure_for(exc, lines=bool(getattr(args, "stream", False)))
         return _failed(exc)
 
 
-def _json_failure(code: str, message: str, data: dict[str, object] | None = None) -> None:
+def _json_failure(code: str, message: str, data: dict[str, object] | None = None, *, lines: bool = False) -> None:
     """The --json contract on failure: one JSON object with `code` and `message` on stdout (the
     `E00N:` line still goes to stderr)."""
     import json
@@ -86,30 +86,31 @@ def _json_failure(code: str, message: str, data: dict[str, object] | None = None
 
     doc = {**(data or {}), "code": code, "message": message}
     try:
-        sys.stdout.write(redact(json.dumps(doc, default=str, ensure_ascii=False)) + "\n")
+        indent = None if lines else 2  # JSON Lines under --stream, else formatted like every document
+        sys.stdout.write(redact(json.dumps(doc, indent=indent, default=str, ensure_ascii=False)) + "\n")
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):  # nobody reads stdout any more
         pass
 
 
-def _json_failure_for(exc: BaseException) -> None:
+def _json_failure_for(exc: BaseException, *, lines: bool = False) -> None:
     import asyncio
 
     from .engine.config import ConfigError
     from .engine.errors import AmpsmError, UsageError
 
     if isinstance(exc, AmpsmError):
-        _json_failure(exc.code.value, exc.message, exc.data)
+        _json_failure(exc.code.value, exc.message, exc.data, lines=lines)
     elif isinstance(exc, UsageError):
-        _json_failure("usage", exc.message)
+        _json_failure("usage", exc.message, lines=lines)
     elif isinstance(exc, ConfigError):
-        _json_failure("config", str(exc))
+        _json_failure("config", str(exc), lines=lines)
     elif isinstance(exc, KeyboardInterrupt):
-        _json_failure("interrupted", "interrupted")
+        _json_failure("interrupted", "interrupted", lines=lines)
     elif isinstance(exc, asyncio.CancelledError):
-        _json_failure("terminated", "terminated")
+        _json_failure("terminated", "terminated", lines=lines)
     elif isinstance(exc, Exception) and not isinstance(exc, BrokenPipeError):
-        _json_failure("error", f"{type(exc).__name__}: {exc}")
+        _json_failure("error", f"{type(exc).__name__}: {exc}", lines=lines)
 
 
 def _failed(exc: BaseException) -> int:

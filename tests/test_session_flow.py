@@ -44,8 +44,7 @@ def new_session(
     if run:
         args.append("--run")
     out = run_cli(*args, env=env)
-    first = out.stdout.split("\n}\n")[0] + "\n}" if out.stdout.startswith("{") else ""
-    sid = json.loads(first)["id"] if first else ""
+    sid = json.loads(out.stdout).get("id", "") if out.stdout.startswith("{") else ""  # one document, even on failure
     return out, sid
 
 
