@@ -79,8 +79,6 @@ class AmpsmApp(App[None]):
         self._closing = False
         self.tail_interval = tail_interval
         self.remote_tails: RemoteTails | None = None
-        self.notifier: Notifier | None = None
-        self._detach_notifier: Callable[[], None] | None = None
         self.user_keymap: dict[str, str] = dict(config.ui.keymap)
         self.set_keymap(self.user_keymap)
         theme = config.ui.theme
@@ -113,7 +111,6 @@ class AmpsmApp(App[None]):
                 self.exit(return_code=1, message=exc.one_line())
                 return
         self._unsubscribe = self.engine.bus.subscribe("*", self._on_engine_event)
-        self._attach_notifier()
         from .screens.dashboard import DashboardScreen
 
         if self.config.ui.auto_update:
@@ -130,27 +127,18 @@ class AmpsmApp(App[None]):
             self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
             self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
-    def _attach_notifier(self) -> None:
-        """Webhook/email notifications (config `notifications.*` and a session's own
-        `--notify-webhook`) for what this process drives, as `ampsm new`/`iterate` do headless.
-        Another process's sessions are notified by that process, so nothing is sent twice."""
-        from .engine.notify import Notifier
-
-        self.notifier = Notifier.from_config(self.engine.config, store=self.engine.store)
-        self._detach_notifier = self.notifier.attach(self.engine.bus)
+    @property
+    def notifier(self) -> Notifier | None:
+        """The engine's one notifier (webhook/email for what this process drives)."""
+        return getattr(self._engine, "notifier", None) if self._engine is not None else None
 
     async def on_unmount(self) -> None:
         self._closing = True
         if self._unsubscribe:
             self._unsubscribe()
         self.workers.cancel_all()  # nothing may touch the store once it is closed
-        if self.notifier is not None:
-            # Messages in flight are delivered before the store they read from is closed.
-            await self.notifier.drain(timeout=NOTIFY_DRAIN_S)
-        if self._detach_notifier is not None:
-            self._detach_notifier()
         if self._engine is not None and self._owns_engine:
-            await self._engine.close()
+            await self._engine.close(notify_timeout=NOTIFY_DRAIN_S)
 
     async def _db_state(self) -> tuple[int, tuple[Any, ...]]:
         return await self.store.data_version(), await self.store.change_fingerprint()

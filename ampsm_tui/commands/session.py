@@ -61,25 +61,20 @@ def _finish_iteration(ctx: Context, it: Iteration, session: Session | None = Non
 async def _run_iteration(
     ctx: Context, engine: Engine, session_id: str, prompt: str | None, session: Session | None = None
 ) -> int:
-    from ..engine.notify import Notifier
     from .printer import StreamPrinter
 
     args = ctx.args
     if getattr(args, "stream", False):
         engine.bus.subscribe("*", StreamPrinter(as_json=ctx.json))
     # awaiting-input / error reach the config's webhook and the session's own (`new --notify-webhook`)
-    notifier = Notifier.from_config(engine.config, store=engine.store)
-    detach = notifier.attach(engine.bus)
-    try:
-        it = await engine.sessions.iterate(
-            session_id,
-            prompt,
-            until_green=getattr(args, "until_green", None) or 1,
-            max_cost=getattr(args, "max_cost", None),
-        )
-    finally:
-        await notifier.drain()
-        detach()
+    # through the engine's notifier; closing the engine delivers what is in flight.
+    it = await engine.sessions.iterate(
+        session_id,
+        prompt,
+        until_green=getattr(args, "until_green", None) or 1,
+        max_cost=getattr(args, "max_cost", None),
+    )
+    await engine.notifier.drain()
     return _finish_iteration(ctx, it, session)
 
 

@@ -16,14 +16,21 @@ from .logs import setup_logging
 from .store import Store
 
 if TYPE_CHECKING:
+    from .batches import BatchService
+    from .notify import Notifier
     from .review import ReviewService
     from .sessions import SessionService
 
 log = logging.getLogger(__name__)
 
+#: How long closing waits for webhook/email messages still in flight.
+NOTIFY_DRAIN_S = 30.0
+
 
 class Engine:
     def __init__(self, config: Config, store: Store, bus: MetricsEventBus) -> None:
+        from .batches import BatchService
+        from .notify import Notifier
         from .review import ReviewService
         from .sessions import SessionService
 
@@ -32,6 +39,11 @@ class Engine:
         self.bus = bus
         self.sessions: SessionService = SessionService(config, store, bus)
         self.review: ReviewService = ReviewService(config, self.sessions, bus)
+        self.batches: BatchService = BatchService(self)
+        # The one notifier (webhook, email) for everything this engine drives, in any face: a
+        # session needing input, a batch ending. Another process's work is notified by that process.
+        self.notifier: Notifier = Notifier.from_config(config, store=store)
+        self._detach_notifier = self.notifier.attach(bus)
         self._backup: asyncio.Task[Any] | None = None
         self._prune: asyncio.Task[Any] | None = None
 
@@ -61,8 +73,11 @@ class Engine:
 
         await maybe_prune(self.store, self.config)
 
-    async def close(self) -> None:
+    async def close(self, *, notify_timeout: float = NOTIFY_DRAIN_S) -> None:
         await self.sessions.shutdown()
+        # Messages in flight are delivered before the store they read from is closed.
+        await self.notifier.drain(timeout=notify_timeout)
+        self._detach_notifier()
         for name in ("_backup", "_prune"):
             task: asyncio.Task[Any] | None = getattr(self, name)
             if task is None:
