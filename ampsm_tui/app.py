@@ -30,6 +30,7 @@ from textual.screen import Screen
 from . import actions
 from .engine.clock import utcnow
 from .engine.config import Config, load_config
+from .engine.events import AgentEventPublished
 from .messages import DataChanged, EngineEventMessage
 from .transcripts import Transcripts
 
@@ -137,8 +138,11 @@ class AmpsmApp(App[None]):
         if self._unsubscribe:
             self._unsubscribe()
         self.workers.cancel_all()  # nothing may touch the store once it is closed
+        notifier = self.notifier
+        if notifier is not None:  # quitting waits less for webhooks than a headless command does
+            await notifier.drain(timeout=NOTIFY_DRAIN_S)
         if self._engine is not None and self._owns_engine:
-            await self._engine.close(notify_timeout=NOTIFY_DRAIN_S)
+            await self._engine.close()
 
     async def _db_state(self) -> tuple[int, tuple[Any, ...]]:
         return await self.store.data_version(), await self.store.change_fingerprint()
@@ -183,8 +187,8 @@ class AmpsmApp(App[None]):
                 self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
     def _on_engine_event(self, event: Event) -> None:
-        if event.topic == "agent.event":
-            self.transcripts.add_event(event.session_id, event.event)  # type: ignore[attr-defined]
+        if isinstance(event, AgentEventPublished):
+            self.transcripts.add_event(event.session_id, event.event.model_dump(mode="json"))
             return
         self.transcripts.add_lifecycle(event)
         for screen in self.screen_stack:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from .agents.base import AgentEvent
 from .clock import now_iso
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,14 @@ class IterationStarted(Event):
 
 
 class AgentEventPublished(Event):
-    """One parsed event from the agent's stream (text, tool call, usage, ...)."""
+    """One parsed event from the agent's stream (text, tool call, usage, ...), typed: a subscriber
+    reads `event.event.kind` and the fields of that kind (the models in `agents/base.py`); the
+    payload (`payload()`, `--stream --json`) is the same as a dict."""
 
     topic: ClassVar[str] = "agent.event"
     session_id: str
     iteration: int
-    event: dict[str, Any]
+    event: AgentEvent
 
 
 class GitCommitted(Event):

@@ -215,9 +215,7 @@ class IterationRunner:
                 if duration is None:
                     duration = int((time.monotonic() - t) * 1000)
                 await self.store.finish_tool_call(call_id, duration_ms=duration, ok=event.ok)
-        await self.bus.publish(
-            AgentEventPublished(session_id=session.id, iteration=iteration.number, event=event.model_dump(mode="json"))
-        )
+        await self.bus.publish(AgentEventPublished(session_id=session.id, iteration=iteration.number, event=event))
 
     async def _finish(
         self,
