@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 
 from .config import Config
+from .procgroup import stop_process
 
 MIN_GIT = (2, 38)
 AGENT_BINARIES = ("amp", "claude", "codex", "gemini", "aider")
@@ -40,8 +41,7 @@ async def _version(binary: str, *args: str, timeout: float = 5.0) -> str | None:
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
+        await stop_process(proc, 0)  # the whole group: a wrapper script's children too
         return "no answer to --version"
     text = out.decode("utf-8", "replace").strip().splitlines()
     return text[0][:80] if text else "(no version printed)"

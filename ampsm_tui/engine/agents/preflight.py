@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import AmpsmError, ErrorCode
+from ..procgroup import kill_popen
 from ..secrets import redact
 
 if TYPE_CHECKING:
@@ -62,11 +62,7 @@ def binary_version(path: str) -> str:
     try:
         out, _ = proc.communicate(timeout=VERSION_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
+        kill_popen(proc)
         raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` did not answer within {VERSION_TIMEOUT_S:g}s") from None
     text = redact(out.decode("utf-8", "replace")).strip()
     if proc.returncode != 0:
