@@ -231,3 +231,15 @@ def test_the_contract_holds_in_a_real_process(world: World) -> None:
     out = run_cli("status", "sess-nope", "--json", env={"PATH": os.environ["PATH"]})
     assert out.returncode == 2
     assert json.loads(out.stdout)["code"] == "usage" and out.stderr.startswith("error: ")
+
+
+def test_agent_names_are_the_adapter_registrys() -> None:
+    """One list of agents: `--agent`, the doctor's checks and the TUI's form all read the registry."""
+    from ampsm_tui.engine import doctor
+    from ampsm_tui.engine.agents.registry import ADAPTERS, AGENT_NAMES
+    from ampsm_tui.screens import new_session
+
+    agent = next(a for a in COMMANDS[("new",)].args if a.name == "--agent")
+    assert tuple(agent.kwargs["choices"]) == AGENT_NAMES == tuple(ADAPTERS)
+    assert new_session.AGENTS is AGENT_NAMES
+    assert doctor.AGENT_BINARIES == tuple(n for n in AGENT_NAMES if n != "command")

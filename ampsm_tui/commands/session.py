@@ -7,14 +7,14 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from .context import Context
-from .registry import arg, command
+from .registry import agent_names, arg, command
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
     from ..engine.git.integrate import IntegrationResult
     from ..engine.models import Iteration, Session
 
-AGENTS = ("amp", "claude", "codex", "gemini", "aider", "command")
+AGENTS = agent_names()  # the adapter registry's, read when parsing
 
 
 async def _engine(ctx: Context) -> Engine:

@@ -7,11 +7,13 @@ import re
 import shutil
 from dataclasses import dataclass
 
+from .agents.registry import AGENT_NAMES
 from .config import Config
 from .procgroup import stop_process
 
 MIN_GIT = (2, 38)
-AGENT_BINARIES = ("amp", "claude", "codex", "gemini", "aider")
+#: Agents that are programs of their own (`command` runs the user's command): the adapter registry's.
+AGENT_BINARIES = tuple(name for name in AGENT_NAMES if name != "command")
 
 
 @dataclass
