@@ -242,4 +242,4 @@ def test_agent_names_are_the_adapter_registrys() -> None:
     agent = next(a for a in COMMANDS[("new",)].args if a.name == "--agent")
     assert tuple(agent.kwargs["choices"]) == AGENT_NAMES == tuple(ADAPTERS)
     assert new_session.AGENTS is AGENT_NAMES
-    assert doctor.AGENT_BINARIES == tuple(n for n in AGENT_NAMES if n != "command")
+    assert tuple(n for n in AGENT_NAMES if n != "command") == doctor.AGENT_BINARIES
