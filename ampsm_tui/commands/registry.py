@@ -1,6 +1,6 @@
 """The one registry of headless commands. The parser, `--help`, shell completion and the README's
 CLI reference are all built from it. Importing this module must stay cheap: handlers import
-their heavy dependencies (GitPython, aiosqlite, rich) inside the function."""
+their heavy dependencies (aiosqlite, rich, the engine) inside the function."""
 
 from __future__ import annotations
 
