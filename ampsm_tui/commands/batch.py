@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command, group
 
@@ -63,9 +64,7 @@ async def _engine(ctx: Context) -> Engine:
 
 
 def _cost(value: float | None, unpriced: int = 0) -> str:
-    if value is None:
-        return "unpriced" if unpriced else "-"
-    return f"${value:.4f}" + ("+" if unpriced else "")
+    return fmt.cost(value, unpriced=unpriced)
 
 
 def _elapsed(row: dict[str, Any]) -> float | None:
@@ -218,7 +217,10 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(str(exc)) from None
     concurrency = plan.concurrency(args.concurrency, ctx.config.batch.concurrency)
     if args.dry_run:
-        rows = plan_table(plan)
+        from ..engine.secrets import scrub
+
+        # the plan is printed: keys written into a prompt or script are redacted like everywhere else
+        rows = [{k: scrub(v) if isinstance(v, str) else v for k, v in r.items()} for r in plan_table(plan)]
         if ctx.json:
             ctx.emit_json({"name": plan.file.name, "concurrency": concurrency, "items": rows})
         else:

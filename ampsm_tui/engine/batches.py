@@ -45,7 +45,13 @@ class BatchService:
         """The run and its items, written in one transaction; nothing runs yet."""
         from .scheduler import create_batch
 
-        return await create_batch(self.engine.store, plan, concurrency)
+        run = await create_batch(self.engine.store, plan, concurrency)
+        notes = plan.file.notifications
+        if notes is not None and notes.webhook:  # the stored definition has it redacted; keep it privately
+            from .secrets import secrets_dir, stored_url
+
+            stored_url(notes.webhook, secrets_dir(self.engine.store.path), f"{run.id}.webhook")
+        return run
 
     async def start(self, plan: BatchPlan, concurrency: int) -> BatchRun:
         return await self.run(await self.create(plan, concurrency), concurrency)
@@ -64,8 +70,14 @@ class BatchService:
         spec = definition_of(run)
         notes = spec.notifications if spec else None
         if notes is not None:
-            engine.notifier.add_targets(engine.config, webhooks=[notes.webhook] if notes.webhook else [])
-            engine.notifier.add_targets(engine.config, emails=list(notes.email or []))
+            from .secrets import secrets_dir, usable_url
+
+            hook = (
+                usable_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook")
+                if notes.webhook
+                else None
+            )
+            engine.notifier.add_targets(engine.config, webhooks=[hook] if hook else [], emails=list(notes.email or []))
         await telemetry.prune(engine.store, engine.config)
         scheduler = BatchScheduler(
             engine.store, run.id, engine_run_item(engine), bus=engine.bus, concurrency=concurrency

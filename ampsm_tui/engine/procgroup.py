@@ -89,7 +89,7 @@ async def stop_process(proc: asyncio.subprocess.Process, grace_s: float = 2.0) -
 
 
 def kill_popen(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a (blocking) Popen child's group and reap it."""
+    """SIGKILL a (blocking) Popen child's group and reap it (its pipes drained and closed)."""
     signal_group(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+    with contextlib.suppress(subprocess.TimeoutExpired, ValueError):
+        proc.communicate(timeout=5)

@@ -15,19 +15,21 @@ from .. import actions
 from ..live_tail import history_lines
 from ..messages import EngineEventMessage
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 from ..widgets.output_log import OutputLog
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(NavMixin, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
         *actions.bindings("chat"),
         *actions.bindings("output"),
+        *actions.bindings("nav"),
     ]
-    CONTEXTS = ("chat", "output")
+    CONTEXTS = ("chat", "output", "nav")
 
     def __init__(self, session_id: str) -> None:
         super().__init__()
