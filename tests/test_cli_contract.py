@@ -73,6 +73,9 @@ FAILING: dict[str, tuple[Argv, bool, str]] = {
     "batch start": (lambda w: ["batch", "start", "--file", w.missing], False, "usage"),
     "batch status": (lambda w: ["batch", "status", "batch-nope"], False, "usage"),
     "bench custom": (lambda w: ["bench", "custom", "--config", w.missing], False, "usage"),
+    "bench env build": (lambda w: ["bench", "env", "build", "--dataset", w.missing], False, "usage"),
+    "bench env list": (lambda w: ["bench", "env", "list", "--no-such-flag"], False, "usage"),
+    "bench env prune": (lambda w: ["bench", "env", "prune", "--older-than", "soon"], False, "usage"),
     "bench list": (lambda w: ["bench", "list"], True, "E003"),
     "bench report": (lambda w: ["bench", "report", "no-such-run"], False, "usage"),
     "bench start": (lambda w: ["bench", "start", "--dataset", w.missing], False, "usage"),
@@ -108,6 +111,8 @@ FAILING: dict[str, tuple[Argv, bool, str]] = {
 SUCCEEDING: dict[str, Argv] = {
     "abort": lambda w: ["abort", w.session],  # nothing to abort: exit 1, still its one document
     "batch list": lambda w: ["batch", "list"],
+    "bench env list": lambda w: ["bench", "env", "list", "--envs-dir", str(w.tmp / "envs")],
+    "bench env prune": lambda w: ["bench", "env", "prune", "--envs-dir", str(w.tmp / "envs")],
     "bench list": lambda w: ["bench", "list"],
     "cancel": lambda w: ["cancel", w.session],  # nothing running: exit 1, still its one document
     "clean-environment": lambda w: ["clean-environment", "--repo", str(w.repo), "--dry-run"],
@@ -134,6 +139,7 @@ ELSEWHERE = {
     "batch start": "tests/test_batch_cli.py",
     "batch status": "tests/test_batch_cli.py",
     "bench custom": "tests/test_bench_agents.py",
+    "bench env build": "tests/test_bench_real.py",
     "bench report": "tests/test_bench_formats.py",
     "bench start": "tests/test_bench_agents.py",
     "db restore": "tests/test_backup.py",
