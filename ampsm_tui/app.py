@@ -30,6 +30,8 @@ from textual.screen import Screen
 from . import actions
 from .engine.clock import utcnow
 from .engine.config import Config, load_config
+from .engine.events import AgentEventPublished
+from .messages import DataChanged, EngineEventMessage
 from .transcripts import Transcripts
 
 if TYPE_CHECKING:
@@ -44,21 +46,6 @@ Clock = Callable[[], datetime]
 #: How long quitting waits for webhook/email messages still in flight.
 NOTIFY_DRAIN_S = 10.0
 EngineFactory = Callable[[Config], Awaitable["Engine"]]
-
-
-class EngineEventMessage(Message):
-    """An engine event (not agent output) for the screens."""
-
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
-
-
-class DataChanged(Message):
-    """Another process committed to the DB; replaceable so a burst of commits is one refresh."""
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, DataChanged)
 
 
 class AmpsmApp(App[None]):
@@ -93,8 +80,6 @@ class AmpsmApp(App[None]):
         self._closing = False
         self.tail_interval = tail_interval
         self.remote_tails: RemoteTails | None = None
-        self.notifier: Notifier | None = None
-        self._detach_notifier: Callable[[], None] | None = None
         self.user_keymap: dict[str, str] = dict(config.ui.keymap)
         self.set_keymap(self.user_keymap)
         from .ui_state import UiState
@@ -145,7 +130,6 @@ class AmpsmApp(App[None]):
                 self.exit(return_code=1, message=exc.one_line())
                 return
         self._unsubscribe = self.engine.bus.subscribe("*", self._on_engine_event)
-        self._attach_notifier()
         if self.config.ui.auto_update:
             from .db_watch import DbWatch
 
@@ -163,14 +147,10 @@ class AmpsmApp(App[None]):
             self.db_watch.start()
             self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
-    def _attach_notifier(self) -> None:
-        """Webhook/email notifications (config `notifications.*` and a session's own
-        `--notify-webhook`) for what this process drives, as `ampsm new`/`iterate` do headless.
-        Another process's sessions are notified by that process, so nothing is sent twice."""
-        from .engine.notify import Notifier
-
-        self.notifier = Notifier.from_config(self.engine.config, store=self.engine.store)
-        self._detach_notifier = self.notifier.attach(self.engine.bus)
+    @property
+    def notifier(self) -> Notifier | None:
+        """The engine's one notifier (webhook/email for what this process drives)."""
+        return getattr(self._engine, "notifier", None) if self._engine is not None else None
 
     async def on_unmount(self) -> None:
         self._closing = True
@@ -179,11 +159,9 @@ class AmpsmApp(App[None]):
         self.workers.cancel_all()  # nothing may touch the store once it is closed
         if self.db_watch is not None:
             await self.db_watch.stop()
-        if self.notifier is not None:
-            # Messages in flight are delivered before the store they read from is closed.
-            await self.notifier.drain(timeout=NOTIFY_DRAIN_S)
-        if self._detach_notifier is not None:
-            self._detach_notifier()
+        notifier = self.notifier
+        if notifier is not None:  # quitting waits less for webhooks than a headless command does
+            await notifier.drain(timeout=NOTIFY_DRAIN_S)
         if self._engine is not None and self._owns_engine:
             await self._engine.close()
 
@@ -211,8 +189,8 @@ class AmpsmApp(App[None]):
                 self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
     def _on_engine_event(self, event: Event) -> None:
-        if event.topic == "agent.event":
-            self.transcripts.add_event(event.session_id, event.event)  # type: ignore[attr-defined]
+        if isinstance(event, AgentEventPublished):
+            self.transcripts.add_event(event.session_id, event.event.model_dump(mode="json"))
             return
         self.transcripts.add_lifecycle(event)
         for screen in self.screen_stack:

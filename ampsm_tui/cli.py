@@ -38,7 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # only its part of the parser is built.
     first = argv[0] if argv and not argv[0].startswith("-") else None
     parser = build_parser(__version__, only=load_for(first))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 2 and "--json" in argv:  # a usage error: scripts still get one JSON object
+            _json_failure("usage", "invalid arguments (see the usage line on stderr)")
+        raise
     cmd = getattr(args, "_command", None)
     if cmd is None:
         if getattr(args, "_group", None):
@@ -55,8 +60,6 @@ def _run_command(cmd: object, args: object) -> int:
     import asyncio
 
     from .commands.context import Context
-    from .engine.config import ConfigError
-    from .engine.errors import AmpsmError, UsageError
 
     ctx = Context(args)  # type: ignore[arg-type]
 
@@ -68,12 +71,67 @@ def _run_command(cmd: object, args: object) -> int:
         if task is not None:
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:
-            return await cmd.handler(args, ctx)  # type: ignore[attr-defined, no-any-return]
+            return await cmd.handler(args, ctx)  # type: ignore[attr-defined]
         finally:
             await ctx.close()
 
     try:
         return asyncio.run(run())
+    except BaseException as exc:
+        failure: BaseException = exc
+        if isinstance(exc, Exception):  # a git or SQLite failure that escaped the engine keeps its code
+            failure = _coded(exc, ctx) or exc
+        if getattr(args, "json", False) and (ctx.emitted == 0 or getattr(args, "stream", False)):
+            _json_failure_for(failure, lines=bool(getattr(args, "stream", False)))
+        return _failed(failure)
+
+
+def _json_failure(code: str, message: str, data: dict[str, object] | None = None, *, lines: bool = False) -> None:
+    """The --json contract on failure: one JSON object with `code` and `message` on stdout (the
+    `E00N:` line still goes to stderr)."""
+    import json
+
+    from .engine.secrets import redact
+
+    doc = {**(data or {}), "code": code, "message": message}
+    try:
+        # JSON Lines under --stream; else like every document (indented only for a terminal)
+        indent = 2 if not lines and sys.stdout.isatty() else None
+        sys.stdout.write(redact(json.dumps(doc, indent=indent, default=str, ensure_ascii=False)) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # nobody reads stdout any more
+        pass
+
+
+def _json_failure_for(exc: BaseException, *, lines: bool = False) -> None:
+    import asyncio
+
+    from .engine.config import ConfigError
+    from .engine.errors import AmpsmError, UsageError
+
+    if isinstance(exc, AmpsmError):
+        _json_failure(exc.code.value, exc.message, exc.data, lines=lines)
+    elif isinstance(exc, UsageError):
+        _json_failure("usage", exc.message, lines=lines)
+    elif isinstance(exc, ConfigError):
+        _json_failure("config", str(exc), lines=lines)
+    elif isinstance(exc, KeyboardInterrupt):
+        _json_failure("interrupted", "interrupted", lines=lines)
+    elif isinstance(exc, asyncio.CancelledError):
+        _json_failure("terminated", "terminated", lines=lines)
+    elif isinstance(exc, Exception) and not isinstance(exc, BrokenPipeError):
+        _json_failure("error", f"{type(exc).__name__}: {exc}", lines=lines)
+
+
+def _failed(exc: BaseException) -> int:
+    """One line on stderr and the exit status for an exception that ended a command."""
+    import asyncio
+
+    from .engine.config import ConfigError
+    from .engine.errors import AmpsmError, UsageError
+
+    try:
+        raise exc
     except AmpsmError as exc:
         status = _fail(exc.one_line(), exc.exit_status)
         if exc.details:  # e.g. the failing test log: stderr, so --json output stays machine-readable
@@ -96,9 +154,6 @@ def _run_command(cmd: object, args: object) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"error: {exc.strerror or exc}{where}", 1)
     except Exception as exc:  # a bug: one line for the user, the traceback in the log file
-        coded = _coded(exc, ctx)
-        if coded is not None:
-            return _fail(coded.one_line(), coded.exit_status)
         return _unexpected(exc)
 
 

@@ -226,3 +226,36 @@ def past_output(
         else:
             items.extend(replayed)
     return items
+
+
+def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip: set[int]) -> list[tuple[str, str]]:
+    """What the DB knows of past iterations (for sessions this process did not watch live)."""
+    lines: list[tuple[str, str]] = []
+    for it in iterations:
+        if it.number in skip or it.status.value == "running":
+            continue  # a running iteration is shown live: from our bus, or tailed from its stream file
+        model = f" · {it.model}" if it.model and it.model != it.agent else ""
+        lines.append(("marker", f"── iteration {it.number} · {it.agent or ''}{model} · {it.status.value} ──"))
+        if it.prompt:
+            lines.append(("detail", "› " + it.prompt.splitlines()[0][:200]))
+        if it.summary:
+            lines.extend(("text", line) for line in it.summary.splitlines()[:20])
+        lines.extend(("tool", f"⚙ {t}") for t in tools.get(it.id or -1, []))
+        if it.commit_sha:
+            lines.append(
+                (
+                    "marker",
+                    f"● commit {it.commit_sha[:8]}  {fmt.plural(it.files_changed, 'file')}"
+                    f" +{it.lines_added} -{it.lines_removed}",
+                )
+            )
+        if it.test_exit_code is not None:
+            if it.test_exit_code == 0:
+                lines.append(("pass", "✓ tests passed"))
+            else:
+                lines.append(("fail", f"✗ tests failed (exit {it.test_exit_code})"))
+                tail = (it.test_log or "").splitlines()[-10:]
+                lines.extend(("fail", line) for line in tail)
+        if it.error:
+            lines.append(("error", f"error: {it.error}"))
+    return lines

@@ -233,8 +233,39 @@ def test_command_agent_check_never_runs_the_command(tmp_path: Path, monkeypatch:
 def test_command_agent_never_puts_the_prompt_on_the_command_line() -> None:
     adapter = get_adapter("command", "python3 tool.py --fix")
     prompt = "'; rm -rf / #"
-    assert adapter.build_argv(prompt, cwd="/w") == ["python3", "tool.py", "--fix"]
+    argv = adapter.build_argv(prompt, cwd="/w")
+    assert argv == ["/bin/sh", "-c", "python3 tool.py --fix"]  # like --script; the prompt is never in it
+    assert not any(prompt in word for word in argv)
     assert adapter.extra_env(prompt) == {"AMPSM_PROMPT": prompt} and adapter.stdin_data(prompt) == prompt.encode()
+
+
+async def test_command_agent_runs_through_sh_like_the_script(tmp_path: Path) -> None:
+    """A batch's `agentCmd: "a; b"` is two commands, as `--script` would be (it used to be split with
+    shlex into one program with odd arguments); a missing first program is still E002 up front."""
+    from ampsm_tui.engine.engine import Engine
+
+    repo = tmp_path / "sh-repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    engine = await Engine.open()
+    try:
+        session = await engine.sessions.create(
+            repo=repo,
+            name="two commands",
+            agent="command",
+            agent_cmd='echo one > a.txt; printf %s "$AMPSM_PROMPT" > b.txt',
+        )
+        iteration = await engine.sessions.iterate(session.id, "the prompt; not a command")
+    finally:
+        await engine.close()
+    assert iteration.status == "completed" and iteration.files_changed == 2
+    wt = Path(session.worktree_path)
+    assert (wt / "a.txt").read_text() == "one\n" and (wt / "b.txt").read_text() == "the prompt; not a command"
+    with pytest.raises(AmpsmError) as info:
+        get_adapter("command", "no-such-program-xyz --fix; true").check()
+    assert info.value.code.value == "E002"
+    assert get_adapter("command", "cd sub && make").check()["path"] == "/bin/sh"
 
 
 # --- the claude and codex fakes, end to end ---------------------------------------------------------------

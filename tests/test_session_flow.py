@@ -44,8 +44,7 @@ def new_session(
     if run:
         args.append("--run")
     out = run_cli(*args, env=env)
-    first = json.JSONDecoder().raw_decode(out.stdout)[0] if out.stdout.startswith("{") else {}
-    sid = first.get("id", "")
+    sid = json.loads(out.stdout).get("id", "") if out.stdout.startswith("{") else ""  # one document, even on failure
     return out, sid
 
 

@@ -32,6 +32,26 @@ def test_every_event_and_field_is_documented() -> None:
                 assert f"`{name}`" in rows[topic], (topic, name)
 
 
+def test_every_agent_event_kind_and_field_is_documented() -> None:
+    """`agent.event` carries typed events (not dicts): every kind of the union and its fields."""
+    import typing
+
+    from ampsm_tui.engine.agents.base import AgentEvent
+
+    text = DOC.read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z_]+)` \| (.*) \|$", text, re.M)}
+    union = typing.get_args(AgentEvent)[0]
+    kinds = typing.get_args(union)
+    assert len(kinds) == 9
+    for cls in kinds:
+        kind = cls.model_fields["kind"].default
+        assert kind in rows, kind
+        for name in cls.model_fields:
+            if name != "kind":
+                assert f"`{name}`" in rows[kind], (kind, name)
+    assert events.AgentEventPublished.model_fields["event"].annotation is not dict
+
+
 def test_export_columns_are_documented_in_order() -> None:
     flat = " ".join(DOC.read_text().split())
     for cols in [*telemetry.COLUMNS.values(), BATCH_ITEM_COLUMNS]:

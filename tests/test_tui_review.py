@@ -121,6 +121,8 @@ async def test_a_whole_merge_by_keys_at_80x24_shows_each_outcome(repo: Path) -> 
         assert iteration.commit_sha and iteration.test_exit_code == 0
         app.screen.reload()  # type: ignore[attr-defined]
         review = await open_review(pilot, app)
+        lands: list[object] = []
+        app.engine.bus.subscribe("land.*", lands.append)  # the wizard is ReviewService.land, as `ampsm land` is
         await pilot.press("ctrl+g")
         assert await wait_for(pilot, lambda: review.finished or (not review.running and len(review.outcomes) >= 4))
         await settle(pilot)
@@ -128,6 +130,13 @@ async def test_a_whole_merge_by_keys_at_80x24_shows_each_outcome(repo: Path) -> 
         assert review.finished, text
         for outcome in ("✓ squashed into", "✓ rebased onto main", "✓ tests passed", "✓ merged into main"):
             assert outcome in text, text
+        assert [(e.topic, getattr(e, "step", None)) for e in lands] == [  # type: ignore[attr-defined]
+            ("land.step", "squash"),
+            ("land.step", "rebase"),
+            ("land.step", "retest"),
+            ("land.step", "merge"),
+            ("land.finished", None),
+        ]
     assert git(repo, "show", "main:greet.py").startswith("def greet")
     assert not Path(session.worktree_path).exists()
 

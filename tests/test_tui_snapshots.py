@@ -17,6 +17,13 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
 from ampsm_tui.app import AmpsmApp, create_app
+from ampsm_tui.engine.agents.base import (
+    AgentEvent,
+    TextEvent,
+    ThinkingEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from ampsm_tui.engine.events import AgentEventPublished, IterationStarted
 from ampsm_tui.engine.models import Iteration
 
@@ -146,19 +153,14 @@ def test_session_output(snap_compare: Any) -> None:
         bus = app.engine.bus
         sid = "sess-00000000"
         await bus.publish(IterationStarted(session_id=sid, iteration=2, prompt="Add sub()", agent="amp"))
-        events = [
-            {"kind": "thinking", "text": "The user wants sub().\nLook at app.py first."},
-            {"kind": "text", "text": "I'll add a `sub` function next to `add`."},
-            {
-                "kind": "tool_call",
-                "id": "t1",
-                "name": "edit_file",
-                "input": {"path": "app.py", "old": "", "new": "def sub"},
-            },
-            {"kind": "tool_result", "tool_use_id": "t1", "content": "ok", "is_error": False},
-            {"kind": "tool_call", "id": "t2", "name": "Bash", "input": {"command": "pytest -q"}},
-            {"kind": "tool_result", "tool_use_id": "t2", "content": "4 passed", "is_error": False},
-            {"kind": "text", "text": "Done: sub() added and tested."},
+        events: list[AgentEvent] = [  # typed, as the runner publishes them
+            ThinkingEvent(text="The user wants sub().\nLook at app.py first."),
+            TextEvent(text="I'll add a `sub` function next to `add`."),
+            ToolCallEvent(id="t1", name="edit_file", input_summary="app.py"),
+            ToolResultEvent(id="t1", ok=True, output_summary="ok"),
+            ToolCallEvent(id="t2", name="Bash", input_summary="pytest -q"),
+            ToolResultEvent(id="t2", ok=True, output_summary="4 passed"),
+            TextEvent(text="Done: sub() added and tested."),
         ]
         for event in events:
             await bus.publish(AgentEventPublished(session_id=sid, iteration=2, event=event))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 #: Command modules; each registers its commands with `registry.command` at import time.
-MODULES = ("maintenance", "session", "batch", "telemetry", "gitcmds", "bench", "demo", "dbbackup", "completion")
+MODULES = ("maintenance", "session", "land", "batch", "telemetry", "gitcmds", "bench", "demo", "dbbackup", "completion")
 
 #: The first word of a command line -> the modules that register the commands under it.
 ROUTES: dict[str, tuple[str, ...]] = {
@@ -31,6 +31,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "archive": ("session",),
     "cancel": ("session",),
     "abort": ("session",),
+    "land": ("land",),
     "batch": ("batch",),
     "metrics": ("telemetry",),
     "usage": ("telemetry",),

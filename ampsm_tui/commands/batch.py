@@ -13,7 +13,6 @@ from .registry import arg, command, group
 if TYPE_CHECKING:
     from ..engine.engine import Engine
     from ..engine.models import BatchRun
-    from ..engine.store import Store
 
 group("batch", "run a YAML batch of prompts across repositories")
 
@@ -53,17 +52,11 @@ def _concurrency(value: str) -> int:
     return n
 
 
-async def resolve_batch(store: Store, ref: str) -> BatchRun:
-    """An id or a unique prefix of one (`batch-1a2` or `1a2`)."""
-    from ..engine.errors import UsageError
+async def resolve_batch(ctx: Context, ref: str) -> BatchRun:
+    """An id or a unique prefix of one (`batch-1a2` or `1a2`): the engine's rule, over the store only."""
+    from ..engine.batches import resolve_batch as resolve
 
-    run = await store.get_batch(ref)
-    if run is not None:
-        return run
-    matches = [b for b in await store.list_batches() if b.id.startswith(ref) or b.id.startswith(f"batch-{ref}")]
-    if len(matches) == 1:
-        return matches[0]
-    raise UsageError(f"{'ambiguous batch prefix' if matches else 'no such batch'}: {ref}")
+    return await resolve(await ctx.store(), ref)
 
 
 async def _engine(ctx: Context) -> Engine:
@@ -161,34 +154,13 @@ def render_status(run: BatchRun, rows: list[dict[str, Any]]) -> Any:
     return Group(head, bar, table)
 
 
-async def _run_scheduler(ctx: Context, engine: Engine, run: BatchRun, concurrency: int | None) -> int:
-    """Run (or resume) a batch in this process, with notifications and a clean Ctrl-C."""
+async def _run_batch(ctx: Context, engine: Engine, run: BatchRun, concurrency: int | None) -> int:
+    """Run (or resume) a batch in this process through the engine's BatchService; this face only
+    shows progress and the summary, and turns Ctrl-C / SIGTERM into a clean stop."""
     import asyncio
     import signal
 
-    from ..engine import telemetry
-    from ..engine.batch import definition_of
     from ..engine.events import BatchProgress, Event
-    from ..engine.notify import Notifier
-    from ..engine.scheduler import BatchScheduler, engine_run_item
-    from ..engine.secrets import secrets_dir, usable_url
-
-    spec = definition_of(run)
-    notes = spec.notifications if spec else None
-    hook = (
-        usable_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook")
-        if notes and notes.webhook
-        else None
-    )
-    notifier = Notifier.from_config(
-        engine.config,
-        extra_webhooks=[hook] if hook else [],
-        extra_emails=list(notes.email or []) if notes else [],
-        store=engine.store,
-    )
-    notifier.attach(engine.bus)
-    await telemetry.prune(engine.store, engine.config)
-    scheduler = BatchScheduler(engine.store, run.id, engine_run_item(engine), bus=engine.bus, concurrency=concurrency)
 
     if not ctx.json:
 
@@ -203,14 +175,12 @@ async def _run_scheduler(ctx: Context, engine: Engine, run: BatchRun, concurrenc
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, scheduler.abort)
+        loop.add_signal_handler(sig, engine.batches.stop, run.id)
     try:
-        result = await scheduler.run()
+        result = await engine.batches.run(run, concurrency)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await notifier.drain()
-        await engine.sessions.shutdown()
     rows = await engine.store.batch_item_stats(run.id)
     info = summarize(result, rows)
     if ctx.json:
@@ -239,7 +209,6 @@ async def _run_scheduler(ctx: Context, engine: Engine, run: BatchRun, concurrenc
 async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.batch import load_batch, plan_table
     from ..engine.errors import UsageError
-    from ..engine.scheduler import create_batch
     from ..engine.yamlsrc import YamlSourceError
 
     try:
@@ -274,15 +243,10 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
             ctx.print(table)
         return 0
     engine = await _engine(ctx)
-    run = await create_batch(engine.store, plan, concurrency)
-    notes = plan.file.notifications
-    if notes is not None and notes.webhook:  # the stored definition has it redacted; keep it privately
-        from ..engine.secrets import secrets_dir, stored_url
-
-        stored_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook")
+    run = await engine.batches.create(plan, concurrency)
     if not ctx.json:
         ctx.print(f"batch {run.id}: {len(plan.items)} sessions, concurrency {concurrency}")
-    return await _run_scheduler(ctx, engine, run, concurrency)
+    return await _run_batch(ctx, engine, run, concurrency)
 
 
 @command(
@@ -293,10 +257,9 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
     json=True,
 )
 async def batch_resume(args: argparse.Namespace, ctx: Context) -> int:
-    store = await ctx.store()
-    run = await resolve_batch(store, args.batch_id)
     engine = await _engine(ctx)
-    return await _run_scheduler(ctx, engine, run, args.concurrency)
+    run = await engine.batches.resolve(args.batch_id)
+    return await _run_batch(ctx, engine, run, args.concurrency)
 
 
 @command(
@@ -312,8 +275,8 @@ async def batch_status(args: argparse.Namespace, ctx: Context) -> int:
 
     from ..engine.scheduler import is_stalled
 
+    run = await resolve_batch(ctx, args.batch_id)
     store = await ctx.store()
-    run = await resolve_batch(store, args.batch_id)
     rows = await store.batch_item_stats(run.id)
     if ctx.json:
         ctx.emit_json({**summarize(run, rows), "items": rows})
@@ -373,26 +336,12 @@ async def batch_list(args: argparse.Namespace, ctx: Context) -> int:
     json=True,
 )
 async def batch_abort(args: argparse.Namespace, ctx: Context) -> int:
-    import asyncio
-
-    from ..engine.scheduler import abort_batch, owner_alive
-
-    store = await ctx.store()
-    run = await resolve_batch(store, args.batch_id)
     engine = await _engine(ctx)
-    alive = owner_alive(run)
-    result = await abort_batch(engine.store, run.id, cancel_session=engine.sessions.cancel)
-    if alive:  # the owner polls the status; wait (briefly) until it has stopped its items
-        for _ in range(100):
-            counts = await store.batch_counts(run.id)
-            if not counts.get("running"):
-                break
-            await asyncio.sleep(0.1)
-    counts = await store.batch_counts(run.id)
+    result, counts = await engine.batches.abort(args.batch_id)
     if ctx.json:
         ctx.emit_json({"batch": result.model_dump(mode="json", exclude={"definition"}), "counts": counts})
     else:
-        ctx.print(f"batch {run.id} aborted ({counts}); resume with: ampsm batch resume {run.id}")
+        ctx.print(f"batch {result.id} aborted ({counts}); resume with: ampsm batch resume {result.id}")
     return 0
 
 
@@ -410,8 +359,8 @@ async def batch_export(args: argparse.Namespace, ctx: Context) -> int:
 
     from ..engine.telemetry import write_csv
 
+    run = await resolve_batch(ctx, args.batch_id)
     store = await ctx.store()
-    run = await resolve_batch(store, args.batch_id)
     rows = [{**r, "batch_id": run.id, "item_id": r["id"]} for r in await store.batch_item_stats(run.id)]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

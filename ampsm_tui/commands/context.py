@@ -22,6 +22,7 @@ class Context:
         self.args = args
         self._store: Store | None = None
         self._engine: Engine | None = None
+        self.emitted = 0  # JSON documents (or JSON Lines) written to stdout so far
 
     @property
     def json(self) -> bool:
@@ -92,13 +93,16 @@ class Context:
         self.console.print(*renderables, markup=markup, **kwargs)
 
     def emit_json(self, data: Any) -> None:
-        """One JSON document: indented for a person at a terminal, compact for a program (and
-        much faster to write: the indenting encoder is pure Python)."""
+        """The command's one JSON document (the CLI contract: exactly one per --json run): indented
+        for a person at a terminal, compact for a program (and much faster to write: the indenting
+        encoder is pure Python)."""
+        self.emitted += 1
         indent = 2 if _is_tty() else None
         sys.stdout.write(json.dumps(data, indent=indent, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
     def emit_jsonl(self, data: Any) -> None:
+        self.emitted += 1
         sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 

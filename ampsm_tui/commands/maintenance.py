@@ -31,10 +31,12 @@ async def doctor(args: argparse.Namespace, ctx: Context) -> int:
     if cfg is not None:
         checks.insert(2, await d.check_database(cfg))
     failed = [c for c in checks if not c.ok and c.required]
+    problem = f"{len(failed)} problem(s): {', '.join(c.name for c in failed)}" if failed else None
     if ctx.json:
-        ctx.emit_json(
-            {"ok": not failed, "checks": [c.__dict__ for c in checks]},
-        )
+        doc: dict[str, object] = {"ok": not failed, "checks": [c.__dict__ for c in checks]}
+        if problem:  # the CLI contract: a failure's document has a code and a message
+            doc.update(code="doctor", message=problem)
+        ctx.emit_json(doc)
     else:
         for c in checks:
             mark = "[green]✓[/]" if c.ok else ("[red]✗[/]" if c.required else "[yellow]-[/]")
@@ -43,6 +45,8 @@ async def doctor(args: argparse.Namespace, ctx: Context) -> int:
                 line += f"\n    [dim]fix:[/] {c.fix}"
             ctx.print(line)
         ctx.print("[green]all required checks passed[/]" if not failed else f"[red]{len(failed)} problem(s)[/]")
+    if problem:
+        ctx.err_console.print(f"error: doctor found {problem}", markup=False)
     return 1 if failed else 0
 
 

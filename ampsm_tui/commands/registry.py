@@ -1,13 +1,13 @@
 """The one registry of headless commands. The parser, `--help`, shell completion and the README's
 CLI reference are all built from it. Importing this module must stay cheap: handlers import
-their heavy dependencies (GitPython, aiosqlite, rich) inside the function."""
+their heavy dependencies (aiosqlite, rich, the engine) inside the function."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from .context import Context
@@ -27,6 +27,46 @@ class Arg:
 
 def arg(*flags: str, **kwargs: Any) -> Arg:
     return Arg(flags, kwargs)
+
+
+class LazyChoices(Sequence[str]):
+    """argparse `choices` read from the engine only when a parse or a help text needs them, so the
+    registry stays cheap to import and the engine stays the one list (e.g. the adapter registry's
+    agent names)."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        self._load = load
+        self._values: tuple[str, ...] | None = None
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        if self._values is None:
+            self._values = tuple(self._load())
+        return self._values
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self.values[index]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.values
+
+
+def agent_names() -> LazyChoices:
+    """The agents `--agent` accepts: the adapter registry's names."""
+
+    def load() -> Sequence[str]:
+        from ..engine.agents.registry import AGENT_NAMES
+
+        return AGENT_NAMES
+
+    return LazyChoices(load)
 
 
 @dataclass

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import format as fmt
 from .context import Context
-from .registry import arg, command
+from .registry import agent_names, arg, command
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
+    from ..engine.git.integrate import IntegrationResult
     from ..engine.models import Iteration, Session
 
-AGENTS = ("amp", "claude", "codex", "gemini", "aider", "command")
+AGENTS = agent_names()  # the adapter registry's, read when parsing
 
 
 async def _engine(ctx: Context) -> Engine:
@@ -74,20 +75,34 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     return prompt
 
 
-def _finish_iteration(ctx: Context, it: Iteration) -> int:
+def _finish_iteration(ctx: Context, it: Iteration, session: Session | None = None) -> int:
+    """The iteration's outcome: with --json one document (the session's, with `iteration` in it, for
+    `new --run`), also on failure, where the CLI adds `code` and `message` to it."""
     from ..engine.errors import AmpsmError, ErrorCode
     from ..engine.runner import iteration_error, require_completed
 
-    if ctx.json and not getattr(ctx.args, "stream", False):
-        ctx.emit_json(it.model_dump(mode="json"))
-    coded = iteration_error(it) if it.status in ("failed", "interrupted") else None
-    if coded is not None:  # e.g. E001: the commit failed; the work is still in the worktree
-        raise AmpsmError(coded.code, f"iteration {it.number} failed: {coded.message}")
-    if it.status == "interrupted":
-        raise AmpsmError(ErrorCode.AGENT, f"iteration {it.number} was interrupted: {it.error or 'agent ended early'}")
-    if it.status == "failed":
-        raise AmpsmError(ErrorCode.AGENT, f"the agent failed in iteration {it.number}: {it.error or 'non-zero exit'}")
-    require_completed(it)
+    doc = it.model_dump(mode="json")
+    if session is not None:
+        doc = {**_session_dict(session), "iteration": doc}
+    data = None if getattr(ctx.args, "stream", False) else doc
+    try:
+        coded = iteration_error(it) if it.status in ("failed", "interrupted") else None
+        if coded is not None:  # e.g. E001: the commit failed; the work is still in the worktree
+            raise AmpsmError(coded.code, f"iteration {it.number} failed: {coded.message}")
+        if it.status == "interrupted":
+            raise AmpsmError(
+                ErrorCode.AGENT, f"iteration {it.number} was interrupted: {it.error or 'agent ended early'}"
+            )
+        if it.status == "failed":
+            raise AmpsmError(
+                ErrorCode.AGENT, f"the agent failed in iteration {it.number}: {it.error or 'non-zero exit'}"
+            )
+        require_completed(it)
+    except AmpsmError as exc:
+        exc.data = data
+        raise
+    if ctx.json and data is not None:
+        ctx.emit_json(data)
     if not ctx.json:
         spent = fmt.token_total(it.input_tokens, it.output_tokens)
         cost = fmt.iteration_cost(it.cost_usd, spent)
@@ -98,27 +113,24 @@ def _finish_iteration(ctx: Context, it: Iteration) -> int:
     return 0
 
 
-async def _run_iteration(ctx: Context, engine: Engine, session_id: str, prompt: str | None) -> int:
-    from ..engine.notify import Notifier
+async def _run_iteration(
+    ctx: Context, engine: Engine, session_id: str, prompt: str | None, session: Session | None = None
+) -> int:
     from .printer import StreamPrinter
 
     args = ctx.args
     if getattr(args, "stream", False):
         engine.bus.subscribe("*", StreamPrinter(as_json=ctx.json))
     # awaiting-input / error reach the config's webhook and the session's own (`new --notify-webhook`)
-    notifier = Notifier.from_config(engine.config, store=engine.store)
-    detach = notifier.attach(engine.bus)
-    try:
-        it = await engine.sessions.iterate(
-            session_id,
-            prompt,
-            until_green=getattr(args, "until_green", None) or 1,
-            max_cost=getattr(args, "max_cost", None),
-        )
-    finally:
-        await notifier.drain()
-        detach()
-    return _finish_iteration(ctx, it)
+    # through the engine's notifier; closing the engine delivers what is in flight.
+    it = await engine.sessions.iterate(
+        session_id,
+        prompt,
+        until_green=getattr(args, "until_green", None) or 1,
+        max_cost=getattr(args, "max_cost", None),
+    )
+    await engine.notifier.drain()
+    return _finish_iteration(ctx, it, session)
 
 
 _ITERATE_ARGS = (
@@ -170,12 +182,12 @@ async def new(args: argparse.Namespace, ctx: Context) -> int:
         base=args.base,
         notify_webhook=args.notify_webhook,
     )
-    if ctx.json and not (args.run and args.stream):
+    if ctx.json and not args.run:
         ctx.emit_json(_session_dict(session))
     elif not ctx.json:
         ctx.print(f"Created session: {session.id}\nWorktree: {session.worktree_path}\nBranch: {session.branch}")
-    if args.run:
-        return await _run_iteration(ctx, engine, session.id, None)
+    if args.run:  # --json: one document, the session with its first `iteration` (JSON Lines with --stream)
+        return await _run_iteration(ctx, engine, session.id, None, session)
     return 0
 
 
@@ -236,7 +248,11 @@ def _age(iso: str) -> str:
 @command(
     "list",
     "list sessions, newest first",
-    arg("--status", help="only this status (idle, running, awaiting-input, error, done, interrupted, archived)"),
+    arg(
+        "--status",
+        choices=("idle", "running", "awaiting-input", "error", "done", "interrupted", "archived"),
+        help="only this status",
+    ),
     arg("--repo", help="only sessions of this repository path"),
     arg("--limit", type=int, help="at most N (the most recent)"),
     json=True,
@@ -352,17 +368,21 @@ async def squash(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _integration_exit(ctx: Context, op: str, result: Any) -> int:
+def _integration_exit(ctx: Context, op: str, result: IntegrationResult) -> int:
     from ..engine.errors import AmpsmError, ErrorCode
 
-    data = {"ok": result.ok, "conflicts": list(result.conflicts), "sha": getattr(result, "sha", None)}
-    if ctx.json:
-        ctx.emit_json(data)
+    data = {"ok": result.ok, "conflicts": list(result.conflicts), "sha": result.sha}
     if not result.ok:
         files = ", ".join(result.conflicts) or "unknown files"
-        raise AmpsmError(ErrorCode.GIT, f"{op} conflicts in {files}; nothing was changed (resolve in the TUI)")
-    if not ctx.json:
-        ctx.print(f"{op} ok" + (f": {data['sha'][:10]}" if data["sha"] else ""))
+        raise AmpsmError(
+            ErrorCode.GIT,
+            f"{op} conflicts in {files}; nothing was changed (resolve in the TUI, or `ampsm land` keeps the conflict)",
+            data=data,
+        )
+    if ctx.json:
+        ctx.emit_json(data)
+    else:
+        ctx.print(f"{op} ok" + (f": {result.sha[:10]}" if result.sha else ""))
     return 0
 
 

@@ -111,7 +111,7 @@ async def _stopped_mid_stream(engine: Engine, session_id: str) -> None:
     edited = asyncio.Event()
 
     def on_event(event: Any) -> None:
-        if getattr(event, "session_id", None) == session_id and event.event.get("kind") == "tool_result":
+        if getattr(event, "session_id", None) == session_id and event.event.kind == "tool_result":
             edited.set()
 
     off = engine.bus.subscribe("agent.event", on_event)

@@ -7,13 +7,13 @@ item is always known by its own id (lesson 17).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import Duration
+from .git.runner import GitResult, git_sync
 from .models import BatchItem, BatchRun, BatchStatus
 from .yamlsrc import YamlSourceError, _line_of, load_yaml, read_text
 
@@ -91,8 +91,8 @@ class BatchPlan(BaseModel):
         return override or self.file.concurrency or default
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+def _git(repo: Path, *args: str) -> GitResult:
+    return git_sync(*args, cwd=repo)
 
 
 def _check_repo(repo: Path, base: str | None) -> tuple[str | None, str]:
@@ -100,9 +100,9 @@ def _check_repo(repo: Path, base: str | None) -> tuple[str | None, str]:
     if not repo.is_dir():
         return f"no such folder: {repo}", "path"
     top = _git(repo, "rev-parse", "--show-toplevel")
-    if top.returncode != 0:
+    if not top.ok:
         return f"not a git repository: {repo}", "path"
-    if base is not None and _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").returncode != 0:
+    if base is not None and not _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").ok:
         return f"no branch or commit {base!r} in {repo}", "baseBranch"
     return None, ""
 
@@ -110,7 +110,7 @@ def _check_repo(repo: Path, base: str | None) -> tuple[str | None, str]:
 def _default_branch(repo: Path, fallback: str) -> str:
     """The branch the repo's main checkout is on, else the configured default."""
     head = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
-    return head.stdout.strip() if head.returncode == 0 and head.stdout.strip() else fallback
+    return head.out if head.ok and head.out else fallback
 
 
 def load_batch(path: Path | str, *, default_base: str = "main", check_repos: bool = True) -> BatchPlan:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
 import shutil
-import signal
 from dataclasses import dataclass
 
+from .agents.registry import AGENT_NAMES
 from .config import Config
+from .procgroup import stop_process
 
 MIN_GIT = (2, 38)
-AGENT_BINARIES = ("amp", "claude", "codex", "gemini", "aider")
+#: Agents that are programs of their own (`command` runs the user's command): the adapter registry's.
+AGENT_BINARIES = tuple(name for name in AGENT_NAMES if name != "command")
 
 
 @dataclass
@@ -56,9 +56,7 @@ async def _version(binary: str, *args: str, timeout: float = 5.0) -> _Probe | No
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
+        await stop_process(proc, 0)  # the whole group: a wrapper script's children too
         return _Probe(problem=f"no answer to --version within {timeout:g}s")
     text = strip_ansi(out.decode("utf-8", "replace")).strip()
     if proc.returncode != 0:

@@ -18,9 +18,15 @@ from .models import SessionStatus
 from .store import Store
 
 if TYPE_CHECKING:
+    from .batches import BatchService
+    from .notify import Notifier
+    from .review import ReviewService
     from .sessions import SessionService
 
 log = logging.getLogger(__name__)
+
+#: How long closing waits for webhook/email messages still in flight.
+NOTIFY_DRAIN_S = 30.0
 
 
 class Engine:
@@ -37,7 +43,32 @@ class Engine:
         the agents or the git layer."""
         from .sessions import SessionService
 
+        self.notifier  # noqa: B018 - subscribed before anything that publishes exists
         return SessionService(self.config, self.store, self.bus)
+
+    @cached_property
+    def review(self) -> ReviewService:
+        """Landing a session (`land`): the wizard's and `ampsm land`'s one call."""
+        from .review import ReviewService
+
+        return ReviewService(self.config, self.sessions, self.bus)
+
+    @cached_property
+    def batches(self) -> BatchService:
+        from .batches import BatchService
+
+        return BatchService(self)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """The one notifier (webhook, email) for everything this engine drives, in any face: a
+        session needing input, a batch ending. Another process's work is notified by that process.
+        Built with the first service, so a read-only command never imports it."""
+        from .notify import Notifier
+
+        notifier = Notifier.from_config(self.config, store=self.store)
+        self._detach_notifier = notifier.attach(self.bus)
+        return notifier
 
     @classmethod
     async def open(cls, config: Config | None = None, store: Store | None = None) -> Engine:
@@ -70,9 +101,12 @@ class Engine:
 
         await maybe_prune(self.store, self.config)
 
-    async def close(self) -> None:
+    async def close(self, *, notify_timeout: float = NOTIFY_DRAIN_S) -> None:
         if "sessions" in self.__dict__:  # only a service that was built can have work to cancel
             await self.sessions.shutdown()
+        if "notifier" in self.__dict__:  # messages in flight go before the store they read is closed
+            await self.notifier.drain(timeout=notify_timeout)
+            self._detach_notifier()
         for name in ("_backup", "_prune"):
             task: asyncio.Task[Any] | None = getattr(self, name)
             if task is None:

@@ -7,6 +7,7 @@ TUI can show one line (`E00N: message`) and scripts can branch on the exit statu
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -53,10 +54,15 @@ EXIT_STATUS: dict[ErrorCode, int] = {code: 10 + int(code.value[1:]) for code in 
 class AmpsmError(Exception):
     """A failure with a code, a one-line message and optionally details (e.g. a test log)."""
 
-    def __init__(self, code: ErrorCode | str, message: str, *, details: str | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode | str, message: str, *, details: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
         self.code = ErrorCode(code)
         self.message = message.strip().splitlines()[0] if message.strip() else self.code.name
         self.details = details if details is not None else _rest(message)
+        #: What the command would have printed with --json (e.g. a stopped land's result): the CLI's
+        #: one JSON document on failure is this plus `code` and `message`.
+        self.data = data
         super().__init__(f"{self.code.value}: {self.message}")
 
     @property

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .agents.base import AgentEvent
 from .clock import now_iso
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,14 @@ class IterationStarted(Event):
 
 
 class AgentEventPublished(Event):
-    """One parsed event from the agent's stream (text, tool call, usage, ...)."""
+    """One parsed event from the agent's stream (text, tool call, usage, ...), typed: a subscriber
+    reads `event.event.kind` and the fields of that kind (the models in `agents/base.py`); the
+    payload (`payload()`, `--stream --json`) is the same as a dict."""
 
     topic: ClassVar[str] = "agent.event"
     session_id: str
     iteration: int
-    event: dict[str, Any]
+    event: AgentEvent
 
 
 class GitCommitted(Event):
@@ -80,6 +83,27 @@ class GitConflict(Event):
     session_id: str
     operation: str  # rebase | merge
     files: list[str]
+
+
+class LandStepFinished(Event):
+    """One step of `ReviewService.land` (squash, rebase, retest, merge) and how it went."""
+
+    topic: ClassVar[str] = "land.step"
+    session_id: str
+    step: str  # squash | rebase | retest | merge
+    status: str  # done | skipped | failed | conflict
+    detail: str = ""
+    sha: str | None = None
+
+
+class LandFinished(Event):
+    """A land ended (`landed`, `aborted`) or stopped for the user (`conflict`, `tests-failed`)."""
+
+    topic: ClassVar[str] = "land.finished"
+    session_id: str
+    status: str
+    sha: str | None = None
+    message: str = ""
 
 
 class TestFinished(Event):

@@ -172,6 +172,18 @@ class Notifier:
             log.warning("email notifications need notifications.email.smtp_host; none will be sent")
         return cls(webhooks=webhooks, email=email, store=store, session_webhook_defaults=defaults)
 
+    def add_targets(
+        self, config: Config, *, webhooks: list[str] | None = None, emails: list[str] | None = None
+    ) -> None:
+        """More places to send to for the rest of this process (a batch file's own webhook and
+        addresses); the same rules as `from_config`, nothing added twice."""
+        urls = [w.url for w in self.webhooks if w.url]
+        recipients = list(self.email.to) if self.email is not None else []
+        merged = Notifier.from_config(
+            config, extra_webhooks=urls + list(webhooks or []), extra_emails=recipients + list(emails or [])
+        )
+        self.webhooks, self.email = merged.webhooks, merged.email
+
     def attach(self, bus: MetricsEventBus) -> Callable[[], None]:
         """Listen for batch.finished and session.status (awaiting-input, error)."""
         offs = [bus.subscribe("batch.finished", self._on_event), bus.subscribe("session.status", self._on_event)]

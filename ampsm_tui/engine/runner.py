@@ -270,11 +270,7 @@ class IterationRunner:
         elif isinstance(event, ToolResultEvent) and self.telemetry:
             await calls.finished(event)
         if self.bus.has_subscribers(AgentEventPublished.topic):  # a headless run without --stream: nobody
-            await self.bus.publish(
-                AgentEventPublished(
-                    session_id=session.id, iteration=iteration.number, event=event.model_dump(mode="json")
-                )
-            )
+            await self.bus.publish(AgentEventPublished(session_id=session.id, iteration=iteration.number, event=event))
 
     async def _finish(
         self,

@@ -14,6 +14,7 @@ from .clock import now_iso
 from .config import Config
 from .errors import AmpsmError, ErrorCode, UsageError
 from .events import GitConflict, MetricsEventBus, SessionCreated
+from .git.integrate import IntegrationResult, MergeMode
 from .git.runner import GitError
 from .models import Iteration, Session, SessionStatus
 from .procinfo import same_process
@@ -368,12 +369,12 @@ class SessionService:
             lock_timeout=self.config.git.lock_timeout,
         )
 
-    async def _conflict(self, session: Session, operation: str, result: Any) -> Any:
+    async def _conflict(self, session: Session, operation: str, result: IntegrationResult) -> IntegrationResult:
         if not result.ok and result.conflicts:
             await self.bus.publish(GitConflict(session_id=session.id, operation=operation, files=result.conflicts))
         return result
 
-    async def rebase(self, ref: str, onto: str | None = None, *, keep_conflict: bool = False) -> Any:
+    async def rebase(self, ref: str, onto: str | None = None, *, keep_conflict: bool = False) -> IntegrationResult:
         session = await self.get(ref)
         self._idle_for_git(session)
         result = await gitops.rebase(
@@ -386,8 +387,14 @@ class SessionService:
         return await self._conflict(session, "rebase", result)
 
     async def merge(
-        self, ref: str, *, keep_conflict: bool = False, remove_worktree: bool | None = None, message: str | None = None
-    ) -> Any:
+        self,
+        ref: str,
+        *,
+        keep_conflict: bool = False,
+        remove_worktree: bool | None = None,
+        message: str | None = None,
+        mode: MergeMode | None = None,
+    ) -> IntegrationResult:
         session = await self.get(ref)
         self._idle_for_git(session)
         await self._on_session_branch(session)
@@ -401,7 +408,7 @@ class SessionService:
             Path(session.worktree_path),
             session.branch,
             session.base_branch,
-            mode=self.config.git.merge_mode,
+            mode=mode or self.config.git.merge_mode,
             keep_conflict=keep_conflict,
             message=message,
             remove_after=remove,
@@ -417,7 +424,7 @@ class SessionService:
             await self.runner.set_status(session, SessionStatus.DONE, f"merged into {session.base_branch}")
         return result
 
-    async def continue_operation(self, ref: str) -> Any:
+    async def continue_operation(self, ref: str) -> IntegrationResult:
         session = await self.get(ref)
         result = await gitops.continue_operation(
             Path(session.repo_path), Path(session.worktree_path), lock_timeout=self.config.git.lock_timeout

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .procgroup import stop_process
 from .secrets import redact
 
 MAX_LOG_BYTES = 256 * 1024
@@ -51,21 +51,7 @@ def _tail(data: bytes) -> str:
 
 async def kill_group(proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:
     """SIGTERM the whole process group, then SIGKILL what is left after `grace` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            await asyncio.wait_for(proc.wait(), wait)
-        except TimeoutError:
-            continue
-        # The leader is gone; make sure no child of the group survives it.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        return
+    await stop_process(proc, grace)
 
 
 async def run_script(script: str, cwd: Path, *, timeout: float | None, env: dict[str, str] | None = None) -> TestResult:

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Static
 
 from .. import actions
 from .. import format as fmt
-from ..app import DataChanged, EngineEventMessage
+from ..messages import DataChanged, EngineEventMessage
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
 

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static
 
 from .. import actions
 from .. import format as fmt
-from ..app import DataChanged
+from ..messages import DataChanged
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
 

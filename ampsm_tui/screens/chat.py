@@ -12,11 +12,11 @@ from textual.screen import Screen
 from textual.widgets import Static, TextArea
 
 from .. import actions
-from ..app import EngineEventMessage
+from ..live_tail import history_lines
+from ..messages import EngineEventMessage
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
 from ..widgets.output_log import OutputLog
-from .dashboard import history_lines
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp

@@ -116,8 +116,8 @@ class ConflictScreen(NavMixin, ModalScreen[Outcome]):
         except Exception as exc:
             status.update(Text(f"Cannot continue: {exc}", style="red"))
             return
-        conflicts = list(getattr(result, "conflicts", None) or [])
-        if result is not None and not getattr(result, "ok", True):
+        if not result.ok:
+            conflicts = list(result.conflicts)
             if conflicts:
                 self.files = conflicts
                 self.resolved.clear()

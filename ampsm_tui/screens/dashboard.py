@@ -22,15 +22,15 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 
 from .. import actions
 from .. import format as fmt
-from ..app import DataChanged, EngineEventMessage
 from ..engine.clock import to_iso
-from ..engine.models import Iteration, Session
-from ..live_tail import Item, past_output
+from ..engine.models import Session
+from ..live_tail import history_lines, past_output
+from ..messages import DataChanged, EngineEventMessage
 from ..widgets.batch_strip import BatchStrip
 from ..widgets.diff_view import DiffView
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
-from ..widgets.output_log import OutputLog
+from ..widgets.output_log import OutputLog, feed_items
 from ..widgets.session_list import SessionRow, SessionTable
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
@@ -43,47 +43,6 @@ NARROW_WIDTH = 110
 TICK_S = 0.25
 TICKS_PER_AGE = 4
 NOTIFY_STATUSES = {"awaiting-input": "warning", "error": "error", "interrupted": "warning"}
-
-
-def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip: set[int]) -> list[tuple[str, str]]:
-    """What the DB knows of past iterations (for sessions this process did not watch live)."""
-    lines: list[tuple[str, str]] = []
-    for it in iterations:
-        if it.number in skip or it.status.value == "running":
-            continue  # a running iteration is shown live: from our bus, or tailed from its stream file
-        model = f" · {it.model}" if it.model and it.model != it.agent else ""
-        lines.append(("marker", f"── iteration {it.number} · {it.agent or ''}{model} · {it.status.value} ──"))
-        if it.prompt:
-            lines.append(("detail", "› " + it.prompt.splitlines()[0][:200]))
-        if it.summary:
-            lines.extend(("text", line) for line in it.summary.splitlines()[:20])
-        lines.extend(("tool", f"⚙ {t}") for t in tools.get(it.id or -1, []))
-        if it.commit_sha:
-            lines.append(
-                (
-                    "marker",
-                    f"● commit {it.commit_sha[:8]}  {fmt.plural(it.files_changed, 'file')}"
-                    f" +{it.lines_added} -{it.lines_removed}",
-                )
-            )
-        if it.test_exit_code is not None:
-            if it.test_exit_code == 0:
-                lines.append(("pass", "✓ tests passed"))
-            else:
-                lines.append(("fail", f"✗ tests failed (exit {it.test_exit_code})"))
-                tail = (it.test_log or "").splitlines()[-10:]
-                lines.extend(("fail", line) for line in tail)
-        if it.error:
-            lines.append(("error", f"error: {it.error}"))
-    return lines
-
-
-def feed_items(output: OutputLog, items: list[Item]) -> None:
-    for what, value in items:
-        if what == "event":
-            output.feed(value)
-        else:
-            output.feed_line(*value)
 
 
 class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):

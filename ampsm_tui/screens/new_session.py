@@ -15,11 +15,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
 
 from .. import actions
+from ..engine.agents.registry import AGENT_NAMES
 from ..ui_state import UiState, default_repo
 from ..widgets.footer import KeyFooter
 from ..widgets.path_suggester import DirectorySuggester
 
-AGENTS = ("amp", "claude", "codex", "gemini", "aider", "command")
+AGENTS = AGENT_NAMES  # the adapter registry's list
 
 
 @dataclass

@@ -6,7 +6,7 @@ on short terminals, the diff takes what is left). A conflict opens the conflict 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 from .. import actions
 from ..engine.messages import squash_message
 from ..engine.models import Iteration, Session
+from ..engine.review import LandPlan, StepOutcome
 from ..widgets.diff_view import DiffView
 from .conflict import ConflictScreen
 
@@ -66,8 +67,8 @@ class ReviewScreen(Screen[None]):
         self.session_id = session_id
         self.session: Session | None = None
         self.finished = False
-        self._tip: str | None = None  # the branch tip when the plan started (restored on abort)
         self.running = False
+        self.stopped = False  # the land waits (tests failed): ctrl+g resumes it, esc undoes it
         self.squash = True
         self.rebase = True
         self.retest = False
@@ -217,6 +218,20 @@ class ReviewScreen(Screen[None]):
         if isinstance(focused, TextArea):
             self.query_one("#plan", OptionList).focus()
             return
+        if self.stopped and not self.running:
+            self._undo_and_close()
+            return
+        self.dismiss()
+
+    @work(exclusive=True, group="review-run", exit_on_error=False)
+    async def _undo_and_close(self) -> None:
+        """Leaving a land stopped on failing tests undoes it: the branch is as before the review."""
+        try:
+            await self.ampsm.engine.review.abort(self.session_id)
+        except Exception as exc:
+            self.step(False, f"the review could not be undone: {exc}", "merge")
+            return
+        self.stopped = False
         self.dismiss()
 
     # -- loading ---------------------------------------------------------------------------------
@@ -284,40 +299,6 @@ class ReviewScreen(Screen[None]):
         self.step(False, f"tests failed (exit {code}) {tail[0][:60]}", "retest")
         return False
 
-    async def _resolve(self, result: Any, operation: str, workdir: str) -> bool:
-        """True when the operation ended well (directly or after the conflict view)."""
-        key = "rebase" if operation == "rebase" else "merge"
-        if result is None or getattr(result, "ok", True):
-            return True
-        files = list(getattr(result, "conflicts", None) or [])
-        if not files:
-            detail = getattr(result, "stderr", "") or getattr(result, "message", "") or str(result)
-            self.step(False, f"{operation} failed: {str(detail).strip()[:80]}", key)
-            return False
-        self.step(False, f"conflict in {', '.join(files)}", key)
-        where = str(getattr(result, "path", None) or workdir)
-        outcome = await self.app.push_screen_wait(ConflictScreen(self.session_id, operation, files, where))
-        if outcome == "continued":
-            self.step(True, f"{operation} continued after resolving", key)
-            return True
-        await self._undo_review(operation, key)
-        return False
-
-    async def _undo_review(self, operation: str, key: str) -> None:
-        """An aborted rebase/merge leaves everything as it was before the review: the conflict was
-        aborted by the engine, and a squash done earlier in this plan is undone too."""
-        sessions = self.ampsm.engine.sessions
-        tip = self._tip
-        try:
-            moved = tip is not None and await sessions.head(self.session_id) != tip
-            if moved and tip is not None:
-                await sessions.restore_tip(self.session_id, tip)
-        except Exception as exc:
-            self.step(False, f"{operation} aborted, but the branch could not be restored: {exc}", key)
-            return
-        undone = " (squash undone)" if moved else ""
-        self.step(None, f"{operation} aborted: everything is as before the review{undone}", key)
-
     @work(exclusive=True, group="review-run", exit_on_error=False)
     async def action_do_merge(self) -> None:
         if self.session is None or self.finished or self.running:
@@ -328,40 +309,70 @@ class ReviewScreen(Screen[None]):
         finally:
             self.running = False
 
+    def _plan(self, session: Session) -> LandPlan:
+        message = self.query_one("#message", TextArea).text.strip()
+        return LandPlan(
+            squash=self.squash,
+            message=message or None,
+            rebase=self.rebase,
+            onto=self.onto or session.base_branch,
+            retest=self.retest and bool(session.script),
+        )
+
+    def _show(self, outcome: StepOutcome) -> None:
+        text = outcome.detail
+        if outcome.step == "squash" and outcome.status == "skipped":
+            text = "keeping the branch history"
+        ok = {"done": True, "skipped": None, "failed": False, "conflict": False}[outcome.status]
+        self.step(ok, text, outcome.step)
+
     async def _run_plan(self, session: Session) -> None:
+        """One engine call (`ReviewService.land`, the same as `ampsm land`); this screen only shows
+        its steps, and opens the conflict view when the land stops on one."""
         from ..engine.errors import AmpsmError, UsageError
 
-        sessions = self.ampsm.engine.sessions
-        message = self.query_one("#message", TextArea).text.strip()
-        step = "squash"
+        review = self.ampsm.engine.review
+        shown = 0
         try:
-            self._tip = await sessions.head(self.session_id)
-            if self.squash:
-                sha = await sessions.squash(self.session_id, message)
-                self.step(True, f"squashed into {str(sha)[:8]}", "squash")
+            if await review.stopped(session.id):  # tests failed before: go on with the plan as it is now
+                result = await review.resume(session.id, retest=self.retest and bool(session.script))
             else:
-                self.step(None, "keeping the branch history", "squash")
-            step = "rebase"
-            if self.rebase:
-                onto = self.onto or session.base_branch
-                result = await sessions.rebase(self.session_id, onto, keep_conflict=True)
-                if not await self._resolve(result, "rebase", session.worktree_path):
+                result = await review.land(session.id, self._plan(session))
+            while True:
+                for outcome in result.steps[shown:]:
+                    self._show(outcome)
+                shown = len(result.steps)
+                if result.conflict is None:
+                    break
+                conflict = result.conflict
+                choice = await self.app.push_screen_wait(
+                    ConflictScreen(self.session_id, conflict.operation, conflict.files, conflict.path)
+                )
+                if choice != "continued":
+                    aborted = await result.abort()
+                    undone = (
+                        " (squash undone)"
+                        if any(s.step == "squash" and s.status == "done" for s in result.steps)
+                        else ""
+                    )
+                    key = "rebase" if conflict.operation == "rebase" else "merge"
+                    self.step(
+                        None, f"{conflict.operation} {aborted.status}: everything is as before the review{undone}", key
+                    )
                     return
-                self.step(True, f"rebased onto {onto}", "rebase")
-            step = "retest"
-            if self.retest and session.script and not await self._tests():
-                self.step(None, "not merged: fix the tests or press t to skip them", "merge")
-                return
-            step = "merge"
-            result = await sessions.merge(self.session_id, keep_conflict=True)
-            if not await self._resolve(result, "merge", session.repo_path):
-                return
+                self.step(True, f"{conflict.operation} continued after resolving", conflict.operation)
+                result = await result.resume()
         except AmpsmError as exc:
-            self.step(False, exc.one_line(), step)
+            self.step(False, exc.one_line(), "merge")
             return
         except UsageError as exc:
-            self.step(False, exc.message, step)
+            self.step(False, exc.message, "merge")
             return
+        if result.status == "tests-failed":
+            self.stopped = True
+            self.step(None, "not merged: fix the tests or press t to skip them (esc undoes the review)", "merge")
+            return
+        self.stopped = False
         self.finished = True
         removed = "; worktree removed" if self.ampsm.config.git.remove_worktree_after_merge else ""
         self.step(True, f"merged into {session.base_branch}{removed}", "merge")

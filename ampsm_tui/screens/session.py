@@ -14,16 +14,15 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from .. import actions
-from ..app import DataChanged, EngineEventMessage
 from ..engine.models import Session
-from ..live_tail import past_output
+from ..live_tail import history_lines, past_output
+from ..messages import DataChanged, EngineEventMessage
 from ..widgets import display
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
-from ..widgets.output_log import OutputLog
+from ..widgets.output_log import OutputLog, feed_items
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
-from .dashboard import feed_items, history_lines
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp

@@ -146,9 +146,7 @@ class SessionActions:
         session = self._need_session()
         if session is None:
             return
-        from .session import SessionScreen
-
-        self._app.push_screen(SessionScreen(session.id))
+        self._app.open_session(session.id)  # the app pushes it: `session` mixes this class in
 
     def action_diff(self) -> None:
         session = self._need_session()

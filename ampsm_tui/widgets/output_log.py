@@ -280,3 +280,12 @@ class OutputLog(ScrollView, can_focus=True):
             strip = Strip([Segment(text.expandtabs(4), base + self._style(kind))]).crop_extend(0, width, base)
             self._cache[key] = strip
         return strip
+
+
+def feed_items(output: OutputLog, items: list[tuple[str, Any]]) -> None:
+    """Replayed output (`live_tail.past_output`): agent events and ready-made lines, in order."""
+    for what, value in items:
+        if what == "event":
+            output.feed(value)
+        else:
+            output.feed_line(*value)

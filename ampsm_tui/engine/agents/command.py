@@ -1,11 +1,11 @@
 """`--agent command --agent-cmd "CMD"`: any program as the agent (codemods, `ruff --fix`, scripts).
 
-The command line is split like a shell would split words (`shlex`) but never run through a shell:
-no globbing, pipes or `$VAR` expansion — write `sh -c '...'` explicitly when you want a shell. The
+The command runs through `/bin/sh -c`, exactly like `--script` (a batch's `agentCmd: "a; b"` is two
+commands, pipes and `$VAR` work): the command is the user's own text, as a Makefile recipe is. The
 prompt reaches the program on stdin and in a private file named by `AMPSM_PROMPT_FILE` (removed when
 the turn ends), and as the environment variable `AMPSM_PROMPT` when it fits (Linux refuses to start a
-program with one environment string over 128 KiB), never spliced into the command line. Every line it
-prints is a text event.
+program with one environment string over 128 KiB), never spliced into the command line, so no prompt
+or name is ever parsed by a shell. Every line it prints is a text event.
 
 Cost: a command uses no model, so its turns are recorded as 0 tokens and $0.00 — a known, true zero.
 That differs from "unpriced" (None), which means tokens were spent at a price we do not know.
@@ -31,6 +31,66 @@ class TextLineParser(StreamParser):
         return [TextEvent(text=line)]
 
 
+#: Shell words that are not programs on PATH: a command starting with one is not checked up front.
+_SHELL_WORDS = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "case",
+        "esac",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "in",
+        "!",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "[[",
+        ".",
+        ":",
+        "cd",
+        "exec",
+        "export",
+        "set",
+        "unset",
+        "true",
+        "false",
+        "test",
+        "echo",
+        "printf",
+        "read",
+        "eval",
+        "source",
+        "command",
+        "trap",
+        "umask",
+        "wait",
+        "alias",
+    }
+)
+
+
+def _first_program(command: str) -> str | None:
+    """The program a simple command starts with (`ruff --fix .` -> `ruff`), to check it exists
+    before the turn; None when the first word is shell syntax (`cd x && y`, `VAR=1 prog`, `a;`)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    first = words[0] if words else ""
+    if not first or first in _SHELL_WORDS or "=" in first or any(c in first for c in ";&|<>()$`*?"):
+        return None
+    return first
+
+
 #: Linux's MAX_ARG_STRLEN is 128 KiB per `NAME=value` string; stay well below it.
 MAX_ENV_PROMPT_BYTES = 100 * 1024
 
@@ -45,19 +105,20 @@ class CommandAdapter(AgentAdapter):
         if not agent_cmd or not agent_cmd.strip():
             raise AmpsmError(ErrorCode.AGENT, 'the command agent needs --agent-cmd "CMD" (the program to run)')
         try:
-            self.base_argv = shlex.split(agent_cmd)
+            shlex.split(agent_cmd)  # quotes the shell could not close either: say so before any git work
         except ValueError as exc:
             raise AmpsmError(ErrorCode.AGENT, f"cannot parse --agent-cmd: {exc}") from None
-        if not self.base_argv:
-            raise AmpsmError(ErrorCode.AGENT, 'the command agent needs --agent-cmd "CMD" (the program to run)')
+        self.base_argv = ["/bin/sh", "-c", agent_cmd]
         self.agent_cmd = agent_cmd
-        self.binary = self.base_argv[0]
+        self.binary = _first_program(agent_cmd) or "/bin/sh"
 
     def check(self) -> dict[str, str | None]:
         """The program exists; it is never run to check it (`CMD --version` could do anything).
         A relative path (`./fix.sh`) is resolved against the worktree when the turn runs."""
         from .preflight import resolve_binary
 
+        if self.binary == "/bin/sh":  # shell syntax first: the shell reports a missing program
+            return {"agent": self.name, "path": "/bin/sh", "version": None}
         if os.sep in self.binary and not os.path.isabs(self.binary):
             return {"agent": self.name, "path": self.binary, "version": None}
         return {"agent": self.name, "path": resolve_binary(self.binary, self), "version": None}

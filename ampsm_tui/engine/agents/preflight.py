@@ -11,12 +11,12 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import AmpsmError, ErrorCode
+from ..procgroup import kill_popen
 from ..secrets import redact
 from .base import strip_ansi
 
@@ -81,11 +81,7 @@ def binary_version(path: str) -> str:
     try:
         out, err = proc.communicate(timeout=VERSION_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.communicate()
+        kill_popen(proc)
         raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` did not answer within {VERSION_TIMEOUT_S:g}s") from None
     text = strip_ansi(redact(out.decode("utf-8", "replace"))).strip()
     if proc.returncode != 0:

@@ -30,6 +30,7 @@ from ..config import Config
 from ..errors import AmpsmError, ErrorCode
 from ..fsperm import private_dir
 from ..models import IterationStatus
+from ..procgroup import group_alive, terminate_group
 from ..secrets import KEY_VARIABLES, Redactor, get_api_key
 from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error, strip_ansi
 from .preflight import check_agent, resolve_binary
@@ -218,28 +219,8 @@ def _decode(raw: bytes | bytearray) -> str:
 
 
 # --- process groups ---------------------------------------------------------------------------------
-
-
-def _group_alive(pgid: int) -> bool:
-    """Any live (non-zombie) process left in the group? /proc where there is one, else kill(0)."""
-    proc = Path("/proc")
-    if proc.is_dir():
-        for entry in proc.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
-                return True
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+# Signalling and reaping a group: `..procgroup`, the one helper for every process group ampsm starts
+# (`terminate_group` stays importable from here).
 
 
 def agent_alive(pgid: int | None, started_at: float | None) -> bool:
@@ -256,7 +237,7 @@ def agent_alive(pgid: int | None, started_at: float | None) -> bool:
 
     if pid_alive(pgid):  # the pid now belongs to another process: the group id is not ours either
         return False
-    return _group_alive(pgid)
+    return group_alive(pgid)
 
 
 def _zombie(pid: int) -> bool:
@@ -265,33 +246,6 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] in ("Z", "X")
-
-
-def signal_group(pgid: int, sig: int) -> bool:
-    """Send `sig` to a process group (an agent's pid is its group id). False if it is gone."""
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-async def terminate_group(pgid: int, grace_s: float = DEFAULT_KILL_GRACE_S) -> None:
-    """SIGTERM the group, wait up to `grace_s` for it to go, then SIGKILL what is left."""
-    if not _group_alive(pgid):
-        return
-    signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        if not _group_alive(pgid):
-            return
-    signal_group(pgid, signal.SIGKILL)
-    for _ in range(40):  # SIGKILL cannot be ignored; only give the kernel a moment
-        if not _group_alive(pgid):
-            return
-        await asyncio.sleep(0.05)
-    log.warning("process group %s still has processes after SIGKILL", pgid)
 
 
 # --- one turn ------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ and optional FAIL_TO_PASS/PASS_TO_PASS lists, run and reported exactly like SWE-
 from __future__ import annotations
 
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -74,16 +73,12 @@ class CustomBench(BaseModel):
 
 
 def _resolve_commit(repo: Path, ref: str, where: str) -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
+    from ..git.runner import git_sync
+
+    out = git_sync("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo)
+    if not out.ok:
         raise UsageError(f"{where}: {ref!r} is not a commit in {repo}")
-    return out.stdout.strip()
+    return out.out
 
 
 def load_custom(path: Path) -> CustomBench:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..procgroup import signal_group
 
 
 @dataclass
@@ -24,8 +25,7 @@ class ProcResult:
 
 
 def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+    signal_group(pid, signal.SIGKILL)
 
 
 async def run(
@@ -61,7 +61,12 @@ async def run(
 
 
 async def git(*args: str, cwd: Path | str, timeout: float | None = 300, stdin: bytes | None = None) -> ProcResult:
-    env = dict(os.environ)
-    env.setdefault("GIT_TERMINAL_PROMPT", "0")
-    env["GIT_EDITOR"] = "true"
-    return await run(["git", *args], cwd=cwd, timeout=timeout, env=env, stdin=stdin)
+    """git through the engine's one git runner (its options and non-interactive environment), as a
+    `ProcResult`: stdout then stderr as `output`, `timed_out` when it was killed at `timeout`."""
+    from ..git.runner import git as run_git
+
+    try:
+        res = await run_git(*args, cwd=cwd, check=False, input=stdin, timeout=timeout)
+    except TimeoutError:
+        return ProcResult(None, "", timed_out=True)
+    return ProcResult(res.returncode, res.stdout + res.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,8 +82,10 @@ async def git(
     check: bool = True,
     input: str | bytes | None = None,
     env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
 ) -> GitResult:
-    """Run `git args...` in `cwd`; raise `GitError` when `check` and the exit status is not 0."""
+    """Run `git args...` in `cwd`; raise `GitError` when `check` and the exit status is not 0.
+    After `timeout` seconds (or when cancelled) git is killed and `TimeoutError` raised."""
     argv = tuple(str(a) for a in args)
     proc = await asyncio.create_subprocess_exec(
         "git",
@@ -95,7 +98,13 @@ async def git(
         env=git_env(env),
     )
     data = input.encode() if isinstance(input, str) else input
-    out, err = await proc.communicate(data)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
+    except BaseException:  # timed out or cancelled: no git left running behind us
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.shield(proc.wait())
+        raise
     result = GitResult(
         argv,
         proc.returncode if proc.returncode is not None else -1,
@@ -126,6 +135,21 @@ async def git_bytes(
     if check and proc.returncode != 0:
         raise GitError(GitResult(argv, proc.returncode or -1, "", err.decode("utf-8", "replace")))
     return out
+
+
+def git_sync(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None) -> GitResult:
+    """The blocking form of `git` (never raises on a non-zero exit), for code that is not async:
+    the same options and environment."""
+    argv = tuple(str(a) for a in args)
+    res = subprocess.run(
+        ["git", *GIT_OPTIONS, *argv],
+        cwd=str(cwd),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=git_env(env),
+        check=False,
+    )
+    return GitResult(argv, res.returncode, res.stdout.decode("utf-8", "replace"), res.stderr.decode("utf-8", "replace"))
 
 
 async def git_out(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None) -> str:

@@ -1,0 +1,115 @@
+"""BatchService: start, run, resume and abort batches, for the CLI, the TUI and the demo alike.
+
+The run loop lives here (on `BatchScheduler`), not in a command: the batch file's own webhook and
+addresses join the engine's one notifier, old telemetry is pruned first, and when the run ends (or
+is stopped) nothing of it outlives the call. The faces only present: they get a `BatchRun` back,
+and follow the run on the bus (`batch.progress`, `batch.finished`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from .errors import UsageError
+from .models import BatchRun
+
+if TYPE_CHECKING:
+    from .batch import BatchPlan
+    from .engine import Engine
+    from .scheduler import BatchScheduler
+    from .store import Store
+
+
+async def resolve_batch(store: Store, ref: str) -> BatchRun:
+    """A batch by id or unique prefix of one (`batch-1a2` or `1a2`); read-only, for the status
+    commands that open no engine."""
+    run = await store.get_batch(ref)
+    if run is not None:
+        return run
+    matches = [b for b in await store.list_batches() if b.id.startswith(ref) or b.id.startswith(f"batch-{ref}")]
+    if len(matches) == 1:
+        return matches[0]
+    raise UsageError(f"{'ambiguous batch prefix' if matches else 'no such batch'}: {ref}")
+
+
+class BatchService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._schedulers: dict[str, BatchScheduler] = {}
+
+    async def resolve(self, ref: str) -> BatchRun:
+        return await resolve_batch(self.engine.store, ref)
+
+    async def create(self, plan: BatchPlan, concurrency: int) -> BatchRun:
+        """The run and its items, written in one transaction; nothing runs yet."""
+        from .scheduler import create_batch
+
+        run = await create_batch(self.engine.store, plan, concurrency)
+        notes = plan.file.notifications
+        if notes is not None and notes.webhook:  # the stored definition has it redacted; keep it privately
+            from .secrets import secrets_dir, stored_url
+
+            stored_url(notes.webhook, secrets_dir(self.engine.store.path), f"{run.id}.webhook")
+        return run
+
+    async def start(self, plan: BatchPlan, concurrency: int) -> BatchRun:
+        return await self.run(await self.create(plan, concurrency), concurrency)
+
+    async def resume(self, ref: str, concurrency: int | None = None) -> BatchRun:
+        """Run the items that did not finish (after an abort, Ctrl-C or a killed owner)."""
+        return await self.run(await self.resolve(ref), concurrency)
+
+    async def run(self, run: BatchRun, concurrency: int | None = None) -> BatchRun:
+        """Run the batch in this process until every item ended or `stop` was called."""
+        from . import telemetry
+        from .batch import definition_of
+        from .scheduler import BatchScheduler, engine_run_item
+
+        engine = self.engine
+        spec = definition_of(run)
+        notes = spec.notifications if spec else None
+        if notes is not None:
+            from .secrets import secrets_dir, usable_url
+
+            hook = (
+                usable_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook")
+                if notes.webhook
+                else None
+            )
+            engine.notifier.add_targets(engine.config, webhooks=[hook] if hook else [], emails=list(notes.email or []))
+        await telemetry.prune(engine.store, engine.config)
+        scheduler = BatchScheduler(
+            engine.store, run.id, engine_run_item(engine), bus=engine.bus, concurrency=concurrency
+        )
+        self._schedulers[run.id] = scheduler
+        try:
+            return await scheduler.run()
+        finally:
+            self._schedulers.pop(run.id, None)
+            await engine.sessions.shutdown()
+
+    def stop(self, batch_id: str | None = None) -> None:
+        """Stop batches running in this process (one, or all): running items are cancelled, pending
+        ones wait for `resume`. Safe from a signal handler."""
+        for bid, scheduler in list(self._schedulers.items()):
+            if batch_id is None or bid == batch_id:
+                scheduler.abort()
+
+    async def abort(self, ref: str, *, wait_s: float = 10.0) -> tuple[BatchRun, dict[str, int]]:
+        """Stop a batch run by any process: its owner is asked (and waited for, briefly); a dead
+        owner's running items are stopped here. Returns the run and its item counts."""
+        from .scheduler import abort_batch, owner_alive
+
+        store = self.engine.store
+        run = await self.resolve(ref)
+        if run.id in self._schedulers:
+            self.stop(run.id)
+        alive = owner_alive(run)
+        result = await abort_batch(store, run.id, cancel_session=self.engine.sessions.cancel)
+        if alive:  # the owner polls the status; wait until it has stopped its items
+            for _ in range(max(1, int(wait_s / 0.1))):
+                if not (await store.batch_counts(run.id)).get("running"):
+                    break
+                await asyncio.sleep(0.1)
+        return result, await store.batch_counts(run.id)
