@@ -205,6 +205,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX idx_bench_instances_session ON bench_instances(session_id);
         """,
     ),
+    (
+        5,
+        "the agent's own pid and start time (orphaned agents are found and stopped)",
+        """
+        ALTER TABLE sessions ADD COLUMN agent_pid INTEGER;
+        ALTER TABLE sessions ADD COLUMN agent_started_at REAL;
+        """,
+    ),
 ]
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
