@@ -29,13 +29,12 @@ from textual.screen import Screen
 
 from . import actions
 from .engine.clock import utcnow
-from .engine.config import Config, load_config
-from .engine.events import AgentEventPublished
 from .messages import DataChanged, EngineEventMessage
 from .transcripts import Transcripts
 
 if TYPE_CHECKING:
     from .db_watch import DbWatch
+    from .engine.config import Config
     from .engine.engine import Engine
     from .engine.events import Event
     from .engine.notify import Notifier
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 #: How long quitting waits for webhook/email messages still in flight.
 NOTIFY_DRAIN_S = 10.0
-EngineFactory = Callable[[Config], Awaitable["Engine"]]
+EngineFactory = Callable[["Config"], Awaitable["Engine"]]
 
 
 class AmpsmApp(App[None]):
@@ -55,7 +54,7 @@ class AmpsmApp(App[None]):
 
     def __init__(
         self,
-        config: Config,
+        config: Config | None,
         *,
         engine: Engine | None = None,
         engine_factory: EngineFactory | None = None,
@@ -66,7 +65,11 @@ class AmpsmApp(App[None]):
         tail_interval: float = 0.25,
     ) -> None:
         super().__init__()
-        self.config = config
+        # No config given (bare `ampsm`): it is loaded right after the dashboard's first paint (pydantic
+        # and the YAML file cost more than Textual's own start); until then the keymap and theme of
+        # the last run, cached in the UI state file, are used.
+        self._config = config
+        self._config_error: Exception | None = None
         self._engine = engine
         self._engine_factory = engine_factory
         self._owns_engine = engine is None
@@ -80,15 +83,46 @@ class AmpsmApp(App[None]):
         self._closing = False
         self.tail_interval = tail_interval
         self.remote_tails: RemoteTails | None = None
-        self.user_keymap: dict[str, str] = dict(config.ui.keymap)
-        self.set_keymap(self.user_keymap)
-        from .ui_state import UiState
+        from .ui_state import UiState, config_dir
 
-        self.ui_state = UiState(config.config_dir)
-        saved = self.ui_state.get("theme")  # the last one picked (ctrl+t) wins over the config's
-        theme = saved if isinstance(saved, str) and saved in self.available_themes else config.ui.theme
-        self.theme = theme if theme in self.available_themes else "gruvbox"
+        self.ui_state = UiState(config.config_dir if config is not None else config_dir())
+        cached_keymap = self.ui_state.get("keymap")
+        keymap = config.ui.keymap if config is not None else (cached_keymap if isinstance(cached_keymap, dict) else {})
+        self.user_keymap: dict[str, str] = dict(keymap)
+        self.set_keymap(self.user_keymap)
+        self._apply_theme(config.ui.theme if config is not None else self.ui_state.get("config_theme"))
         self._theme_ready = True
+        if config is not None:
+            self._adopt_config(config)
+
+    def _apply_theme(self, configured: object) -> None:
+        saved = self.ui_state.get("theme")  # the last one picked (ctrl+t) wins over the config's
+        theme = saved if isinstance(saved, str) and saved in self.available_themes else configured
+        self.theme = theme if isinstance(theme, str) and theme in self.available_themes else "gruvbox"
+
+    def _adopt_config(self, config: Config) -> None:
+        """The config's keymap and theme in force, and cached for the next start's first paint."""
+        if dict(config.ui.keymap) != self.user_keymap:
+            self.user_keymap = dict(config.ui.keymap)
+            self.set_keymap(self.user_keymap)
+        self.ui_state.set("keymap", dict(config.ui.keymap))
+        self.ui_state.set("config_theme", config.ui.theme)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from .engine.config import load_config
+
+            self._config = load_config()
+            was_ready, self._theme_ready = self._theme_ready, False
+            self._apply_theme(self._config.ui.theme)
+            self._theme_ready = was_ready
+            self._adopt_config(self._config)
+        return self._config
+
+    @property
+    def config_loaded(self) -> bool:
+        return self._config is not None
 
     def watch_theme(self, theme: str) -> None:
         if getattr(self, "_theme_ready", False):
@@ -116,6 +150,24 @@ class AmpsmApp(App[None]):
         # The dashboard paints first (header, empty panes); its rows fill in once the DB is open.
         dashboard = DashboardScreen()
         await self.push_screen(dashboard)
+        # Let that frame reach the terminal before the config, the engine's imports and the DB (much of
+        # it synchronous) hold the event loop.
+        import asyncio
+        import contextlib
+
+        painted = asyncio.Event()
+        dashboard.call_after_refresh(painted.set)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(painted.wait(), 1.0)
+        if self._config is None:
+            from .engine.config import ConfigError
+
+            try:
+                self.config  # noqa: B018  (loads it, after the first paint)
+            except ConfigError as exc:
+                self._config_error = exc
+                self.exit(return_code=2)
+                return
         if self._engine is None:
             from .engine.errors import AmpsmError
 
@@ -189,8 +241,8 @@ class AmpsmApp(App[None]):
                 self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
     def _on_engine_event(self, event: Event) -> None:
-        if isinstance(event, AgentEventPublished):
-            self.transcripts.add_event(event.session_id, event.event.model_dump(mode="json"))
+        if event.topic == "agent.event":  # (no import of the events module before the first paint)
+            self.transcripts.add_event(event.session_id, event.event.model_dump(mode="json"))  # type: ignore[attr-defined]
             return
         self.transcripts.add_lifecycle(event)
         for screen in self.screen_stack:
@@ -323,8 +375,9 @@ def create_app(
     cursor_blink: bool = True,
     tail_interval: float = 0.25,
 ) -> AmpsmApp:
-    """The one way to build the app (the CLI and the tests)."""
-    config = config or (engine.config if engine is not None else load_config())
+    """The one way to build the app (the CLI and the tests). Without a config (and engine), the app loads
+    it itself right after its first paint."""
+    config = config or (engine.config if engine is not None else None)
     return AmpsmApp(
         config,
         engine=engine,
@@ -338,8 +391,11 @@ def create_app(
 
 
 def run_app() -> int:
-    create_app().run()
-    return 0
+    app = create_app()
+    app.run()
+    if app._config_error is not None:
+        raise app._config_error  # the CLI prints it as `error: config: …`, as before the TUI started
+    return int(app.return_code or 0)
 
 
 STYLES = Path(__file__).parent / "styles"

@@ -48,6 +48,11 @@ class UiState:
             log.warning("could not save %s: %s", self.path, exc)
 
 
+def config_dir() -> Path:
+    """The config dir (`AMPSM_CONFIG_DIR`, else ~/.ampsm), without importing the config models."""
+    return Path(os.path.expanduser(os.environ.get("AMPSM_CONFIG_DIR") or "~/.ampsm"))
+
+
 def own_checkout() -> Path:
     """ampsm's own source checkout (under `make run` the current directory): never a default repo."""
     return Path(__file__).resolve().parent.parent

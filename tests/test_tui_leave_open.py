@@ -460,7 +460,7 @@ async def test_defect11_conflict_continue_with_markers_says_why(repo: Path) -> N
 
 
 async def test_defect12_dashboard_paints_before_the_engine_is_open() -> None:
-    """The dashboard is on screen (header, "Opening db …") while the DB is still being opened."""
+    """The dashboard is on screen (header, "Opening the database …") while the DB is still being opened."""
     config = make_test_config()
     await seed_async(config)
     seen: dict[str, Any] = {}
@@ -474,7 +474,7 @@ async def test_defect12_dashboard_paints_before_the_engine_is_open() -> None:
     app = create_app(config, engine_factory=slow_factory, clock=Clock(), cursor_blink=False)
     async with app.run_test(size=(100, 30)) as pilot:
         assert isinstance(seen["screen"], DashboardScreen)
-        assert "Opening db" in seen["text"] and "ampsm" in seen["text"]
+        assert "Opening the database" in seen["text"] and "ampsm" in seen["text"]
         assert await wait_for(pilot, lambda: dash(app).query_one(SessionTable).row_count == 7)
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:  # PyYAML is imported when a YAML file is read: no config file, no cost at startup
+    import yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,7 +32,11 @@ class YamlSourceError(ValueError):
 
 def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     """Follow a pydantic error location through the composed node tree; 1-based line."""
-    best = node.start_mark.line + 1 if node is not None else None
+    if node is None:
+        return None
+    import yaml
+
+    best = node.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
@@ -62,6 +68,8 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, yaml.Node | Non
     """Parse a file into data and its node tree; a syntax error names the file and line."""
     if text is None:
         text = read_text(path)
+    import yaml
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -88,10 +88,9 @@ class ChatScreen(NavMixin, Screen[None]):
         self.ampsm.transcripts.add_line(self.session_id, "marker", "you › " + text.splitlines()[0][:200])
         app = self.ampsm
 
-        async def work() -> object:
-            return await app.engine.sessions.iterate(self.session_id, text)
+        from .session_actions import iterate
 
-        app.run_engine(work, group=f"iterate:{self.session_id}", description="Chat", exclusive=False)
+        iterate(app, self.session_id, text, description="Chat")
         self.set_timer(0.1, self._update_status)
 
     @on(EngineEventMessage)

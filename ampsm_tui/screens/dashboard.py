@@ -18,12 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static
 
 from .. import actions
 from .. import format as fmt
 from ..engine.clock import to_iso
-from ..engine.models import Session
 from ..live_tail import history_lines, past_output
 from ..messages import DataChanged, EngineEventMessage
 from ..widgets.batch_strip import BatchStrip
@@ -35,8 +34,12 @@ from ..widgets.session_list import SessionRow, SessionTable
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's models (and the tabs' widgets)
+    from textual.widgets import TabbedContent
+
+    # the engine's models (pydantic) load with the engine, after the first paint
     from ..app import AmpsmApp
+    from ..engine.models import Session
 
 NARROW_WIDTH = 110
 #: The clock: spinners step every tick; ages and other rows' cells every TICKS_PER_AGE ticks.
@@ -64,6 +67,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self._reload_pending = False
         self._first_load = True
         self._ticks = 0
+        self._tabs_ready = asyncio.Event()
         self._summary: tuple[list[Session], float, int] | None = None
 
     @property
@@ -71,7 +75,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(" ampsm ", style="bold reverse") + Text(f"  {self._where()}", style="dim"), id="summary")
+        yield Static(Text(" ampsm ", style="bold reverse") + Text("  opening…", style="dim"), id="summary")
         with Container(id="main"):
             with Vertical(id="sessions-pane"):
                 yield Static("", id="sessions-empty", classes="empty-hint")
@@ -81,13 +85,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
                 yield filter_input
             with Vertical(id="detail-pane"):
                 yield OutputLog(id="output", max_lines=self.ampsm.output_max_lines)
-                with TabbedContent(id="tabs"):
-                    with TabPane("Diff", id="tab-diff"):
-                        yield DiffView(id="diff")
-                    with TabPane("Timeline", id="tab-timeline"):
-                        yield Timeline(id="timeline")
-                    with TabPane("Metrics", id="tab-metrics"):
-                        yield Static(id="metrics")
+                # The Diff/Timeline/Metrics tabs are mounted right after the first paint (`_mount_tabs`).
         yield BatchStrip(id="batch-strip")
         yield KeyFooter()
 
@@ -104,17 +102,39 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#sessions-pane").border_title = "Sessions"
-        self.query_one("#sessions-pane").border_subtitle = self._where()
+
         self.query_one("#output").border_title = "Output"
         self.query_one(SessionTable).focus()
         self._apply_width(self.app.size.width)
-        self.query_one(OutputLog).feed_line("detail", f"Opening {self._where()} …")
+        self.query_one(OutputLog).feed_line("detail", "Opening the database …")
         # Painted now; the rows come once the engine is open (the app calls `engine_ready`).
+        self.call_after_refresh(self._mount_tabs)
         if self.ampsm.engine_open:
             self.reload()
         self.set_interval(TICK_S, self._tick, name="dashboard-clock")
 
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs")  # type: ignore[return-value]
+
+    async def _mount_tabs(self) -> None:
+        from textual.widgets import TabbedContent, TabPane
+
+        tabs = TabbedContent(id="tabs")
+        await self.query_one("#detail-pane").mount(tabs)
+        for pane in (
+            TabPane("Diff", DiffView(id="diff"), id="tab-diff"),
+            TabPane("Timeline", Timeline(id="timeline"), id="tab-timeline"),
+            TabPane("Metrics", Static(id="metrics"), id="tab-metrics"),
+        ):
+            await tabs.add_pane(pane)
+        tabs.active = "tab-diff"
+        self._tabs_ready.set()
+
     def engine_ready(self) -> None:
+        output = self.query_one(OutputLog)
+        output.clear()
+        output.feed_line("detail", f"Opened {self._where()}")
+        self._show_where()
         self.reload()
 
     def _tick(self) -> None:
@@ -137,6 +157,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
 
     @work(exclusive=True, group="dashboard-load", exit_on_error=False)
     async def reload(self) -> None:
+        await self._tabs_ready.wait()
         store = self.ampsm.store
         sessions = await store.list_sessions()
         totals = await store.session_totals()
@@ -319,7 +340,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
                 output.feed_line("detail", "No iterations yet: i runs the agent, c starts a chat.")
             self.ampsm.transcripts.attach(session_id, output)
         narrow_hidden = self.has_class("-narrow") and not self.has_class("-tab")
-        if self.query_one(TabbedContent).active == "tab-diff" and not narrow_hidden:
+        if self.tabs().active == "tab-diff" and not narrow_hidden:
             await self._load_diff(session_id)
 
     async def _load_diff(self, session_id: str) -> None:
@@ -336,8 +357,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
             text = ""
         diff_view.show_diff(text)
 
-    @on(TabbedContent.TabActivated, "#tabs")
-    def _on_tab(self, event: TabbedContent.TabActivated) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.selected and event.pane.id == "tab-diff":
             self.load_detail(self.selected, reset_output=False)
 
@@ -394,7 +414,9 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
     def _show_tab(self, pane: str) -> None:
         """The Diff/Timeline/Metrics tabs; on a narrow terminal (tabs hidden under the output) the tab
         takes the output's place, and the same key again brings the output back."""
-        tabs = self.query_one(TabbedContent)
+        if not self._tabs_ready.is_set():
+            return
+        tabs = self.tabs()
         if self.has_class("-narrow") and self.has_class("-tab") and tabs.active == pane:
             self.remove_class("-tab")
             return

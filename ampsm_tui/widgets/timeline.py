@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import DataTable
 
 from .. import format as fmt
-from ..engine.models import Iteration
 from . import display
+
+if TYPE_CHECKING:
+    from ..engine.models import Iteration
 
 COLUMNS = ("#", "Status", "Commit", "Files", "+/-", "Tokens", "Cost", "Test", "Prompt")
 
