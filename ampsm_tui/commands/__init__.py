@@ -5,7 +5,18 @@ from __future__ import annotations
 import importlib
 
 #: Command modules; each registers its commands with `registry.command` at import time.
-MODULES = ("maintenance", "session", "batch", "telemetry", "gitcmds", "bench", "demo", "dbbackup", "completion")
+MODULES = (
+    "maintenance",
+    "session",
+    "batch",
+    "telemetry",
+    "gitcmds",
+    "bench",
+    "demo",
+    "dbbackup",
+    "completion",
+    "safekeep",
+)
 
 
 def load_all() -> None:

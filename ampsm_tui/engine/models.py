@@ -76,6 +76,7 @@ class Session(Row):
     batch_item_id: str | None = None
     pid: int | None = None
     pid_started_at: float | None = None
+    setup: str | None = None  # setup command of this session (a batch item's `setup:`), else the config's
     created_at: str = ""
     updated_at: str = ""
 
@@ -167,6 +168,7 @@ class BatchItem(Row):
     session_id: str | None = None
     attempts: int = 0
     retries: int = 0  # extra attempts after a failed one (the item's `retries:` key)
+    setup: str | None = None  # the item's `setup:` command for its new worktree
     error: str | None = None
     started_at: str | None = None
     ended_at: str | None = None

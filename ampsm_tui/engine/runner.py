@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from . import git as gitops
+from . import workspace
 from .agents.base import AgentEvent, ThreadEvent, ToolCallEvent, ToolResultEvent
 from .agents.process import AgentRunResult, run_agent
 from .agents.registry import get_adapter
+from .checkpoints import Checkpointer, supersede
 from .clock import now_iso
 from .config import Config
 from .errors import AmpsmError, ErrorCode, UsageError
@@ -112,7 +114,9 @@ class IterationRunner:
             await self._record_event(session, iteration, event, open_calls)
 
         try:
-            result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
+            # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
+            async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
+                result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
         except asyncio.CancelledError:
             cancelled = True
         # Recording the outcome must complete even when we are cancelled again meanwhile (an app
@@ -171,6 +175,7 @@ class IterationRunner:
             result = await run_agent(
                 adapter,
                 prompt,
+                env=await workspace.env_for(self.store, session),
                 cwd=Path(session.worktree_path),
                 thread_id=session.thread_id,
                 model=model,
@@ -269,6 +274,8 @@ class IterationRunner:
             )
         except AmpsmError as exc:
             fields["error"] = f"{fields.get('error') or ''} commit failed: {exc.message}".strip()
+        else:
+            await supersede(Path(session.worktree_path), session.id)  # the commit holds what they kept
         if commit is not None:
             fields.update(
                 commit_sha=commit.sha,
@@ -342,7 +349,7 @@ class IterationRunner:
             session.script,
             Path(session.worktree_path),
             timeout=timeout,
-            env={"AMPSM_SESSION_ID": session.id, "AMPSM_ITERATION": str(number)},
+            env={**await workspace.env_for(self.store, session), "AMPSM_ITERATION": str(number)},
         )
         await self.bus.publish(
             TestFinished(

@@ -340,8 +340,11 @@ def engine_run_item(engine: Engine) -> RunItem:
                     timeout_s=item.timeout_s,
                     base=item.base_branch,
                     batch_item_id=item.id,
+                    setup=item.setup,
                 )
             )
+            if session.status == SessionStatus.ERROR:  # its setup script failed: never ignored
+                raise ItemFailed(BatchItemStatus.ERROR, session.last_error or "setup script failed")
         elif session.status == SessionStatus.RUNNING:
             # The killed owner's agent may still be alive: stop it before running again.
             await engine.sessions.cancel(session.id)

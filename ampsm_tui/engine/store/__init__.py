@@ -12,6 +12,7 @@ from .core import StoreBase, db_error
 from .iterations import IterationsRepo
 from .migrations import LATEST, MIGRATIONS
 from .overview import OverviewRepo
+from .ports import PortsRepo
 from .sessions import SessionNotFound, SessionsRepo
 from .telemetry import TelemetryRepo
 
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
-class Store(SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo, BenchRepo):
+class Store(
+    SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo, BenchRepo, PortsRepo
+):
     @classmethod
     def from_config(cls, config: Config, path: Path | None = None) -> Store:
         db = config.database

@@ -205,6 +205,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX idx_bench_instances_session ON bench_instances(session_id);
         """,
     ),
+    (
+        5,
+        "per-session port blocks and setup scripts (issue 18)",
+        """
+        CREATE TABLE port_blocks (
+            session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+            first_port INTEGER NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            allocated_at TEXT NOT NULL
+        );
+        ALTER TABLE sessions ADD COLUMN setup TEXT;
+        ALTER TABLE batch_items ADD COLUMN setup TEXT;
+        """,
+    ),
 ]
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
