@@ -112,11 +112,13 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(
             f"kept {where}: it holds unmerged or uncommitted work (--include-unmerged archives it, then removes it)",
             markup=False,
+            soft_wrap=True,
         )
     for label, ref in report.archived.items():
         ctx.print(
             f"kept unmerged work of {label} under {ref} (see `ampsm archive list`; restore: git branch <name> {ref})",
             markup=False,
+            soft_wrap=True,
         )
     for line in report.pruned:
         ctx.print(f"prune: {line}", markup=False)

@@ -40,6 +40,7 @@ async def restore(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(
             f"restored {result.path} on {result.branch} at {result.tip[:10]}{extra} (from {result.source})",
             markup=False,
+            soft_wrap=True,
         )
     return 0
 
@@ -115,7 +116,9 @@ async def gc(args: argparse.Namespace, ctx: Context) -> int:
     for root, r in reports:
         for k in r.pruned:
             count += 1
-            ctx.print(f"{verb} {k.ref} ({k.created_at[:10]}, {_size(k.size_bytes)}) in {root}", markup=False)
+            ctx.print(
+                f"{verb} {k.ref} ({k.created_at[:10]}, {_size(k.size_bytes)}) in {root}", markup=False, soft_wrap=True
+            )
     total = sum(r.bytes for _, r in reports)
     ctx.print(
         f"{verb} {count} ref(s), {_size(total)}"
@@ -146,9 +149,9 @@ def print_workspace(ctx: Context, session: Session, ws: dict[str, Any]) -> None:
 
     ports = ws.get("ports") or []
     if ports:
-        ctx.print(f"ports {ports[0]}-{ports[-1]} (AMPSM_PORT={ports[0]})", markup=False)
+        ctx.print(f"ports {ports[0]}-{ports[-1]} (AMPSM_PORT={ports[0]})", markup=False, soft_wrap=True)
     if ws.get("setup_log"):
-        ctx.print(f"setup log {ws['setup_log']}", markup=False)
+        ctx.print(f"setup log {ws['setup_log']}", markup=False, soft_wrap=True)
         if session.last_error and "setup script failed" in session.last_error:
             ctx.print("[bold]setup log (tail):[/]")
-            ctx.print(log_tail(str(ws["setup_log"])), markup=False)
+            ctx.print(log_tail(str(ws["setup_log"])), markup=False, soft_wrap=True)

@@ -315,7 +315,7 @@ def _integration_exit(ctx: Context, op: str, result: Any) -> int:
     if not ctx.json:
         ctx.print(f"{op} ok" + (f": {data['sha'][:10]}" if data["sha"] else ""))
         if getattr(result, "message", ""):
-            ctx.print(result.message, markup=False)  # e.g. what a removal kept, and how to restore it
+            ctx.print(result.message, markup=False, soft_wrap=True)  # e.g. what a removal kept, and how to restore it
     return 0
 
 
@@ -378,7 +378,7 @@ async def archive(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit_json({"id": session.id, "kept": kept.ref, "restore": kept.restore_hint if kept.ref else None})
     else:
-        ctx.print(f"archived {session.id}; {kept.describe()}", markup=False)
+        ctx.print(f"archived {session.id}; {kept.describe()}", markup=False, soft_wrap=True)
     return 0
 
 

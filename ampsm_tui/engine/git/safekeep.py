@@ -95,8 +95,21 @@ async def list_kept(repo: Path | str, *, sizes: bool = True, kinds: tuple[str, .
 async def exclusive_size(root: Path, ref: str, others: list[str]) -> int:
     """Bytes on disk of the objects reachable from `ref` and from no branch, tag, remote or other
     kept ref: what pruning it would let `git gc` free."""
-    stdin = "\n".join([ref, "--not", "--branches", "--tags", "--remotes", *others]) + "\n"
-    res = await git("rev-list", "--objects", "--disk-usage", "--stdin", cwd=root, input=stdin, check=False)
+    stdin = "".join(f"^{other}\n" for other in others)
+    res = await git(
+        "rev-list",
+        "--objects",
+        "--disk-usage",
+        ref,
+        "--not",
+        "--branches",
+        "--tags",
+        "--remotes",
+        "--stdin",
+        cwd=root,
+        input=stdin,
+        check=False,
+    )
     if res.ok and res.out.isdigit():
         return int(res.out)
     return 0
