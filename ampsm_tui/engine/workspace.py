@@ -141,6 +141,7 @@ async def copy_includes(
         if threshold >= 0 and size > threshold:
             dst.symlink_to(src, target_is_directory=src.is_dir())
             report.linked.append(rel)
+            await _keep_link_ignored(worktree, rel.rstrip("/"))
         elif src.is_dir() and not src.is_symlink():
             await asyncio.to_thread(shutil.copytree, src, dst, symlinks=True)
             report.copied.append(rel)
@@ -148,6 +149,25 @@ async def copy_includes(
             await asyncio.to_thread(shutil.copy2, src, dst, follow_symlinks=False)
             report.copied.append(rel)
     return report
+
+
+async def _keep_link_ignored(worktree: Path, rel: str) -> None:
+    """A symlink is not a directory to git: `node_modules/` (a directory-only pattern) does not ignore
+    a link named node_modules, and the next iteration would commit the link. Such a path gets an
+    anchored line in the repository's `info/exclude` (never the user's `.gitignore`)."""
+    check = await git("check-ignore", "-q", "--", rel, cwd=worktree, check=False)
+    if check.ok:
+        return
+    res = await git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=worktree)
+    exclude = Path(res.out) / "info" / "exclude"
+    line = "/" + rel
+    text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    if line in text.splitlines():
+        return
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    prefix = "" if not text or text.endswith("\n") else "\n"
+    with exclude.open("a", encoding="utf-8") as fh:
+        fh.write(f"{prefix}# ampsm: linked by .worktreeinclude\n{line}\n")
 
 
 # -- setup / teardown ------------------------------------------------------------------------
