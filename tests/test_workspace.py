@@ -151,3 +151,31 @@ def test_eight_concurrent_sessions_get_eight_disjoint_port_blocks(repo: Path, is
     assert again.returncode == 0, again.stderr
     ports = json.loads(run_cli("status", json.loads(again.stdout)["id"], "--json").stdout)["workspace"]["ports"]
     assert ports == first
+
+
+def test_batch_item_setup_runs_per_item_and_a_failure_is_an_error(tmp_path: Path, isolated_env: Path) -> None:
+    repo = tmp_path / "ws" / "app"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+    f = tmp_path / "ws" / "batch.yaml"
+    f.write_text(
+        'name: "setups"\nrepos:\n  - path: "app"\nitems:\n'
+        '  - name: "ready"\n    prompt: "p"\n    agent: command\n    agentCmd: "touch done.txt"\n'
+        '    setup: "echo prepared > .prepared"\n'
+        '  - name: "broken"\n    prompt: "p"\n    agent: command\n    agentCmd: "touch never.txt"\n'
+        '    setup: "echo cannot install; exit 5"\n'
+    )
+    out = run_cli("batch", "start", "--file", str(f), "--json", timeout=300)
+    result = json.loads(out.stdout)
+    assert result["counts"] == {"succeeded": 1, "error": 1}, out.stdout
+    sessions = {s["name"]: s for s in json.loads(run_cli("list", "--json").stdout)}
+    assert (
+        sessions["broken"]["status"] == "error" and "setup script failed (exit 5)" in sessions["broken"]["last_error"]
+    )
+    assert not (Path(sessions["broken"]["worktree_path"]) / "never.txt").exists()  # the agent never ran
+    assert (Path(sessions["ready"]["worktree_path"]) / ".prepared").read_text() == "prepared\n"
+    status = run_cli("status", sessions["broken"]["id"])
+    assert "cannot install" in status.stdout

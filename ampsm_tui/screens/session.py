@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -16,6 +17,7 @@ from textual.widgets import Static
 from .. import actions
 from ..app import DataChanged, EngineEventMessage
 from ..engine.models import Session
+from ..engine.workspace import describe, log_tail
 from ..live_tail import past_output
 from ..widgets import display
 from ..widgets.footer import KeyFooter
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from ..app import AmpsmApp
 
 
-def session_facts(session: Session) -> Table:
+def session_facts(session: Session, workspace: dict[str, Any] | None = None) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
@@ -42,6 +44,14 @@ def session_facts(session: Session) -> Table:
     table.add_row("Thread", session.thread_id or "–")
     if session.last_error:
         table.add_row("Last error", f"[red]{session.last_error}[/]")
+    ports = (workspace or {}).get("ports") or []
+    if ports:
+        table.add_row("Ports", f"{ports[0]}-{ports[-1]} (AMPSM_PORT={ports[0]})")
+    setup_log = (workspace or {}).get("setup_log")
+    if setup_log:
+        table.add_row("Setup log", Text(str(setup_log)))
+        if session.last_error and "setup script failed" in session.last_error:
+            table.add_row("", Text(log_tail(str(setup_log), 8), style="red"))
     return table
 
 
@@ -89,7 +99,8 @@ class SessionScreen(session_actions.SessionActions, Screen[None]):
         self.session = session
         iterations = await app.store.list_iterations(self.session_id)
         self.query_one("#session-title", Static).update(f" Session · {session.name}")
-        self.query_one("#facts", Static).update(session_facts(session))
+        workspace = await describe(app.config, app.store, session)
+        self.query_one("#facts", Static).update(session_facts(session, workspace))
         self.query_one("#session-metrics", Static).update(metrics_text(iterations))
         self.query_one(Timeline).show(iterations)
         if not self._attached:
