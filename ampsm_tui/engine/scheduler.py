@@ -308,7 +308,9 @@ async def remove_leftovers(engine: Engine, item: BatchItem) -> int:
     prefix = f"amp/{slugify(item.name)}/"
     mine = [o for o in orphans if o.reason.endswith("no session row") and o.branch and o.branch.startswith(prefix)]
     if mine:
-        report = await cleanup.clean(item.repo_path, mine, lock_timeout=engine.config.git.lock_timeout)
+        report = await cleanup.clean(
+            item.repo_path, mine, lock_timeout=engine.config.git.lock_timeout, include_unmerged=True
+        )
         log.info("batch item %s: removed %d leftover(s) of a killed attempt", item.id, len(report.removed))
         return len(report.removed)
     return 0
