@@ -21,7 +21,7 @@ from ..errors import AmpsmError, ErrorCode
 from .archive import ARCHIVE_PREFIX, CHECKPOINT_PREFIX, SNAPSHOT_TRAILER, STAMP_FORMAT, drop_checkpoint
 from .locks import RepoLock
 from .repo import repo_paths, rev
-from .runner import git, git_out, split_z
+from .runner import git, git_out
 
 
 @dataclass
@@ -186,19 +186,43 @@ async def restore_worktree(
 
 
 async def _apply_snapshot(worktree: Path, tip: str, snapshot: str, index_tree: str | None) -> None:
-    """Files of `snapshot` into the worktree, index set to `index_tree`; HEAD stays at `tip`."""
-    with tempfile.TemporaryDirectory(prefix="ampsm-restore-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        await git("read-tree", snapshot, cwd=worktree, env=env)
-        await git("checkout-index", "--all", "--force", cwd=worktree, env=env)
-    wanted = set(split_z((await git("ls-tree", "-r", "-z", "--name-only", snapshot, cwd=worktree)).stdout))
-    present = set(split_z((await git("ls-tree", "-r", "-z", "--name-only", tip, cwd=worktree)).stdout))
-    for name in sorted(present - wanted):  # deleted in the kept worktree: deleted again
-        path = worktree / name
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-    await git("read-tree", index_tree or tip, cwd=worktree)
+    """Files of `snapshot` into the worktree, index set to `index_tree`; HEAD stays at `tip`. Only
+    the paths that differ from the tip are written or re-indexed: the rest of the fresh checkout (and
+    its index stat data) is already right, so a large repository costs what changed, not its size."""
+    changed = await _raw_diff(worktree, tip, snapshot)
+    written = [path for status, _mode, _sha, path in changed if status != "D"]
+    if written:
+        with tempfile.TemporaryDirectory(prefix="ampsm-restore-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            await git("read-tree", snapshot, cwd=worktree, env=env)
+            await git(
+                "checkout-index", "--force", "-z", "--stdin", cwd=worktree, env=env, input="\0".join(written) + "\0"
+            )
+    for status, _mode, _sha, path in changed:  # deleted in the kept worktree: deleted again
+        target = worktree / path
+        if status == "D" and (target.is_symlink() or target.is_file()):
+            target.unlink()
+    staged = await _raw_diff(worktree, tip, index_tree or tip)
+    if staged:
+        records = [
+            f"0 {'0' * 40}\t{path}" if status == "D" else f"{mode} {sha}\t{path}" for status, mode, sha, path in staged
+        ]
+        await git("update-index", "-z", "--index-info", cwd=worktree, input="\0".join(records) + "\0")
     await git("update-index", "-q", "--refresh", cwd=worktree, check=False)
+
+
+async def _raw_diff(cwd: Path, a: str, b: str) -> list[tuple[str, str, str, str]]:
+    """(status, new mode, new sha, path) of every path that differs between trees `a` and `b`."""
+    res = await git("diff-tree", "-r", "-z", "--no-renames", "--raw", a, b, cwd=cwd)
+    parts = res.stdout.split("\0")
+    out = []
+    for i in range(0, len(parts) - 1, 2):
+        meta, path = parts[i], parts[i + 1]
+        if not meta.startswith(":"):
+            continue
+        _old_mode, new_mode, _old_sha, new_sha, status = meta[1:].split(" ")
+        out.append((status[0], new_mode, new_sha, path))
+    return out
 
 
 # -- gc ------------------------------------------------------------------------------------
