@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 CONTEXTS: dict[str, str] = {
     "app": "Everywhere",
     "dashboard": "Dashboard",
+    "nav": "Lists, diff, help and logs",
     "output": "Output pane",
     "diff": "Diff viewer",
     "review": "Review & merge wizard",
     "conflict": "Conflict view",
     "chat": "Chat",
+    "monitor": "Batch and bench monitors",
     "form": "Forms and dialogs",
+    "dialog": "Yes/no questions",
 }
 
 
@@ -62,7 +65,16 @@ ACTIONS: tuple[Action, ...] = (
     Action("command_palette", "ctrl+p", "Palette", "Search and run any action", "app", footer=False, palette=False),
     Action("batches", "b", "Batches", "Open the batch monitor", "app"),
     Action("bench", "B", "Bench", "Open the SWE-bench runs: leaderboard and instances", "app", footer=False),
-    Action("change_theme", "ctrl+t", "Theme", "Pick a theme (gruvbox by default)", "app", footer=False),
+    # Textual lists its own "Theme" command in the palette: this one is for the key and the help only.
+    Action(
+        "change_theme",
+        "ctrl+t",
+        "Theme",
+        "Pick a theme (gruvbox by default; saved)",
+        "app",
+        footer=False,
+        palette=False,
+    ),
     # dashboard
     Action("new_session", "n", "New", "Create a session: repo, name, prompt, script, agent, model", "dashboard"),
     Action("open_session", "enter", "Open", "Open the selected session's detail screen", "dashboard"),
@@ -75,12 +87,28 @@ ACTIONS: tuple[Action, ...] = (
     Action("filter", "slash", "Filter", "Filter sessions by text or status (status:running)", "dashboard"),
     Action("cycle_sort", "s", "Sort", "Cycle the sort column of the sessions list", "dashboard", footer=False),
     Action("focus_next_pane", "tab", "Pane", "Move focus to the next pane", "dashboard", footer=False),
-    Action("cursor_down", "j", "Down", "Next session (also the down arrow)", "dashboard", footer=False),
-    Action("cursor_up", "k", "Up", "Previous session (also the up arrow)", "dashboard", footer=False),
-    Action("refresh", "r", "Refresh", "Reload sessions from the database", "dashboard", footer=False),
+    Action("refresh", "r", "Refresh", "Reload from the database", "dashboard", footer=False),
+    Action("tab_diff", "1", "Diff tab", "Show the Diff tab of the selected session", "dashboard", footer=False),
+    Action("tab_timeline", "2", "Timeline tab", "Show the Timeline tab (iterations)", "dashboard", footer=False),
+    Action("tab_metrics", "3", "Metrics tab", "Show the Metrics tab (tokens, cost, tests)", "dashboard", footer=False),
+    # vim / lazygit movement in whatever list or text has the focus
+    Action("nav_down", "j", "Down", "Next row or line (also the down arrow)", "nav", footer=False, palette=False),
+    Action("nav_up", "k", "Up", "Previous row or line (also the up arrow)", "nav", footer=False, palette=False),
+    Action("nav_top", "g,home", "Top", "First row, or the top", "nav", footer=False, palette=False),
+    Action(
+        "nav_bottom",
+        "G,end",
+        "Bottom",
+        "Last row, or the end (in a log: follow new output)",
+        "nav",
+        footer=False,
+        palette=False,
+    ),
+    Action("nav_page_down", "ctrl+d", "Half page down", "Half a page down", "nav", footer=False, palette=False),
+    Action("nav_page_up", "ctrl+u", "Half page up", "Half a page up", "nav", footer=False, palette=False),
     # output pane
     Action("toggle_details", "e", "Expand", "Expand or fold tool calls and thinking", "output"),
-    Action("follow", "G", "Follow", "Jump to the end and follow new output", "output", footer=False),
+    Action("follow", "f", "Follow", "Jump to the end and follow new output", "output", footer=False),
     # diff viewer
     Action("next_file", "right_square_bracket", "Next file", "Show the next file of the diff", "diff"),
     Action("prev_file", "left_square_bracket", "Prev file", "Show the previous file of the diff", "diff"),
@@ -114,6 +142,12 @@ ACTIONS: tuple[Action, ...] = (
     # chat
     Action("send", "ctrl+s", "Send", "Send the message (continues the agent's thread)", "chat"),
     Action("submit", "ctrl+s", "Submit", "Submit the form (from any field, the prompt editor too)", "form"),
+    Action("close_help", "q,question_mark", "Close", "Close the help (escape too)", "form", footer=False),
+    # batch and bench monitors (priority: the focused table's own hidden enter would hide it from the footer)
+    Action("open_item", "enter", "Open", "Open the highlighted item's session", "monitor", priority=True),
+    # yes/no questions
+    Action("confirm_yes", "y", "Yes", "Answer yes", "dialog"),
+    Action("confirm_no", "n,escape", "No", "Answer no (escape too)", "dialog"),
 )
 
 _BY_ID = {a.id: a for a in ACTIONS}

@@ -6,8 +6,8 @@ only passing a different config (no DB watch, fixed clock) or their own engine.
 Engine events reach the screens in two ways. Agent output (the flood) is appended to per-session
 transcripts and queued into the visible `OutputLog` without any message; everything else becomes a
 `EngineEventMessage` for the screens. Other processes' changes arrive through the database: a
-poll of `PRAGMA data_version` plus a cheap fingerprint query (counts and newest timestamps), re-armed
-when the previous poll finished so polls never overlap. The output of an iteration another process
+file watch on the DB and its WAL plus a slow poll (`db_watch.DbWatch`), both restarting themselves
+after any error, so live refresh cannot die. The output of an iteration another process
 runs is tailed from its raw stream file (`live_tail.RemoteTails`), on a faster timer of its own.
 
 Keys come from the actions registry; `ui.keymap` (action id -> keys) is applied with Textual's
@@ -33,6 +33,7 @@ from .engine.config import Config, load_config
 from .transcripts import Transcripts
 
 if TYPE_CHECKING:
+    from .db_watch import DbWatch
     from .engine.engine import Engine
     from .engine.events import Event
     from .engine.notify import Notifier
@@ -72,7 +73,7 @@ class AmpsmApp(App[None]):
         engine: Engine | None = None,
         engine_factory: EngineFactory | None = None,
         clock: Clock | None = None,
-        poll_interval: float = 0.5,
+        poll_interval: float = 2.0,
         output_max_lines: int = 10_000,
         cursor_blink: bool = True,
         tail_interval: float = 0.25,
@@ -88,8 +89,7 @@ class AmpsmApp(App[None]):
         self.cursor_blink = cursor_blink
         self.transcripts = Transcripts()
         self._unsubscribe: Callable[[], None] | None = None
-        self._data_version: int | None = None
-        self._fingerprint: tuple[Any, ...] | None = None
+        self.db_watch: DbWatch | None = None
         self._closing = False
         self.tail_interval = tail_interval
         self.remote_tails: RemoteTails | None = None
@@ -97,8 +97,17 @@ class AmpsmApp(App[None]):
         self._detach_notifier: Callable[[], None] | None = None
         self.user_keymap: dict[str, str] = dict(config.ui.keymap)
         self.set_keymap(self.user_keymap)
-        theme = config.ui.theme
+        from .ui_state import UiState
+
+        self.ui_state = UiState(config.config_dir)
+        saved = self.ui_state.get("theme")  # the last one picked (ctrl+t) wins over the config's
+        theme = saved if isinstance(saved, str) and saved in self.available_themes else config.ui.theme
         self.theme = theme if theme in self.available_themes else "gruvbox"
+        self._theme_ready = True
+
+    def watch_theme(self, theme: str) -> None:
+        if getattr(self, "_theme_ready", False):
+            self.ui_state.set("theme", theme)
 
     # -- engine -----------------------------------------------------------------------------
 
@@ -112,7 +121,16 @@ class AmpsmApp(App[None]):
     def store(self) -> Store:
         return self.engine.store
 
+    @property
+    def engine_open(self) -> bool:
+        return self._engine is not None
+
     async def on_mount(self) -> None:
+        from .screens.dashboard import DashboardScreen
+
+        # The dashboard paints first (header, empty panes); its rows fill in once the DB is open.
+        dashboard = DashboardScreen()
+        await self.push_screen(dashboard)
         if self._engine is None:
             from .engine.errors import AmpsmError
 
@@ -128,20 +146,21 @@ class AmpsmApp(App[None]):
                 return
         self._unsubscribe = self.engine.bus.subscribe("*", self._on_engine_event)
         self._attach_notifier()
-        from .screens.dashboard import DashboardScreen
+        if self.config.ui.auto_update:
+            from .db_watch import DbWatch
 
-        if self.config.ui.auto_update:
             # The baseline is read before the dashboard's first load: a commit landing between the
-            # two is then seen by the first poll (read after the load, it would be missed for good).
-            self._data_version, self._fingerprint = await self._db_state()
-        await self.push_screen(DashboardScreen())
-        if self.config.ui.auto_update:
+            # two is then seen by the first check (read after the load, it would be missed for good).
+            self.db_watch = DbWatch(self.store, self.store.path, self._data_changed, poll_interval=self.poll_interval)
+            await self.db_watch.baseline()
+        dashboard.engine_ready()
+        if self.db_watch is not None:
             from .live_tail import RemoteTails
 
             sessions = getattr(self.engine, "sessions", None)
             is_local = getattr(sessions, "is_running", None) or (lambda _sid: False)
             self.remote_tails = RemoteTails(self.store, self.transcripts, is_local=is_local)
-            self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
+            self.db_watch.start()
             self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
 
     def _attach_notifier(self) -> None:
@@ -158,6 +177,8 @@ class AmpsmApp(App[None]):
         if self._unsubscribe:
             self._unsubscribe()
         self.workers.cancel_all()  # nothing may touch the store once it is closed
+        if self.db_watch is not None:
+            await self.db_watch.stop()
         if self.notifier is not None:
             # Messages in flight are delivered before the store they read from is closed.
             await self.notifier.drain(timeout=NOTIFY_DRAIN_S)
@@ -166,33 +187,12 @@ class AmpsmApp(App[None]):
         if self._engine is not None and self._owns_engine:
             await self._engine.close()
 
-    async def _db_state(self) -> tuple[int, tuple[Any, ...]]:
-        return await self.store.data_version(), await self.store.change_fingerprint()
-
-    async def _poll_db(self) -> None:
-        """One poll; the next is armed only after this one finished (they never overlap).
-
-        `PRAGMA data_version` alone is not enough: while any statement of our connection is
-        unfinished it holds a read snapshot and the counter does not move, so a fingerprint of the
-        data (counts, newest update) is compared too."""
+    def _data_changed(self) -> None:
+        """Another process committed: every screen on the stack hears it (a replaceable message)."""
         if self._closing:
             return
-        try:
-            try:
-                version, fingerprint = await self._db_state()
-            except Exception:
-                if self._closing:
-                    return
-                raise
-            if version != self._data_version or fingerprint != self._fingerprint:
-                self._data_version, self._fingerprint = version, fingerprint
-                self.screen.post_message(DataChanged())
-                for screen in self.screen_stack:
-                    if screen is not self.screen:
-                        screen.post_message(DataChanged())
-        finally:
-            if not self._closing:
-                self.set_timer(self.poll_interval, self._poll_db, name="db-poll")
+        for screen in self.screen_stack:
+            screen.post_message(DataChanged())
 
     async def _tail_tick(self) -> None:
         """Follow other processes' running iterations of the watched sessions (never overlapping)."""
@@ -200,10 +200,12 @@ class AmpsmApp(App[None]):
             return
         try:
             await self.remote_tails.tick()
-        except Exception:
+        except Exception as exc:  # one bad tick (a file being rotated, a busy DB) never ends the tail
             if self._closing:
                 return
-            raise
+            import logging
+
+            logging.getLogger(__name__).warning("tail tick failed: %s: %s", type(exc).__name__, exc)
         finally:
             if not self._closing:
                 self.set_timer(self.tail_interval, self._tail_tick, name="tail-tick")
@@ -338,7 +340,7 @@ def create_app(
     engine: Engine | None = None,
     engine_factory: EngineFactory | None = None,
     clock: Clock | None = None,
-    poll_interval: float = 0.5,
+    poll_interval: float = 2.0,
     output_max_lines: int = 10_000,
     cursor_blink: bool = True,
     tail_interval: float = 0.25,

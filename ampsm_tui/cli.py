@@ -6,8 +6,12 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .engine.errors import AmpsmError
 
 
 def _fail(line: str, status: int) -> int:
@@ -24,14 +28,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"ampsm {__version__}\n")
         return 0
     if argv[:1] == ["__complete"]:  # shell completion on every Tab: no registry, no asyncio
-        from .commands.completion import complete_ids
+        from .commands.complete_ids import complete_ids
 
         return complete_ids(argv[1:])
-    from .commands import load_all
+    from .commands import load_for
     from .commands.registry import build_parser
 
-    load_all()
-    parser = build_parser(__version__)
+    # Dispatch on the subcommand before importing anything else: only its module is imported and
+    # only its part of the parser is built.
+    first = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(__version__, only=load_for(first))
     args = parser.parse_args(argv)
     cmd = getattr(args, "_command", None)
     if cmd is None:
@@ -90,7 +96,29 @@ def _run_command(cmd: object, args: object) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"error: {exc.strerror or exc}{where}", 1)
     except Exception as exc:  # a bug: one line for the user, the traceback in the log file
+        coded = _coded(exc, ctx)
+        if coded is not None:
+            return _fail(coded.one_line(), coded.exit_status)
         return _unexpected(exc)
+
+
+def _coded(exc: Exception, ctx: object) -> AmpsmError | None:
+    """A git or SQLite failure that escaped the engine still leaves with its code (E001/E003)."""
+    import sqlite3
+
+    from .engine.errors import AmpsmError, ErrorCode
+    from .engine.git.runner import GitError
+
+    if isinstance(exc, sqlite3.Error):
+        try:
+            where = str(ctx.config.db_path)  # type: ignore[attr-defined]
+        except Exception:
+            where = "the database"
+        return AmpsmError(ErrorCode.DATABASE, f"database {where}: {exc}")
+    if isinstance(exc, GitError):
+        detail = " ".join((exc.result.stderr or exc.result.stdout).strip().splitlines()[:2])
+        return AmpsmError(ErrorCode.GIT, f"git {' '.join(exc.result.args[:2])} failed: {detail}")
+    return None
 
 
 def _unexpected(exc: Exception) -> int:

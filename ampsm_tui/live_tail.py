@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import format as fmt
+
 if TYPE_CHECKING:
     from .engine.agents.base import StreamParser
     from .engine.models import Iteration, Session
@@ -77,7 +79,7 @@ def finish_lines(iteration: Iteration) -> list[tuple[str, str]]:
         lines.append(
             (
                 "marker",
-                f"● commit {iteration.commit_sha[:8]}  {iteration.files_changed} files"
+                f"● commit {iteration.commit_sha[:8]}  {fmt.plural(iteration.files_changed, 'file')}"
                 f" +{iteration.lines_added} -{iteration.lines_removed}",
             )
         )
@@ -87,14 +89,10 @@ def finish_lines(iteration: Iteration) -> list[tuple[str, str]]:
         else:
             lines.append(("fail", f"✗ tests failed (exit {iteration.test_exit_code})"))
             lines.extend(("fail", line) for line in (iteration.test_log or "").splitlines()[-15:])
-    price = f"${iteration.cost_usd:.4f}" if iteration.cost_usd is not None else "unpriced"
-    lines.append(
-        (
-            "marker",
-            f"── iteration {iteration.number} {iteration.status.value} · {iteration.input_tokens} in /"
-            f" {iteration.output_tokens} out tokens · {price} ──",
-        )
-    )
+    price = fmt.iteration_cost(iteration.cost_usd, fmt.token_total(iteration.input_tokens, iteration.output_tokens))
+    cache = iteration.cache_read_tokens + iteration.cache_creation_tokens
+    tokens = fmt.token_split(iteration.input_tokens, iteration.output_tokens, cache)
+    lines.append(("marker", f"── iteration {iteration.number} {iteration.status.value} · {tokens} · {price} ──"))
     if iteration.error:
         lines.append(("error", f"error: {iteration.error}"))
     return lines

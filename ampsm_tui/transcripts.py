@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import format as fmt
+
 if TYPE_CHECKING:
     from .engine.events import Event
 
@@ -36,7 +38,7 @@ def lifecycle_lines(event: Event) -> list[tuple[str, str]]:
             (
                 "marker",
                 f"● commit {str(data['sha'])[:8]} {data['message'].splitlines()[0][:80]}"
-                f"  {data['files_changed']} files +{data['lines_added']} -{data['lines_removed']}",
+                f"  {fmt.plural(int(data['files_changed']), 'file')} +{data['lines_added']} -{data['lines_removed']}",
             )
         ]
     if topic == "test.finished":
@@ -52,12 +54,10 @@ def lifecycle_lines(event: Event) -> list[tuple[str, str]]:
         ]
         return [head, *tail]
     if topic == "iteration.finished":
-        cost = data.get("cost_usd")
-        price = f"${cost:.4f}" if cost is not None else "unpriced"
-        line = (
-            f"── iteration {data['iteration']} {data['status']} · {data.get('input_tokens', 0)} in /"
-            f" {data.get('output_tokens', 0)} out tokens · {price} ──"
-        )
+        spent = fmt.token_total(data.get("input_tokens"), data.get("output_tokens"))
+        price = fmt.iteration_cost(data.get("cost_usd"), spent)
+        tokens = fmt.token_split(data.get("input_tokens"), data.get("output_tokens"), data.get("cache_tokens"))
+        line = f"── iteration {data['iteration']} {data['status']} · {tokens} · {price} ──"
         lines = [("marker", line)]
         if data.get("error"):
             lines.append(("error", f"error: {data['error']}"))

@@ -22,6 +22,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.delenv("AMPSM_DB_PATH", raising=False)
     monkeypatch.delenv("AMPSM_LOG_LEVEL", raising=False)
     monkeypatch.delenv("AMPSM_DISABLE_TELEMETRY", raising=False)
+    # CI runs as root, where Claude Code needs this to bypass approvals (the claude adapter checks it)
+    monkeypatch.setenv("IS_SANDBOX", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")

@@ -103,7 +103,8 @@ def test_gemini_deltas_are_joined_and_result_stats_are_usage() -> None:
     assert parser.model == "gemini-2.5-pro" and parser.thread_id == "56e2d730-18e4-4d52-837b-fd0c3d40668d"
     assert parser.summary == "Created hello.txt containing hi."
     assert [e.kind for e in events].count("tool_call") == 1
-    assert adapter.cost(parser, model=None, prices=None) == pytest.approx((6144 * 1.25 + 4096 * 0.31 + 80 * 10) / 1e6)
+    # genai-prices: gemini-2.5-pro $1.25/M input, $0.125/M cached, $10/M output
+    assert adapter.cost(parser, model=None, prices=None) == pytest.approx((6144 * 1.25 + 4096 * 0.125 + 80 * 10) / 1e6)
 
 
 def test_gemini_deltas_are_flushed_at_end_of_stream() -> None:

@@ -251,7 +251,7 @@ def test_ten_kilobyte_prompt_is_stored_whole(world: World) -> None:
     prompt = "refactor " + "x" * 10_000
     out = run_cli("new", "--repo", str(world.repo), "--name", "big", "--prompt", prompt, *CMD, "--run", "--json")
     assert out.returncode == 0, out.stderr
-    sid = json.loads(out.stdout.split("\n}\n")[0] + "\n}")["id"]
+    sid = json.JSONDecoder().raw_decode(out.stdout)[0]["id"]
     with sqlite3.connect(world.db) as conn:
         stored = conn.execute("SELECT prompt FROM sessions WHERE id = ?", (sid,)).fetchone()[0]
         it_prompt = conn.execute("SELECT prompt FROM iterations WHERE session_id = ?", (sid,)).fetchone()[0]

@@ -154,7 +154,7 @@ def test_notify_webhook_on_new(repo: Path) -> None:
         assert quiet.returncode != 0 and rx.bodies == []  # no webhook: nothing is sent
         out = run_cli(*base, "--name", "loud", "--notify-webhook", rx.url, "--json")
         assert out.returncode != 0  # E006: the test script failed
-        sid = json.loads(out.stdout.split("\n}\n")[0] + "\n}")["id"]
+        sid = json.JSONDecoder().raw_decode(out.stdout)[0]["id"]
         assert rx.got.wait(30)
     (body,) = rx.bodies
     assert body["session_id"] == sid and body["status"] == "awaiting-input" and sid in body["text"]

@@ -18,7 +18,7 @@ CMD = ("--agent", "command")
 def _new(repo: Path, cmd: str, *extra: str) -> dict[str, object]:
     out = run_cli("new", "--repo", str(repo), "--name", "lesson", *CMD, "--agent-cmd", cmd, *extra, "--json")
     assert out.returncode == 0, out.stderr
-    return dict(json.loads(out.stdout.split("\n}\n")[0] + "\n}"))
+    return dict(json.JSONDecoder().raw_decode(out.stdout)[0])
 
 
 def test_lesson_1_new_run_and_batch_exit_and_leave_no_child(tmp_path: Path, repo: Path) -> None:

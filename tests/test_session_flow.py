@@ -44,8 +44,8 @@ def new_session(
     if run:
         args.append("--run")
     out = run_cli(*args, env=env)
-    first = out.stdout.split("\n}\n")[0] + "\n}" if out.stdout.startswith("{") else ""
-    sid = json.loads(first)["id"] if first else ""
+    first = json.JSONDecoder().raw_decode(out.stdout)[0] if out.stdout.startswith("{") else {}
+    sid = first.get("id", "")
     return out, sid
 
 

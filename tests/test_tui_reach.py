@@ -17,9 +17,9 @@ from ampsm_tui.screens.bench import BenchScreen
 from ampsm_tui.screens.chat import ChatScreen
 from ampsm_tui.screens.conflict import ConflictScreen
 from ampsm_tui.screens.dashboard import DashboardScreen
-from ampsm_tui.screens.dialogs import PromptScreen
+from ampsm_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from ampsm_tui.screens.diff import DiffScreen
-from ampsm_tui.screens.help import help_table
+from ampsm_tui.screens.help import HelpScreen, help_table
 from ampsm_tui.screens.new_session import NewSessionScreen
 from ampsm_tui.screens.review import ReviewScreen
 from ampsm_tui.screens.session import SessionScreen
@@ -40,6 +40,10 @@ HOLDERS: tuple[type[Any], ...] = (
     ChatScreen,
     NewSessionScreen,
     PromptScreen,
+    ConfirmScreen,
+    HelpScreen,
+    BatchesScreen,
+    BenchScreen,
 )
 
 
@@ -91,7 +95,7 @@ SCREENS: list[tuple[tuple[str, ...], type[Any], tuple[str, ...]]] = [
     (("m",), ReviewScreen, ("esc Back", "^g Merge", "s Squash", "r Rebase", "t Retest", "e Message")),
     (("c",), ChatScreen, ("esc Back", "^s Send")),
     (("b",), BatchesScreen, ("esc Back", "⏎ Open", "? Help")),
-    (("B",), BenchScreen, ("esc Back", "⏎ Open diff", "? Help")),
+    (("B",), BenchScreen, ("esc Back", "⏎ Open", "? Help")),
 ]
 
 

@@ -18,8 +18,9 @@ from textual.worker import WorkerCancelled
 
 from ampsm_tui.app import AmpsmApp, create_app
 from ampsm_tui.engine.events import AgentEventPublished, IterationStarted
+from ampsm_tui.engine.models import Iteration
 
-from .tui_support import fixed_clock, make_test_config, seed, stand_in_factory
+from .tui_support import FIXED_NOW, fixed_clock, make_test_config, open_store, seed, stand_in_factory
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 
@@ -40,11 +41,27 @@ def _snapshots_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", SnapshotsDirExtension)
 
 
-def make_app(*, every_status: bool = True, batch: bool = False) -> AmpsmApp:
+def make_app(*, every_status: bool = True, batch: bool = False, running: bool = False) -> AmpsmApp:
     config = make_test_config()
     config.ui.theme = "gruvbox"
     seed(config, every_status=every_status, batch=batch)
-    return create_app(config, engine_factory=stand_in_factory, clock=fixed_clock, cursor_blink=False)
+    if running:
+        import asyncio
+
+        asyncio.run(_running_iteration(config))
+    app = create_app(config, engine_factory=stand_in_factory, clock=fixed_clock, cursor_blink=False)
+    app.workspace_label = "db ~/.ampsm/sessions.db"  # type: ignore[attr-defined]  # no tmp path on screen
+    return app
+
+
+async def _running_iteration(config: Any) -> None:
+    """The running session's current iteration, started 65 s before the fixed clock (elapsed 1m 05s)."""
+    from datetime import timedelta
+
+    store = await open_store(config)
+    started = (FIXED_NOW - timedelta(seconds=65)).isoformat().replace("+00:00", "Z")
+    await store.create_iteration(Iteration(session_id="sess-00000000", number=9, status="running", started_at=started))
+    await store.close()
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -56,16 +73,70 @@ async def settle(pilot: Pilot[Any]) -> None:
         await pilot.pause(0.05)
 
 
+SIZES = [(80, 24), (160, 48)]
+SIZE_IDS = ["80x24", "160x48"]
+
+
+def _push(factory: Any) -> Any:
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.app.push_screen(factory())
+        await settle(pilot)
+
+    return run
+
+
+def _keys(*keys: str) -> Any:
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run
+
+
+def _screens() -> dict[str, Any]:
+    from ampsm_tui.screens.bench import BenchScreen
+    from ampsm_tui.screens.chat import ChatScreen
+    from ampsm_tui.screens.conflict import ConflictScreen
+    from ampsm_tui.screens.dialogs import ConfirmScreen, PromptScreen
+    from ampsm_tui.screens.new_session import NewSessionScreen
+    from ampsm_tui.screens.session import SessionScreen
+
+    return {
+        "dashboard": _keys(),
+        "session_detail": _push(lambda: SessionScreen("sess-00000001")),
+        "diff": _keys("d", "right_square_bracket"),
+        "review": _keys("m"),
+        "chat": _push(lambda: ChatScreen("sess-00000001")),
+        "batches": _keys("b"),
+        "bench": _push(BenchScreen),
+        "help": _keys("question_mark"),
+        "new_session": _push(lambda: NewSessionScreen(repo="/home/dev/projects/webapp")),
+        "confirm": _push(
+            lambda: ConfirmScreen("Archive fix-login-bug? Unmerged work is kept under refs/ampsm/archive/.")
+        ),
+        "prompt": _push(lambda: PromptScreen("Iterate fix-login-bug", placeholder="Optional follow-up prompt")),
+        "conflict": _push(
+            lambda: ConflictScreen("sess-00000000", "merge", ["app.py", "README.md"], "/home/dev/projects/webapp")
+        ),
+    }
+
+
+SCREENS = list(_screens())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+@pytest.mark.parametrize("screen", SCREENS)
+def test_every_screen(snap_compare: Any, screen: str, size: tuple[int, int]) -> None:
+    """Every screen and dialog at 80x24 (SSH) and 160x48, with a running session (spinner, elapsed)."""
+    app = make_app(batch=True, running=True)
+    assert snap_compare(app, terminal_size=size, run_before=_screens()[screen])
+
+
 def test_empty_dashboard(snap_compare: Any) -> None:
     assert snap_compare(make_app(every_status=False), terminal_size=(120, 30), run_before=settle)
-
-
-def test_dashboard_every_status(snap_compare: Any) -> None:
-    assert snap_compare(make_app(batch=True), terminal_size=(160, 40), run_before=settle)
-
-
-def test_dashboard_80x24(snap_compare: Any) -> None:
-    assert snap_compare(make_app(batch=True), terminal_size=(80, 24), run_before=settle)
 
 
 def test_session_output(snap_compare: Any) -> None:
@@ -94,65 +165,3 @@ def test_session_output(snap_compare: Any) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(120, 36), run_before=stream)
-
-
-def test_diff_viewer(snap_compare: Any) -> None:
-    async def open_diff(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        await pilot.press("right_square_bracket")
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=(120, 30), run_before=open_diff)
-
-
-def test_review_wizard(snap_compare: Any) -> None:
-    async def open_review(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=(140, 40), run_before=open_review)
-
-
-def test_review_wizard_80x24(snap_compare: Any) -> None:
-    """Every step of the plan, the message and the diff on one 80x24 screen (no scrolling)."""
-
-    async def open_review(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_review)
-
-
-def test_batches_empty_80x24(snap_compare: Any) -> None:
-    async def open_batches(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await pilot.press("b")
-        await settle(pilot)
-
-    assert snap_compare(make_app(every_status=False), terminal_size=(80, 24), run_before=open_batches)
-
-
-def test_conflict_view(snap_compare: Any) -> None:
-    async def open_conflict(pilot: Pilot[Any]) -> None:
-        from ampsm_tui.screens.conflict import ConflictScreen
-
-        await settle(pilot)
-        await pilot.app.push_screen(
-            ConflictScreen("sess-00000000", "merge", ["app.py", "README.md"], "/home/dev/projects/webapp")
-        )
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=(100, 30), run_before=open_conflict)
-
-
-def test_help_screen(snap_compare: Any) -> None:
-    async def open_help(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await settle(pilot)
-
-    assert snap_compare(make_app(), terminal_size=(100, 40), run_before=open_help)

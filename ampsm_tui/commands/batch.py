@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command, group
 
@@ -70,9 +71,7 @@ async def _engine(ctx: Context) -> Engine:
 
 
 def _cost(value: float | None, unpriced: int = 0) -> str:
-    if value is None:
-        return "unpriced" if unpriced else "-"
-    return f"${value:.4f}" + ("+" if unpriced else "")
+    return fmt.cost(value, unpriced=unpriced)
 
 
 def _elapsed(row: dict[str, Any]) -> float | None:
@@ -172,12 +171,18 @@ async def _run_scheduler(ctx: Context, engine: Engine, run: BatchRun, concurrenc
     from ..engine.events import BatchProgress, Event
     from ..engine.notify import Notifier
     from ..engine.scheduler import BatchScheduler, engine_run_item
+    from ..engine.secrets import secrets_dir, usable_url
 
     spec = definition_of(run)
     notes = spec.notifications if spec else None
+    hook = (
+        usable_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook")
+        if notes and notes.webhook
+        else None
+    )
     notifier = Notifier.from_config(
         engine.config,
-        extra_webhooks=[notes.webhook] if notes and notes.webhook else [],
+        extra_webhooks=[hook] if hook else [],
         extra_emails=list(notes.email or []) if notes else [],
         store=engine.store,
     )
@@ -243,7 +248,10 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(str(exc)) from None
     concurrency = plan.concurrency(args.concurrency, ctx.config.batch.concurrency)
     if args.dry_run:
-        rows = plan_table(plan)
+        from ..engine.secrets import scrub
+
+        # the plan is printed: keys written into a prompt or script are redacted like everywhere else
+        rows = [{k: scrub(v) if isinstance(v, str) else v for k, v in r.items()} for r in plan_table(plan)]
         if ctx.json:
             ctx.emit_json({"name": plan.file.name, "concurrency": concurrency, "items": rows})
         else:
@@ -267,6 +275,11 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     engine = await _engine(ctx)
     run = await create_batch(engine.store, plan, concurrency)
+    notes = plan.file.notifications
+    if notes is not None and notes.webhook:  # the stored definition has it redacted; keep it privately
+        from ..engine.secrets import secrets_dir, stored_url
+
+        stored_url(notes.webhook, secrets_dir(engine.store.path), f"{run.id}.webhook")
     if not ctx.json:
         ctx.print(f"batch {run.id}: {len(plan.items)} sessions, concurrency {concurrency}")
     return await _run_scheduler(ctx, engine, run, concurrency)

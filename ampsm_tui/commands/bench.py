@@ -20,7 +20,11 @@ _COMMON = (
     arg("--run-id", help="the run's id (generated when absent); the same id resumes a run"),
     arg("--report-dir", help="where <model>.<run_id>.json and logs/run_evaluation/ go (default: .)"),
     arg("--repos-dir", help="folder of clones named like owner__repo"),
-    arg("--env-cmd", help='the python that runs the tests, e.g. "/path/venv/bin/python" (default: this one)'),
+    arg(
+        "--env-cmd",
+        help='override: this python runs every row\'s tests, e.g. "/path/venv/bin/python" (default: an environment'
+        " built from the official spec of each row's repo and version)",
+    ),
     arg("--workers", type=int, help="instances at once (default 1)"),
     arg("--timeout", type=float, help="test timeout per instance, seconds (default 1800)"),
     arg("--agent-timeout", type=float, help="agent turn timeout per instance, seconds (default: amp.timeout)"),
@@ -30,7 +34,11 @@ _COMMON = (
     arg("--limit", type=int, help="at most N instances (after --shuffle)"),
     arg("--shuffle", action="store_true", help="shuffle the instances (with --seed for a repeatable order)"),
     arg("--seed", type=int, help="seed for --shuffle"),
-    arg("--grader", choices=["local", "official", "auto"], help="grade with ours or the official package's grader"),
+    arg(
+        "--grader",
+        choices=["local", "official", "auto", "docker"],
+        help="grade with ours or the official package's grader; docker: hand the run to the official harness",
+    ),
 )
 _AGENTS = (
     arg("--agent", action="append", metavar="A", help="agent to run (repeat to compare agents; default amp)"),
@@ -230,6 +238,10 @@ async def _start(args: argparse.Namespace, ctx: Context, *, kind: str) -> int:
         if engine is not None:
             await engine.close()
     _emit_result(ctx, result)
+    if result.errored:  # the run went on; its exit status still says that some could not be graded
+        if not ctx.json:
+            ctx.print(f"[red]{len(result.errored)} instance(s) errored[/] (reasons above and in each report)")
+        return 1
     return 0
 
 
@@ -264,13 +276,17 @@ async def bench_custom(args: argparse.Namespace, ctx: Context) -> int:
     "leaderboard of a run: resolved %, time, tokens, cost, per agent/model",
     arg("run", metavar="RUN", help="the run id"),
     arg("--csv", action="store_true", help="leaderboard as CSV"),
-    arg("--markdown", action="store_true", help="leaderboard as a Markdown table"),
+    arg(
+        "--markdown",
+        action="store_true",
+        help="leaderboard as a Markdown table, then one row per instance with its reason",
+    ),
     json=True,
 )
 async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
     import sys
 
-    from ..engine.bench.report import COLUMNS, fmt, leaderboard, to_csv, to_markdown
+    from ..engine.bench.report import COLUMNS, fmt, instances_markdown, leaderboard, to_csv, to_markdown
     from ..engine.errors import UsageError
 
     store = await ctx.store()
@@ -291,6 +307,7 @@ async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
         sys.stdout.write(to_csv(board))
     elif args.markdown:
         sys.stdout.write(to_markdown(board))
+        sys.stdout.write("\n" + instances_markdown(rows))
     else:
         from rich.table import Table
 
@@ -304,7 +321,7 @@ async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
         for label in ("instance", "agent/model", "status", "time s", "cost", "session", "reason"):
             detail.add_column(label, overflow="fold")
         for r in rows:
-            cost = "-" if r.session_id is None else ("unpriced" if r.cost_usd is None else f"${r.cost_usd:.4f}")
+            cost = fmt.NOTHING if r.session_id is None else fmt.price(r.cost_usd)
             detail.add_row(
                 r.instance_id,
                 r.model_name_or_path,
@@ -327,4 +344,102 @@ async def bench_list(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     for r in runs:
         ctx.print(f"{r.id:<24} {r.status!s:<12} {r.mode!s:<17} {r.created_at}  {r.dataset_path or ''}")
+    return 0
+
+
+group("bench env", "test environments built from the official SWE-bench specs, cached per repo and version")
+
+
+def _env_manager(args: argparse.Namespace) -> Any:
+    from ..engine.bench.envs import EnvManager
+
+    return EnvManager(Path(args.envs_dir).expanduser() if getattr(args, "envs_dir", None) else None)
+
+
+_ENVS_DIR = arg("--envs-dir", help="where environments are cached (default: <config dir>/bench/envs)")
+
+
+@command("bench env list", "cached environments: repo, version, Python, spec key, build time", _ENVS_DIR, json=True)
+async def bench_env_list(args: argparse.Namespace, ctx: Context) -> int:
+    import time
+
+    rows = _env_manager(args).entries()
+    if ctx.json:
+        ctx.emit_json(rows)
+        return 0
+    if not rows:
+        ctx.print("no environments cached")
+    for r in rows:
+        if not r["complete"]:
+            ctx.print(f"{r['name']:<48} [yellow]incomplete[/] (bench env prune removes it)")
+            continue
+        age = (time.time() - r["last_used"]) / 86400
+        stale = "" if r["current"] else "  [yellow]stale spec[/]"
+        ctx.print(
+            f"{r['name']:<48} {r['repo']} {r['version']}  Python {r['python']}  built in {r['build_s']} s,"
+            f" used {age:.1f} d ago{stale}"
+        )
+    return 0
+
+
+@command(
+    "bench env build",
+    "build (or find cached) the environments a dataset needs, one per repo and version",
+    arg("--dataset", required=True, help="instances, .json or .jsonl"),
+    arg("--repos-dir", help="folder of clones named like owner__repo (requirement files are read from them)"),
+    arg("--instance-ids", nargs="+", metavar="ID", help="only these instances"),
+    _ENVS_DIR,
+    json=True,
+)
+async def bench_env_build(args: argparse.Namespace, ctx: Context) -> int:
+    import time
+
+    from ..engine.bench.dataset import load_dataset
+    from ..engine.bench.envs import EnvError, plan_for, spec_for
+    from ..engine.bench.repos import RepoMissing, resolve_repo
+
+    manager = _env_manager(args)
+    instances = load_dataset(args.dataset, instance_ids=_split_ids(args.instance_ids))
+    seen: set[tuple[str, str]] = set()
+    results: list[dict[str, Any]] = []
+    for inst in instances:
+        if (inst.repo, inst.version) in seen or spec_for(inst) is None:
+            continue
+        seen.add((inst.repo, inst.version))
+        t0 = time.perf_counter()
+        row: dict[str, Any] = {"repo": inst.repo, "version": inst.version}
+        try:
+            try:
+                repo = resolve_repo(inst, args.repos_dir)
+            except RepoMissing:
+                repo = None
+            plan = await plan_for(inst, repo)
+            env, built = await manager.ensure(plan)
+            row.update(ok=True, path=str(env.path), built=built, python=env.python_version)
+        except EnvError as exc:
+            row.update(ok=False, error=str(exc))
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        results.append(row)
+        if not ctx.json:
+            what = ("built" if row.get("built") else "cached") if row["ok"] else f"[red]failed[/]: {row['error']}"
+            ctx.print(f"{inst.repo} {inst.version}: {what} ({row['seconds']} s)")
+    if ctx.json:
+        ctx.emit_json(results)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+@command(
+    "bench env prune",
+    "remove incomplete environments and those of specs no longer current (--all: every one)",
+    arg("--all", action="store_true", help="remove every cached environment"),
+    arg("--older-than", type=float, metavar="DAYS", help="also those unused for this many days"),
+    _ENVS_DIR,
+    json=True,
+)
+async def bench_env_prune(args: argparse.Namespace, ctx: Context) -> int:
+    removed = _env_manager(args).prune(all_envs=args.all, older_than_days=args.older_than)
+    if ctx.json:
+        ctx.emit_json({"removed": removed})
+    else:
+        ctx.print(f"removed {len(removed)} environment(s)" + "".join(f"\n  {n}" for n in removed))
     return 0

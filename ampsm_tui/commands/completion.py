@@ -183,25 +183,3 @@ RENDERERS = {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}
 async def completion(args: argparse.Namespace, ctx: Context) -> int:
     sys.stdout.write(RENDERERS[args.shell](specs()))
     return 0
-
-
-def complete_ids(argv: list[str]) -> int:
-    """`ampsm __complete sessions|batches [--describe] [PREFIX]`: ids for the completion scripts,
-    newest first; `--describe` adds a tab and the name (fish shows it). Never fails loudly."""
-    from ..engine.config import ConfigError, load_config
-    from ..engine.store.ids import batch_ids, session_ids
-
-    describe = "--describe" in argv
-    rest = [a for a in argv if a != "--describe"]
-    if not rest or rest[0] not in ("sessions", "batches"):
-        sys.stderr.write("usage: ampsm __complete sessions|batches [--describe] [PREFIX]\n")
-        return 2
-    prefix = rest[1] if len(rest) > 1 else ""
-    try:
-        db = load_config().db_path
-    except ConfigError:
-        return 1
-    rows = (session_ids if rest[0] == "sessions" else batch_ids)(db, prefix)
-    for ident, name in rows:
-        sys.stdout.write(f"{ident}\t{name}\n" if describe else f"{ident}\n")
-    return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -80,13 +81,47 @@ class Context:
 
         return Console(stderr=True, highlight=False)
 
-    def print(self, *renderables: Any, **kwargs: Any) -> None:
-        self.console.print(*renderables, **kwargs)
+    def print(self, *renderables: Any, markup: bool = True, **kwargs: Any) -> None:
+        """Text lines go out plain when stdout is not a terminal (scripts, pipes): a rich Console
+        costs more to start than most commands take. Tables, and anything on a terminal, go
+        through rich."""
+        if not kwargs and all(isinstance(r, str) for r in renderables) and not _is_tty():
+            text = " ".join(renderables)
+            sys.stdout.write((strip_markup(text) if markup else text) + "\n")
+            return
+        self.console.print(*renderables, markup=markup, **kwargs)
 
     def emit_json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+        """One JSON document: indented for a person at a terminal, compact for a program (and
+        much faster to write: the indenting encoder is pure Python)."""
+        indent = 2 if _is_tty() else None
+        sys.stdout.write(json.dumps(data, indent=indent, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
     def emit_jsonl(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+
+def _is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stdout
+        return False
+
+
+# rich's own tag pattern (rich.markup.RE_TAGS): a tag starts with a letter, '#', '/' or '@', so
+# `model[1m]` or `[0, 1]` are text; a backslash before '[' escapes it.
+_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")
+
+
+def strip_markup(text: str) -> str:
+    """The text rich would print for `text`, without its styles."""
+
+    def sub(m: re.Match[str]) -> str:
+        slashes = m.group(1)
+        if len(slashes) % 2:  # escaped: the tag is literal text
+            return slashes[:-1] + "[" + m.group(2) + "]"
+        return slashes
+
+    return _TAG.sub(sub, text)

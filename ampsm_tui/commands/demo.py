@@ -114,6 +114,12 @@ async def demo(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     from ..demo.tui import run_demo_tui
 
+    ctx.print(
+        f"Opening the TUI on {ws.root / 'sessions.db'} (q quits).\n"
+        f"From another shell while it runs: AMPSM_CONFIG_DIR={ws.root} ampsm list",
+        markup=False,
+        soft_wrap=True,
+    )
     code = await run_demo_tui(config, ws, speed=args.speed)
     ctx.print(
         f"The demo workspace stays in {ws.root} until the next `ampsm demo`.\n"

@@ -25,7 +25,8 @@ async def doctor(args: argparse.Namespace, ctx: Context) -> int:
         cfg = load_config()
     except ConfigError as exc:
         error = str(exc)
-    git_check, agents = await asyncio.gather(d.check_git(), d.check_agents())
+    allow_all = cfg.amp.dangerously_allow_all if cfg is not None else True
+    git_check, agents = await asyncio.gather(d.check_git(), d.check_agents(allow_all=allow_all))
     checks = [git_check, d.check_config(cfg, error), *agents]
     if cfg is not None:
         checks.insert(2, await d.check_database(cfg))

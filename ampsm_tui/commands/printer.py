@@ -6,12 +6,9 @@ import json
 import sys
 from typing import Any
 
+from .. import format as fmt
 from ..engine.events import Event
 from ..engine.secrets import redact
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _line(payload: dict[str, Any], tools: dict[str, str]) -> str | None:
@@ -41,17 +38,15 @@ def _line(payload: dict[str, Any], tools: dict[str, str]) -> str | None:
     if topic == "iteration.started":
         return f"▶ iteration {payload['iteration']} ({payload['agent']}): {payload['prompt'].splitlines()[0][:80] if payload['prompt'] else ''}"
     if topic == "git.commit":
-        return f"● commit {payload['sha'][:10]} {payload['message'].splitlines()[0]} (+{payload['lines_added']} -{payload['lines_removed']}, {_plural(payload['files_changed'], 'file')})"
+        return f"● commit {payload['sha'][:10]} {payload['message'].splitlines()[0]} (+{payload['lines_added']} -{payload['lines_removed']}, {fmt.plural(payload['files_changed'], 'file')})"
     if topic == "test.finished":
         verdict = "passed" if payload["passed"] else f"FAILED (exit {payload['exit_code']})"
         return f"■ tests {verdict} in {payload['duration_ms'] / 1000:.1f}s"
     if topic == "iteration.finished":
-        cost = payload.get("cost_usd")
-        cost_text = f"${cost:.4f}" if cost is not None else "unpriced"
-        return (
-            f"◆ iteration {payload['iteration']} {payload['status']}: "
-            f"{payload['input_tokens']} in / {payload['output_tokens']} out tokens, {cost_text}"
-        )
+        spent = fmt.token_total(payload.get("input_tokens"), payload.get("output_tokens"))
+        cost_text = fmt.iteration_cost(payload.get("cost_usd"), spent)
+        tokens = fmt.token_split(payload.get("input_tokens"), payload.get("output_tokens"))
+        return f"◆ iteration {payload['iteration']} {payload['status']}: {tokens} tokens, {cost_text}"
     if topic == "session.status":
         return f"  status → {payload['status']}" + (f" ({payload['reason']})" if payload.get("reason") else "")
     return None

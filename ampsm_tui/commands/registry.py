@@ -70,7 +70,9 @@ def command(
     return register
 
 
-def build_parser(version: str) -> argparse.ArgumentParser:
+def build_parser(version: str, only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every registered command, or only for those under the first word `only`
+    (what `ampsm <only> ...` needs: the rest of the tree is never built)."""
     parser = argparse.ArgumentParser(
         prog="ampsm",
         description="Turn AI coding-agent sessions into reviewable Git branches. Bare `ampsm` opens the TUI.",
@@ -93,6 +95,8 @@ def build_parser(version: str) -> argparse.ArgumentParser:
         return p
 
     for path, cmd in sorted(COMMANDS.items()):
+        if only is not None and path[0] != only:
+            continue
         parent = ensure(path[:-1])
         if path[:-1] not in subparsers:
             subparsers[path[:-1]] = parent.add_subparsers(dest=f"sub_{len(path)}", metavar="SUBCOMMAND")

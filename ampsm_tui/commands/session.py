@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command
 
@@ -21,25 +22,79 @@ async def _engine(ctx: Context) -> Engine:
 
 
 def _session_dict(s: Session) -> dict[str, Any]:
-    return s.model_dump(mode="json")
+    from ..engine.secrets import redact
+
+    data = s.model_dump(mode="json")
+    if data.get("notify_webhook"):  # rows stored before webhook URLs were redacted on the way in
+        data["notify_webhook"] = redact(data["notify_webhook"])
+    return data
+
+
+def _positive_float(value: str) -> float:
+    """A number of seconds or dollars: zero or less is a usage error, not a silent no-limit."""
+    import math
+
+    try:
+        n = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(n) or n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {value}")
+    return n
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
+    """`--prompt TEXT`, `--prompt -` (stdin) or `--prompt-file F`: a shell cannot pass a 1 MB
+    argument, so long prompts come from a file or a pipe."""
+    import sys
+    from pathlib import Path
+
+    from ..engine.errors import UsageError
+
+    if prompt_file is not None:
+        if prompt not in (None, ""):
+            raise UsageError("give --prompt or --prompt-file, not both")
+        try:
+            data = sys.stdin.buffer.read() if prompt_file == "-" else Path(prompt_file).expanduser().read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read --prompt-file {prompt_file}: {exc.strerror or exc}") from None
+        return data.decode("utf-8", "replace")
+    if prompt == "-":
+        return sys.stdin.buffer.read().decode("utf-8", "replace")
+    return prompt
 
 
 def _finish_iteration(ctx: Context, it: Iteration) -> int:
     from ..engine.errors import AmpsmError, ErrorCode
-    from ..engine.runner import require_completed
+    from ..engine.runner import iteration_error, require_completed
 
     if ctx.json and not getattr(ctx.args, "stream", False):
         ctx.emit_json(it.model_dump(mode="json"))
+    coded = iteration_error(it) if it.status in ("failed", "interrupted") else None
+    if coded is not None:  # e.g. E001: the commit failed; the work is still in the worktree
+        raise AmpsmError(coded.code, f"iteration {it.number} failed: {coded.message}")
     if it.status == "interrupted":
         raise AmpsmError(ErrorCode.AGENT, f"iteration {it.number} was interrupted: {it.error or 'agent ended early'}")
     if it.status == "failed":
         raise AmpsmError(ErrorCode.AGENT, f"the agent failed in iteration {it.number}: {it.error or 'non-zero exit'}")
     require_completed(it)
     if not ctx.json:
-        cost = f"${it.cost_usd:.4f}" if it.cost_usd is not None else "unpriced"
+        spent = fmt.token_total(it.input_tokens, it.output_tokens)
+        cost = fmt.iteration_cost(it.cost_usd, spent)
         commit = it.commit_sha[:10] if it.commit_sha else "no changes"
         test = "" if it.test_exit_code is None else ", tests passed"
-        ctx.print(f"iteration {it.number} done: {commit}, {it.input_tokens + it.output_tokens} tokens, {cost}{test}")
+        tokens = fmt.token_split(it.input_tokens, it.output_tokens, it.cache_read_tokens + it.cache_creation_tokens)
+        ctx.print(f"iteration {it.number} done: {commit}, {tokens} tokens, {cost}{test}")
     return 0
 
 
@@ -68,8 +123,8 @@ async def _run_iteration(ctx: Context, engine: Engine, session_id: str, prompt: 
 
 _ITERATE_ARGS = (
     arg("--stream", action="store_true", help="print the agent's events live (JSONL with --json)"),
-    arg("--until-green", type=int, metavar="N", help="feed failing test output back, up to N iterations"),
-    arg("--max-cost", type=float, metavar="USD", help="stop --until-green when this much has been spent"),
+    arg("--until-green", type=_positive_int, metavar="N", help="feed failing test output back, up to N iterations"),
+    arg("--max-cost", type=_positive_float, metavar="USD", help="stop --until-green when this much has been spent"),
 )
 
 
@@ -78,12 +133,16 @@ _ITERATE_ARGS = (
     "create a session: a worktree and branch for one agent task",
     arg("--repo", default=".", help="repository path (default: current directory)"),
     arg("--name", required=True, help="session name (the branch slug is derived from it)"),
-    arg("--prompt", default="", help="the task for the agent"),
+    arg("--prompt", default="", help="the task for the agent (`-` reads it from stdin)"),
+    arg("--prompt-file", metavar="FILE", help="read the task from FILE (`-` for stdin): for long prompts"),
     arg("--script", help="test script run after each iteration (the quality gate)"),
     arg("--agent", default="amp", choices=AGENTS, help="agent CLI (default: amp)"),
-    arg("--agent-cmd", help="command line for --agent command (prompt in $AMPSM_PROMPT and stdin)"),
+    arg(
+        "--agent-cmd",
+        help="command line for --agent command (prompt on stdin, in $AMPSM_PROMPT_FILE and $AMPSM_PROMPT)",
+    ),
     arg("--model", help="model (or Amp mode: low|medium|high|ultra)"),
-    arg("--timeout", type=float, metavar="SECONDS", help="agent turn timeout (default: amp.timeout)"),
+    arg("--timeout", type=_positive_float, metavar="SECONDS", help="agent turn timeout (default: amp.timeout)"),
     arg("--base", help="base branch (default: git.default_base_branch, else the repo's HEAD branch)"),
     arg("--notify-webhook", metavar="URL", help="POST this session's notifications to URL"),
     arg("--setup", help="setup command run once in the new worktree (default: workspace.setup, .ampsm/setup)"),
@@ -98,11 +157,12 @@ async def new(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--agent command needs --agent-cmd")
     if args.agent_cmd and args.agent != "command":
         raise UsageError("--agent-cmd only applies to --agent command")
+    prompt = _read_prompt(args.prompt, args.prompt_file) or ""
     engine = await _engine(ctx)
     session = await engine.sessions.create(
         repo=args.repo,
         name=args.name,
-        prompt=args.prompt,
+        prompt=prompt,
         script=args.script,
         agent=args.agent,
         agent_cmd=args.agent_cmd,
@@ -128,13 +188,15 @@ async def new(args: argparse.Namespace, ctx: Context) -> int:
     "iterate",
     "run one agent turn in the session: agent → commit → test script",
     arg("id", help="session id or unique prefix"),
-    arg("--prompt", help="follow-up prompt (default: the session's prompt)"),
+    arg("--prompt", help="follow-up prompt (default: the session's prompt; `-` reads it from stdin)"),
+    arg("--prompt-file", metavar="FILE", help="read the follow-up prompt from FILE (`-` for stdin)"),
     *_ITERATE_ARGS,
     json=True,
 )
 async def iterate(args: argparse.Namespace, ctx: Context) -> int:
+    prompt = _read_prompt(args.prompt, args.prompt_file)
     engine = await _engine(ctx)
-    return await _run_iteration(ctx, engine, args.id, args.prompt)
+    return await _run_iteration(ctx, engine, args.id, prompt)
 
 
 @command(
@@ -226,7 +288,7 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
         else:
             ctx.print(f"{len(sessions)} sessions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         return 0
-    s = await engine.sessions.get(args.id)
+    s = await engine.store.resolve_session(args.id)
     its = await engine.store.list_iterations(s.id)
     from ..engine.workspace import describe
 
@@ -257,7 +319,7 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
             str(i.files_changed),
             f"+{i.lines_added}/-{i.lines_removed}",
             str(i.input_tokens + i.output_tokens),
-            f"${i.cost_usd:.4f}" if i.cost_usd is not None else "unpriced",
+            fmt.iteration_cost(i.cost_usd, i.total_tokens),
             "-" if i.test_exit_code is None else ("pass" if i.test_exit_code == 0 else f"fail ({i.test_exit_code})"),
         )
     if its:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command, group
 
@@ -13,9 +14,7 @@ group("telemetry", "telemetry maintenance")
 
 
 def _cost(value: float | None, unpriced: int = 0) -> str:
-    if value is None:
-        return "unpriced" if unpriced else "-"
-    return f"${value:.4f}" + (f" (+{unpriced} unpriced)" if unpriced else "")
+    return fmt.cost(value, unpriced=unpriced)
 
 
 def _ms(value: Any) -> str:
@@ -57,7 +56,10 @@ async def metrics(args: argparse.Namespace, ctx: Context) -> int:
             str(it["input_tokens"]),
             str(it["output_tokens"]),
             str(it["cache_creation_tokens"] + it["cache_read_tokens"]),
-            f"${it['cost_usd']:.4f}" if it["cost_usd"] is not None else "unpriced",
+            fmt.iteration_cost(
+                it["cost_usd"],
+                it["input_tokens"] + it["output_tokens"] + it["cache_creation_tokens"] + it["cache_read_tokens"],
+            ),
             str(it["files_changed"]),
             f"+{it['lines_added']}/-{it['lines_removed']}",
             test,
@@ -111,7 +113,7 @@ async def usage(args: argparse.Namespace, ctx: Context) -> int:
             str(r["output_tokens"]),
             str(r["cache_creation_tokens"]),
             str(r["cache_read_tokens"]),
-            f"${r['cost_usd']:.4f}" if r["cost_usd"] is not None else "-",
+            fmt.cost(r["cost_usd"], unpriced=0),
             str(r["unpriced"]),
         )
     ctx.print(table)

@@ -458,6 +458,10 @@ def run_turn(opts: dict[str, Any], speed: float) -> int:
         state["turns"] = turn
         path.write_text(json.dumps(state))
         return 0
+    # The thread exists from its first line on (as Amp's do): a turn stopped midway leaves a thread the
+    # next turn continues, instead of "thread not found".
+    state["turns"] = turn
+    path.write_text(json.dumps(state))
     out = Printer(tid, speed)
     t0 = time.monotonic()
     tools = ["Bash", "Read", "create_file", "edit_file"]

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from ..engine.config import Config
     from ..engine.engine import Engine
 
-#: The hint stays this long unless the user opens a screen first (then it goes at once).
-HINT_TIMEOUT_S = 40
+#: The hint stays this long (it covers part of the live session) unless the user opens a screen first.
+HINT_TIMEOUT_S = 10
 
 HINT_ACTIONS = ("open_session", "diff", "review", "iterate", "batches", "help", "quit")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from .clock import utcnow
 from .config import Config
 from .errors import AmpsmError, ErrorCode
+from .store.migrations import LATEST
 from .store.snapshot import check_database, copy_database
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,12 @@ def verify_backup(path: Path) -> int:
         raise AmpsmError(ErrorCode.DATABASE, f"{path} failed its integrity check: {messages[0]}")
     if version is None:
         raise AmpsmError(ErrorCode.DATABASE, f"{path} is not an ampsm database (no schema_version table)")
+    if version > LATEST:  # restoring it would hand this version rows it cannot read
+        raise AmpsmError(
+            ErrorCode.DATABASE,
+            f"{path} has schema version {version}, newer than this ampsm understands (version {LATEST});"
+            " nothing was restored: upgrade ampsm to use it",
+        )
     return version
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from .paths import config_dir
 from .yamlsrc import YamlSourceError, load_yaml, validate
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -40,7 +41,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class DatabaseConfig(_Section):
@@ -230,10 +231,6 @@ ENV_OVERRIDES: list[tuple[str, str, str]] = [
     ("AMPSM_STREAM_BUFFER_SIZE", "amp.stream_buffer_size", "Bytes read from an agent per chunk"),
     ("AMPSM_AMP_BIN", "amp.binary", "The amp executable (the demo points it at its scripted agent)"),
 ]
-
-
-def config_dir() -> Path:
-    return Path(os.path.expanduser(os.environ.get("AMPSM_CONFIG_DIR") or "~/.ampsm"))
 
 
 def config_path() -> Path:

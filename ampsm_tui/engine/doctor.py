@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import shutil
+import signal
 from dataclasses import dataclass
 
 from .config import Config
@@ -22,7 +25,20 @@ class Check:
     required: bool = True
 
 
-async def _version(binary: str, *args: str, timeout: float = 5.0) -> str | None:
+class _Probe:
+    """What `BINARY --version` said: the version read from stdout, or why there is none."""
+
+    def __init__(self, version: str | None = None, problem: str | None = None) -> None:
+        self.version = version
+        self.problem = problem
+
+
+async def _version(binary: str, *args: str, timeout: float = 5.0) -> _Probe | None:
+    """None when `binary` is not on PATH. A version is read from stdout only (Codex prints warnings
+    on stderr first); no answer within `timeout`, or a non-zero exit, is a problem, never "ok"."""
+    from .agents.base import strip_ansi
+    from .agents.preflight import parse_version
+
     path = shutil.which(binary)
     if not path:
         return None
@@ -32,19 +48,27 @@ async def _version(binary: str, *args: str, timeout: float = 5.0) -> str | None:
             *(args or ("--version",)),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
     except OSError as exc:
-        return f"unrunnable ({exc})"
+        return _Probe(problem=f"unrunnable ({exc})")
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
-        return "no answer to --version"
-    text = out.decode("utf-8", "replace").strip().splitlines()
-    return text[0][:80] if text else "(no version printed)"
+        return _Probe(problem=f"no answer to --version within {timeout:g}s")
+    text = strip_ansi(out.decode("utf-8", "replace")).strip()
+    if proc.returncode != 0:
+        tail = strip_ansi((text + "\n" + err.decode("utf-8", "replace")).strip()).splitlines()
+        return _Probe(problem=f"--version failed (exit {proc.returncode}){': ' + tail[-1][:80] if tail else ''}")
+    version = parse_version(text)
+    if version is None:
+        first = text.splitlines()[0][:80] if text else "(no version printed)"
+        return _Probe(version=first)
+    return _Probe(version=version)
 
 
 def parse_git_version(text: str) -> tuple[int, ...] | None:
@@ -53,24 +77,39 @@ def parse_git_version(text: str) -> tuple[int, ...] | None:
 
 
 async def check_git() -> Check:
-    out = await _version("git")
-    if out is None:
+    probe = await _version("git")
+    if probe is None:
         return Check("git", False, "git not found on PATH", "Install git >= 2.38.")
-    version = parse_git_version(out)
+    out = probe.version or probe.problem or ""
+    version = parse_git_version(out) if probe.version else None
     if version is None or version[:2] < MIN_GIT:
-        return Check("git", False, f"{out} is too old", "Install git >= 2.38 (worktree features).")
-    return Check("git", True, out)
+        return Check(
+            "git", False, f"{out} is too old" if probe.version else out, "Install git >= 2.38 (worktree features)."
+        )
+    return Check("git", True, f"git version {out}")
 
 
-async def check_agents() -> list[Check]:
-    versions = await asyncio.gather(*(_version(b) for b in AGENT_BINARIES))
+async def check_agents(*, allow_all: bool = True) -> list[Check]:
+    """Each agent CLI's version; `allow_all` is `amp.dangerously_allow_all` (approvals bypassed),
+    under which Claude Code refuses to run as root."""
+    from .agents.claude import root_refusal
+
+    probes = await asyncio.gather(*(_version(b) for b in AGENT_BINARIES))
     checks = []
-    for binary, version in zip(AGENT_BINARIES, versions, strict=True):
-        if version is None:
+    for binary, probe in zip(AGENT_BINARIES, probes, strict=True):
+        name = f"agent {binary}"
+        if probe is None:
             fix = "npm install -g @ampcode/cli && amp login" if binary == "amp" else f"install `{binary}` if you use it"
-            checks.append(Check(f"agent {binary}", False, "not on PATH", fix, required=False))
+            checks.append(Check(name, False, "not on PATH", fix, required=False))
+        elif probe.problem:
+            checks.append(
+                Check(name, False, probe.problem, f"reinstall `{binary}`, or check that it runs", required=False)
+            )
+        elif binary == "claude" and (why := root_refusal(allow_all)):
+            fix = why.split("; ", 1)[1] if "; " in why else why
+            checks.append(Check(name, False, f"{probe.version}; refuses to run as root", fix, required=False))
         else:
-            checks.append(Check(f"agent {binary}", True, version, required=False))
+            checks.append(Check(name, True, probe.version or "", required=False))
     return checks
 
 

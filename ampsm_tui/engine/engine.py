@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .events import MetricsEventBus
 from .logs import setup_logging
+from .models import SessionStatus
 from .store import Store
 
 if TYPE_CHECKING:
@@ -23,17 +25,25 @@ log = logging.getLogger(__name__)
 
 class Engine:
     def __init__(self, config: Config, store: Store, bus: MetricsEventBus) -> None:
-        from .sessions import SessionService
-
         self.config = config
         self.store = store
         self.bus = bus
-        self.sessions: SessionService = SessionService(config, store, bus)
         self._backup: asyncio.Task[Any] | None = None
         self._prune: asyncio.Task[Any] | None = None
 
+    @cached_property
+    def sessions(self) -> SessionService:
+        """Built on first use: a read-only command (`list`, `status`) never imports the runner,
+        the agents or the git layer."""
+        from .sessions import SessionService
+
+        return SessionService(self.config, self.store, self.bus)
+
     @classmethod
     async def open(cls, config: Config | None = None, store: Store | None = None) -> Engine:
+        """Start-up work is only what is due: a reconcile when some session claims to be running,
+        a backup when the newest is too old, a prune once a day. A read-only command (`list`)
+        usually pays for three cheap checks and nothing else."""
         config = config or load_config()
         setup_logging(config.log_path, config.log_level)
         from .fsperm import private_dir
@@ -43,13 +53,15 @@ class Engine:
             store = Store.from_config(config)
             await store.open()
         engine = cls(config, store, MetricsEventBus())
-        await engine.sessions.reconcile()
-        from .backup import maybe_backup_async
+        if await store.list_sessions(status=SessionStatus.RUNNING, limit=1):
+            await engine.sessions.reconcile()
+        from .backup import backup_due, maybe_backup_async
 
         # database.backup_interval: a copy when the newest is too old; telemetry.retention_days: old
         # detail pruned once a day. Both run beside the command's own work and close() waits for
         # them, so no task outlives a headless command.
-        engine._backup = asyncio.create_task(maybe_backup_async(config))
+        if backup_due(config):
+            engine._backup = asyncio.create_task(maybe_backup_async(config))
         engine._prune = asyncio.create_task(engine._daily_prune())
         return engine
 
@@ -59,7 +71,8 @@ class Engine:
         await maybe_prune(self.store, self.config)
 
     async def close(self) -> None:
-        await self.sessions.shutdown()
+        if "sessions" in self.__dict__:  # only a service that was built can have work to cancel
+            await self.sessions.shutdown()
         for name in ("_backup", "_prune"):
             task: asyncio.Task[Any] | None = getattr(self, name)
             if task is None:

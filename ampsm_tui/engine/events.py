@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .clock import now_iso
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class Event(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     topic: ClassVar[str] = "event"
     at: str = Field(default_factory=now_iso)
 

@@ -52,7 +52,7 @@ def new_id(prefix: str) -> str:
 
 
 class Row(BaseModel):
-    model_config = ConfigDict(from_attributes=True, use_enum_values=False)
+    model_config = ConfigDict(from_attributes=True, use_enum_values=False, defer_build=True)
 
 
 class Session(Row):
@@ -76,6 +76,8 @@ class Session(Row):
     batch_item_id: str | None = None
     pid: int | None = None
     pid_started_at: float | None = None
+    agent_pid: int | None = None  # the agent's own process (its group id): an orphan is found by it
+    agent_started_at: float | None = None
     setup: str | None = None  # setup command of this session (a batch item's `setup:`), else the config's
     created_at: str = ""
     updated_at: str = ""

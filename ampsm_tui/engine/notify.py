@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from .events import BatchFinished, Event, MetricsEventBus, SessionStatusChanged
-from .secrets import get_api_key, redact
+from .secrets import get_api_key, redact, secrets_dir, usable_url
 
 if TYPE_CHECKING:
     from .config import Config
@@ -201,9 +201,12 @@ class Notifier:
                 session = await self.store.get_session(event.session_id)
             except Exception:  # a closed store must not break notifications
                 session = None
-            if session is not None and session.notify_webhook:
+            url = session.notify_webhook if session is not None else None
+            if url and session is not None and self.store is not None:  # the private copy of a redacted URL
+                url = usable_url(url, secrets_dir(self.store.path), f"{session.id}.webhook")
+            if url:
                 d = self.session_webhook_defaults
-                targets.append(WebhookTarget(session.notify_webhook, timeout=d.timeout, retries=d.retries))
+                targets.append(WebhookTarget(url, timeout=d.timeout, retries=d.retries))
         jobs = [asyncio.to_thread(post_json, t, body) for t in targets]
         if self.email is not None:
             jobs.append(asyncio.to_thread(send_email, self.email, body["text"], json.dumps(body, indent=2)))

@@ -31,8 +31,9 @@ from .events import (
     SessionStatusChanged,
     TestFinished,
 )
+from .git.runner import GitError
 from .models import Iteration, IterationStatus, Session, SessionStatus, ToolCall
-from .procinfo import me
+from .procinfo import me, process_start_time
 from .store import Store
 from .testgate import TestResult, run_script
 
@@ -97,6 +98,29 @@ class IterationRunner:
             await asyncio.shield(self.store.set_session_status(session.id, previous, pid=None, pid_started_at=None))
             raise
         assert iteration.id is not None
+        try:
+            return await self._run_claimed(session, iteration, adapter, prompt, model, raw_path, previous)
+        except BaseException as exc:
+            # The one place that guarantees an iteration's end is recorded, whatever was raised
+            # (a git or SQLite failure in the commit step, a bug): never left `running`.
+            await asyncio.shield(self._record_end(session, iteration, exc))
+            error = coded(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def _run_claimed(
+        self,
+        session: Session,
+        iteration: Iteration,
+        adapter: Any,
+        prompt: str,
+        model: str | None,
+        raw_path: Path,
+        previous: SessionStatus,
+    ) -> Iteration:
+        number = iteration.number
+        pid, started = me()
         session.status = previous  # so the event says where it came from
         await self.set_status(session, SessionStatus.RUNNING, "iteration started", pid=pid, pid_started_at=started)
         await self.bus.publish(
@@ -169,9 +193,15 @@ class IterationRunner:
     async def _run_with_retries(
         self, adapter: Any, session: Session, prompt: str, model: str | None, raw_path: Path, on_event: Any
     ) -> AgentRunResult:
+        """One turn within one time budget: the timeout covers every attempt together. An agent that
+        retries 429/5xx itself (`retries_itself`) gets one attempt, since ampsm's retries would
+        multiply its own; the others get `amp.retry_attempts`. Each attempt's stream has its own file
+        (`0003.jsonl`, `0003.attempt2.jsonl`, ...), so no attempt's output is overwritten."""
         timeout = session.timeout_s or self.config.amp.timeout
-        attempts = max(0, self.config.amp.retry_attempts)
+        deadline = time.monotonic() + timeout
+        attempts = 0 if adapter.retries_itself else max(0, self.config.amp.retry_attempts)
         for attempt in range(attempts + 1):
+            path = raw_path if attempt == 0 else raw_path.with_name(f"{raw_path.stem}.attempt{attempt + 1}.jsonl")
             result = await run_agent(
                 adapter,
                 prompt,
@@ -179,17 +209,49 @@ class IterationRunner:
                 cwd=Path(session.worktree_path),
                 thread_id=session.thread_id,
                 model=model,
-                timeout=timeout,
+                timeout=max(deadline - time.monotonic(), 0.01),
                 on_event=on_event,
                 config=self.config,
-                raw_log_path=raw_path,
+                raw_log_path=path,
                 buffer_size=self.config.amp.stream_buffer_size,
+                on_start=lambda agent_pid: self._agent_started(session, agent_pid),
             )
+            delay = min(2**attempt, 10)
             if not (result.error_transient and result.status == "failed" and attempt < attempts):
                 return result
+            if deadline - time.monotonic() <= delay + 1:
+                return result  # no time left in the turn's budget for another attempt
             log.warning("session %s: transient agent failure (%s), retry %d", session.id, result.error, attempt + 1)
-            await asyncio.sleep(min(2**attempt, 10))
+            await asyncio.sleep(delay)
         return result
+
+    async def _agent_started(self, session: Session, agent_pid: int) -> None:
+        """The agent's own pid and start time: if this process dies, the next one finds the agent
+        (its process group) by them and stops it before another agent starts in the worktree."""
+        await self.store.update_session(session.id, agent_pid=agent_pid, agent_started_at=process_start_time(agent_pid))
+
+    async def _record_end(self, session: Session, iteration: Iteration, exc: BaseException) -> None:
+        """Record the end of an iteration whose normal bookkeeping raised: status, ended_at, the
+        error with its code, and the session out of `running`. Never raises (a DB that cannot be
+        written leaves it to the next start's reconcile, which sees this process gone)."""
+        assert iteration.id is not None
+        cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        error = coded(exc)
+        text = "cancelled" if cancelled else (error.one_line() if isinstance(error, AmpsmError) else repr(exc))
+        try:
+            current = await self.store.get_iteration(iteration.id)
+            if current is None or current.ended_at is None or current.status == IterationStatus.RUNNING:
+                status = IterationStatus.INTERRUPTED if cancelled else IterationStatus.FAILED
+                await self.store.update_iteration(iteration.id, status=str(status), ended_at=now_iso(), error=text)
+            fresh = await self.store.get_session(session.id)
+            if fresh is not None and fresh.status is SessionStatus.RUNNING:
+                new_status = SessionStatus.INTERRUPTED if cancelled else SessionStatus.ERROR
+                await self.set_status(
+                    session, new_status, text, pid=None, pid_started_at=None, agent_pid=None,
+                    agent_started_at=None, last_error=text,
+                )  # fmt: skip
+        except BaseException:
+            log.exception("could not record the end of iteration %s of %s", iteration.number, session.id)
 
     async def _record_event(
         self, session: Session, iteration: Iteration, event: AgentEvent, open_calls: dict[str, tuple[int, float]]
@@ -261,7 +323,8 @@ class IterationRunner:
             status = IterationStatus.INTERRUPTED
         fields["status"] = str(status)
 
-        # Whatever ended the turn, the work so far is committed (lessons 2 and the E005 rule).
+        # Whatever ended the turn, the work so far is committed (lessons 2 and the E005 rule), on the
+        # session branch. A commit that fails fails the iteration, with git's message and its code.
         commit = None
         summary = commit_summary(result.summary if result else None, prompt)
         try:
@@ -271,9 +334,20 @@ class IterationRunner:
                 session_id=session.id,
                 iteration=iteration.number,
                 prefix=self.config.git.commit_prefix,
+                branch=session.branch or None,
             )
-        except AmpsmError as exc:
-            fields["error"] = f"{fields.get('error') or ''} commit failed: {exc.message}".strip()
+        except (AmpsmError, GitError, OSError) as exc:
+            failure = coded(exc)
+            if not isinstance(failure, AmpsmError):  # an OSError under git (a full disk, a gone directory)
+                failure = AmpsmError(ErrorCode.GIT, f"commit failed in {session.worktree_path}: {exc}")
+            agent_error = fields.get("error")
+            fields["error"] = (
+                f"{failure.one_line()}; whatever the agent changed is still in the worktree"
+                f" {session.worktree_path}, uncommitted" + (f" (agent: {agent_error})" if agent_error else "")
+            )
+            if status is not IterationStatus.INTERRUPTED:
+                status = IterationStatus.FAILED
+                fields["status"] = str(status)
         else:
             await supersede(Path(session.worktree_path), session.id)  # the commit holds what they kept
         if commit is not None:
@@ -321,6 +395,8 @@ class IterationRunner:
             reason,
             pid=None,
             pid_started_at=None,
+            agent_pid=None,
+            agent_started_at=None,
             last_test_exit=last_test,
             last_error=None if new_status is SessionStatus.IDLE else reason,
         )
@@ -362,6 +438,27 @@ class IterationRunner:
             )
         )
         return test
+
+
+def coded(exc: BaseException) -> BaseException:
+    """The error a user sees for `exc`: git and SQLite failures get their code (E001, E003) instead
+    of reaching the CLI as a code-less "internal error"; everything else is returned as it is."""
+    import sqlite3
+
+    if isinstance(exc, GitError):
+        detail = (exc.result.stderr or exc.result.stdout).strip().splitlines()
+        return AmpsmError(ErrorCode.GIT, f"git {' '.join(exc.result.args[:2])} failed: {' '.join(detail[:2])}")
+    if isinstance(exc, sqlite3.Error):
+        return AmpsmError(ErrorCode.DATABASE, f"database error: {exc}")
+    return exc
+
+
+def iteration_error(iteration: Iteration) -> AmpsmError | None:
+    """The coded error a failed iteration recorded (`E00N: ...` at the start of its error), if any."""
+    text = iteration.error or ""
+    if len(text) > 5 and text[:5] in {c.value + ":" for c in ErrorCode}:
+        return AmpsmError(text[:4], text[5:].strip())
+    return None
 
 
 def require_completed(iteration: Iteration) -> None:

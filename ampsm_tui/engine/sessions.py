@@ -15,10 +15,11 @@ from .clock import now_iso
 from .config import Config
 from .errors import AmpsmError, ErrorCode, UsageError
 from .events import GitConflict, MetricsEventBus, SessionCreated
+from .git.runner import GitError
 from .models import Iteration, Session, SessionStatus
 from .procinfo import same_process
 from .runner import IterationRunner
-from .secrets import scrub
+from .secrets import scrub, secrets_dir, stored_url
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -40,21 +41,52 @@ class SessionService:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def reconcile(self) -> list[str]:
-        """Sessions marked running whose process is gone are `interrupted` (lesson 21)."""
+        """Sessions marked running whose process is gone are `interrupted` (lesson 21), and the agent
+        that process left behind (its own process group, so it outlives a kill -9 of ampsm) is
+        stopped: checked by the agent's pid and start time, not by a flag."""
         fixed = []
         for s in await self.store.list_sessions(status=SessionStatus.RUNNING):
             if s.id in self._running or same_process(s.pid, s.pid_started_at):
                 continue
+            reason = "process died mid-iteration"
+            try:
+                orphan = await self._stop_orphan(s)
+            except AmpsmError as exc:  # every command reconciles: it must not fail them all
+                log.warning("%s", exc.message)
+                orphan, reason = None, f"{reason}; its agent (process group {s.agent_pid}) could not be stopped"
+            if orphan is not None:
+                reason += f"; its agent (process group {orphan}) was stopped"
             await self.store.set_session_status(
-                s.id, SessionStatus.INTERRUPTED, pid=None, pid_started_at=None, last_error="process died mid-iteration"
+                s.id, SessionStatus.INTERRUPTED, pid=None, pid_started_at=None, last_error=reason
             )
             last = await self.store.last_iteration(s.id)
             if last and last.id is not None and last.status == "running":
-                await self.store.update_iteration(
-                    last.id, status="interrupted", error="process died mid-iteration", ended_at=now_iso()
-                )
+                await self.store.update_iteration(last.id, status="interrupted", error=reason, ended_at=now_iso())
             fixed.append(s.id)
         return fixed
+
+    async def _stop_orphan(self, session: Session) -> int | None:
+        """Stop the agent a dead ampsm process left running for `session` (SIGTERM, then SIGKILL);
+        its pid when there was one. E002 with how to stop it when it cannot be stopped: a second
+        agent must never start beside it in the same worktree."""
+        from .agents.process import agent_alive, terminate_group
+
+        pgid = session.agent_pid
+        if not pgid or session.id in self._running:
+            return None
+        if not agent_alive(pgid, session.agent_started_at):
+            await self.store.update_session(session.id, agent_pid=None, agent_started_at=None)
+            return None
+        log.warning("session %s: stopping orphaned agent process group %s", session.id, pgid)
+        await terminate_group(pgid, grace_s=3.0)
+        if agent_alive(pgid, session.agent_started_at):
+            raise AmpsmError(
+                ErrorCode.AGENT,
+                f"the agent of session {session.id} from an earlier run (process group {pgid}) is still running"
+                f" and could not be stopped; stop it with `kill -KILL -- -{pgid}`, then retry",
+            )
+        await self.store.update_session(session.id, agent_pid=None, agent_started_at=None)
+        return pgid
 
     async def shutdown(self) -> None:
         tasks = list(self._running.values())
@@ -110,10 +142,11 @@ class SessionService:
             model=model,
             script=script,
             timeout_s=timeout_s,
-            notify_webhook=notify_webhook,
             batch_item_id=batch_item_id,
             setup=setup,
         )
+        if notify_webhook:  # a token in the URL stays out of the DB, its backups and every listing
+            session.notify_webhook = stored_url(notify_webhook, secrets_dir(self.store.path), f"{session.id}.webhook")
         info = await gitops.create_worktree(
             repo_path,
             session.id,
@@ -169,7 +202,7 @@ class SessionService:
             raise UsageError(f"session {session.id} is {session.status}; it cannot be iterated")
         if session.status is SessionStatus.RUNNING and same_process(session.pid, session.pid_started_at):
             raise UsageError(f"session {session.id} is already running an iteration (pid {session.pid})")
-        self._worktree(session)
+        await self._ready_to_iterate(session)
         task = asyncio.current_task()
         assert task is not None
         self._running[session.id] = task
@@ -177,6 +210,41 @@ class SessionService:
             return await self._iterate_loop(session, prompt, until_green, max_cost)
         finally:
             self._running.pop(session.id, None)
+
+    async def _ready_to_iterate(self, session: Session) -> None:
+        """Refuse before anything runs when the worktree is not where an agent's work can be committed:
+        gone, mid-rebase/merge (left by a killed `ampsm rebase`), off the session branch, or with
+        an agent of an earlier run still alive in it (stopped here, or refused)."""
+        from .git.commits import ensure_session_branch, require_own_worktree
+        from .git.locks import RepoLock
+
+        wt = self._worktree(session)
+        await self._stop_orphan(session)
+        try:
+            async with RepoLock(wt, self.config.git.lock_timeout, purpose=f"iterate {session.id}"):
+                await require_own_worktree(wt)
+                if session.branch:
+                    await ensure_session_branch(wt, session.branch, session_id=session.id)
+        except AmpsmError as exc:
+            raise AmpsmError(exc.code, f"{exc.message} (nothing was run)", details=exc.details) from None
+        except GitError as exc:
+            raise AmpsmError(ErrorCode.GIT, f"worktree {wt} cannot be used: {exc} (nothing was run)") from None
+
+    async def _on_session_branch(self, session: Session) -> None:
+        """Before a merge: the session's work must be on its branch (commits an agent made elsewhere
+        are brought back), or E004 naming the branch: merging an empty branch and calling the
+        session done would lose the work."""
+        from .git.commits import ensure_session_branch
+        from .git.locks import RepoLock
+
+        wt = Path(session.worktree_path)
+        if not session.branch or not wt.is_dir():
+            return
+        try:
+            async with RepoLock(wt, self.config.git.lock_timeout, purpose=f"check {session.id}"):
+                await ensure_session_branch(wt, session.branch, session_id=session.id)
+        except GitError as exc:
+            raise AmpsmError(ErrorCode.GIT, f"worktree {wt} cannot be checked: {exc}") from None
 
     async def _iterate_loop(
         self, session: Session, prompt: str | None, until_green: int, max_cost: float | None
@@ -237,9 +305,24 @@ class SessionService:
 
     async def diff(self, ref: str, *, staged: bool = False, stat: bool = False, last_iteration: bool = False) -> str:
         session = await self.get(ref)
+        if session.status is SessionStatus.DONE:
+            # Merged: what the merge landed (its worktree and branch may be gone by now).
+            from .git.diffs import merged_diff
+
+            landed = await merged_diff(Path(session.repo_path), session.id, stat=stat)
+            if landed is not None:
+                return landed
         return await gitops.session_diff(
             self._worktree(session), session.base_branch, staged=staged, stat=stat, last_iteration=last_iteration
         )
+
+    async def merged_as(self, ref: str) -> str | None:
+        """The merge commit (or fast-forwarded tip) a merged session landed as, when recorded."""
+        from .git.diffs import merged_range
+
+        session = await self.get(ref)
+        found = await merged_range(Path(session.repo_path), session.id)
+        return found[1] if found else None
 
     async def diff_files(self, ref: str, *, last_iteration: bool = False) -> list[Any]:
         session = await self.get(ref)
@@ -313,7 +396,12 @@ class SessionService:
     ) -> Any:
         session = await self.get(ref)
         self._idle_for_git(session)
+        await self._on_session_branch(session)
         remove = self.config.git.remove_worktree_after_merge if remove_worktree is None else remove_worktree
+        from .git.runner import git
+
+        before = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{session.base_branch}",
+                           cwd=Path(session.repo_path), check=False)  # fmt: skip
         result = await gitops.merge(
             Path(session.repo_path),
             Path(session.worktree_path),
@@ -327,6 +415,10 @@ class SessionService:
             lock_timeout=self.config.git.lock_timeout,
         )
         await self._conflict(session, "merge", result)
+        if result.ok and before.ok and result.sha and not getattr(result, "already_merged", False):
+            from .git.diffs import record_merge
+
+            await record_merge(Path(session.repo_path), session.id, before.out, result.sha)
         if result.ok:
             if remove:
                 kept = await self._remove(session)
@@ -365,9 +457,17 @@ class SessionService:
     async def abort_operation(self, ref: str) -> bool:
         """Abort the session's kept rebase/merge; False when none was in progress."""
         session = await self.get(ref)
-        return await gitops.abort_operation(
-            Path(session.repo_path), Path(session.worktree_path), lock_timeout=self.config.git.lock_timeout
-        )
+        try:
+            return await gitops.abort_operation(
+                Path(session.repo_path), Path(session.worktree_path), lock_timeout=self.config.git.lock_timeout
+            )
+        except GitError as exc:  # e.g. uncommitted changes the abort would overwrite
+            detail = " ".join((exc.result.stderr or exc.result.stdout).strip().splitlines()[:3])
+            raise AmpsmError(
+                ErrorCode.GIT,
+                f"abort failed in {session.worktree_path}: {detail}; commit or stash the uncommitted changes"
+                " there, then run `ampsm abort` again",
+            ) from None
 
     async def archive(self, ref: str) -> str | None:
         """Remove the worktree, keeping any unmerged or uncommitted work under refs/ampsm/archive/ (lesson 19)."""

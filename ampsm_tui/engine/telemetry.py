@@ -12,11 +12,12 @@ import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from .clock import parse_iso, to_iso, utcnow
 from .config import parse_duration
 from .errors import UsageError
+from .secrets import redact
 
 if TYPE_CHECKING:
     from .config import Config
@@ -214,10 +215,35 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _private_parents(folder: Path) -> None:
+    """Create the missing folders of an export path 0700 (like the DB's); folders the user already
+    has are theirs and keep their mode."""
+    missing: list[Path] = []
+    p = folder
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)
+
+
+def _open_private(path: Path, newline: str | None = None) -> IO[str]:
+    """An export file is the DB's content: 0600, never briefly world-readable."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
+    return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+
+
+def _redacted(row: dict[str, Any]) -> dict[str, Any]:
+    """Rows written before URL redaction existed (a webhook with its token) leave redacted too."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> int:
     cols = list(columns)
     count = 0
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with _open_private(path, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
@@ -231,15 +257,16 @@ async def export(store: Store, fmt: Format, out: Path, *, since: str | None = No
     CSV: one file per record type, `<stem>.sessions.csv`, `<stem>.iterations.csv`,
     `<stem>.tool_calls.csv` beside `out`. Returns the files written and their row counts."""
     lo = parse_since(since)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _private_parents(out.parent)
     counts: dict[str, int] = {}
     files: list[str] = []
     if fmt == "jsonl":
         tmp = out.with_name(out.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with _open_private(tmp) as fh:
             for table, cols in COLUMNS.items():
                 n = 0
                 async for row in store.export_rows(table, cols, since=lo):
+                    row = _redacted(row)
                     fh.write(json.dumps({"record": RECORD_NAMES[table], **row}, ensure_ascii=False) + "\n")
                     n += 1
                 counts[table] = n
@@ -249,7 +276,7 @@ async def export(store: Store, fmt: Format, out: Path, *, since: str | None = No
         stem = out.name[: -len(".csv")] if out.name.endswith(".csv") else out.name
         for table, cols in COLUMNS.items():
             target = out.with_name(f"{stem}.{table}.csv")
-            rows = [row async for row in store.export_rows(table, cols, since=lo)]
+            rows = [_redacted(row) async for row in store.export_rows(table, cols, since=lo)]
             tmp = target.with_name(target.name + ".tmp")
             counts[table] = write_csv(tmp, cols, rows)
             os.replace(tmp, target)

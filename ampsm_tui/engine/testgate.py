@@ -32,10 +32,21 @@ class TestResult:
         return self.exit_code == 0 and not self.timed_out
 
 
+#: redaction sees this much more than is kept, so a key straddling the cut is redacted whole first
+CUT_OVERLAP = 4096
+
+
 def _tail(data: bytes) -> str:
-    if len(data) > MAX_LOG_BYTES:
-        data = b"[... earlier output trimmed ...]\n" + data[-MAX_LOG_BYTES:]
-    return redact(data.decode("utf-8", "replace"))
+    """The last MAX_LOG_BYTES of the log, redacted *before* it is cut: cutting first could keep the
+    end of a key whose start was cut off, which no pattern recognises any more."""
+    if len(data) <= MAX_LOG_BYTES:
+        return redact(data.decode("utf-8", "replace"))
+    # The window starts 2*CUT_OVERLAP before the cut; whatever its start cut through lies in its
+    # first CUT_OVERLAP bytes, which stay within the first 2*CUT_OVERLAP characters after redaction
+    # (a replacement grows a match by at most 4 of its 6+ characters), and those are dropped.
+    text = redact(data[-(MAX_LOG_BYTES + 2 * CUT_OVERLAP) :].decode("utf-8", "replace"))[2 * CUT_OVERLAP :]
+    kept = text.encode("utf-8")[-MAX_LOG_BYTES:].decode("utf-8", "ignore")
+    return "[... earlier output trimmed ...]\n" + kept
 
 
 async def kill_group(proc: asyncio.subprocess.Process, grace: float = 2.0) -> None:

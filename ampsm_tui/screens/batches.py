@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from .. import actions
+from .. import format as fmt
 from ..app import DataChanged, EngineEventMessage
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -58,15 +60,16 @@ def _elapsed(row: dict[str, Any], now: Any) -> str:
     return f"{secs // 60}:{secs % 60:02d}"
 
 
-class BatchesScreen(Screen[None]):
+class BatchesScreen(NavMixin, Screen[None]):
     """Batches on top, the highlighted batch's items below."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
-        # Priority, or the focused table's own (hidden) enter binding hides it from the footer.
-        Binding("enter", "open_item", "Open", tooltip="Open the highlighted item's session", priority=True),
-        Binding("r", "refresh", "Refresh", show=False),
+        *actions.bindings("monitor"),
+        *actions.bindings("dashboard", only=("refresh",)),
+        *actions.bindings("nav"),
     ]
+    CONTEXTS = ("monitor", "nav")
 
     DEFAULT_CSS = """
     BatchesScreen #batches { height: auto; max-height: 40%; }
@@ -173,14 +176,14 @@ class BatchesScreen(Screen[None]):
         now = self.ampsm.clock()
         self._item_sessions = {}
         for r in rows:
-            cost = f"${r['cost_usd']:.4f}" if r["cost_usd"] is not None else ("unpriced" if r["unpriced"] else "–")
+            cost = fmt.cost(r["cost_usd"], unpriced=r["unpriced"], short=True)
             table.add_row(
                 str(r["ordinal"]),
                 r["name"],
                 Path(r["repo_path"]).name,
                 Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
                 _elapsed(r, now),
-                str(r["input_tokens"] + r["output_tokens"]),
+                fmt.tokens(fmt.token_total(r["input_tokens"], r["output_tokens"])),
                 cost,
                 r["session_id"] or "–",
                 (r["error"] or "")[:40],

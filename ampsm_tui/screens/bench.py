@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from .. import actions
+from .. import format as fmt
 from ..app import DataChanged
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -60,19 +62,19 @@ def cost_cell(row: BenchInstance) -> str:
     """No agent ran: "–"; an agent ran at an unknown price: "unpriced" (never $0)."""
     if row.session_id is None:
         return "–"
-    return "unpriced" if row.cost_usd is None else f"${row.cost_usd:.4f}"
+    return fmt.price(row.cost_usd)
 
 
-class BenchScreen(Screen[None]):
+class BenchScreen(NavMixin, Screen[None]):
     """Runs on top, the highlighted run's leaderboard, then its instances."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
-        Binding(
-            "enter", "open_instance", "Open diff", tooltip="Open the highlighted instance's session diff", priority=True
-        ),
-        Binding("r", "refresh", "Refresh", show=False),
+        *actions.bindings("monitor"),
+        *actions.bindings("dashboard", only=("refresh",)),
+        *actions.bindings("nav"),
     ]
+    CONTEXTS = ("monitor", "nav")
 
     DEFAULT_CSS = """
     BenchScreen #bench-runs { height: auto; max-height: 25%; }
@@ -172,7 +174,7 @@ class BenchScreen(Screen[None]):
                 row.model_name_or_path,
                 Text(status, style=STATUS_STYLE.get(status, "")),
                 "–" if row.duration_s is None else f"{row.duration_s:.1f}",
-                str(row.total_tokens) if row.session_id else "–",
+                fmt.tokens(row.total_tokens) if row.session_id else "–",
                 cost_cell(row),
                 row.session_id or "–",
                 (row.reason or "")[:60],
@@ -189,7 +191,7 @@ class BenchScreen(Screen[None]):
             self.selected = key
             self.reload()
 
-    def action_open_instance(self) -> None:
+    def action_open_item(self) -> None:
         if self.focused is not self.query_one("#bench-instances", DataTable):
             self.query_one("#bench-instances", DataTable).focus()  # enter on a run: on to its instances
             return
@@ -210,4 +212,4 @@ class BenchScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#bench-instances")
     def _instance_selected(self, _: DataTable.RowSelected) -> None:
-        self.action_open_instance()
+        self.action_open_item()

@@ -14,6 +14,7 @@ from textual.widgets import Static, TextArea
 from .. import actions
 from ..app import EngineEventMessage
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 from ..widgets.output_log import OutputLog
 from .dashboard import history_lines
 
@@ -21,13 +22,14 @@ if TYPE_CHECKING:
     from ..app import AmpsmApp
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(NavMixin, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
         *actions.bindings("chat"),
         *actions.bindings("output"),
+        *actions.bindings("nav"),
     ]
-    CONTEXTS = ("chat", "output")
+    CONTEXTS = ("chat", "output", "nav")
 
     def __init__(self, session_id: str) -> None:
         super().__init__()

@@ -19,7 +19,9 @@ from textual.widgets import Button, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from .. import actions
+from .. import format as fmt
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -27,11 +29,11 @@ if TYPE_CHECKING:
 Outcome = Literal["continued", "aborted", "conflict"]
 
 
-class ConflictScreen(ModalScreen[Outcome]):
+class ConflictScreen(NavMixin, ModalScreen[Outcome]):
     """Dismissed with "continued" (the operation finished) or "aborted" (nothing changed)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = actions.bindings("conflict")
-    CONTEXTS = ("conflict",)
+    BINDINGS: ClassVar[list[BindingType]] = [*actions.bindings("conflict"), *actions.bindings("nav")]
+    CONTEXTS = ("conflict", "nav")
 
     def __init__(self, session_id: str, operation: str, files: list[str], workdir: str) -> None:
         super().__init__()
@@ -45,7 +47,7 @@ class ConflictScreen(ModalScreen[Outcome]):
         with Vertical(classes="dialog", id="conflict"):
             yield Label(f"Conflict during {self.operation}", classes="dialog-title error")
             yield Static(
-                f"{len(self.files)} file(s) conflict in {self.workdir}. o edits, r marks resolved, "
+                f"{fmt.plural(len(self.files), 'file')} conflict in {self.workdir}. o edits, r marks resolved, "
                 "c continues, a aborts (the repository is left exactly as before).",
                 id="conflict-help",
             )
@@ -120,7 +122,13 @@ class ConflictScreen(ModalScreen[Outcome]):
                 self.files = conflicts
                 self.resolved.clear()
                 self._render_files()
-            status.update(Text("Still conflicting: resolve the files listed, then continue.", style="red"))
+            names = ", ".join(conflicts) or "some files"
+            message = (
+                f"Not continued: {names} still {'has' if len(conflicts) == 1 else 'have'} conflict markers"
+                " (<<<<<<<). o edits, r marks resolved, then c."
+            )
+            status.update(Text(message, style="bold red"))
+            self.notify(message, title="Conflict", severity="warning", timeout=6)
             return
         self.dismiss("continued")
 

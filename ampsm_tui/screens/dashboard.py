@@ -21,12 +21,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from .. import actions
+from .. import format as fmt
 from ..app import DataChanged, EngineEventMessage
 from ..engine.clock import to_iso
 from ..engine.models import Iteration, Session
 from ..live_tail import Item, past_output
 from ..widgets.batch_strip import BatchStrip
 from ..widgets.diff_view import DiffView
+from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 from ..widgets.output_log import OutputLog
 from ..widgets.session_list import SessionRow, SessionTable
 from ..widgets.timeline import Timeline, metrics_text
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
     from ..app import AmpsmApp
 
 NARROW_WIDTH = 110
+#: The clock: spinners step every tick; ages and other rows' cells every TICKS_PER_AGE ticks.
+TICK_S = 0.25
+TICKS_PER_AGE = 4
 NOTIFY_STATUSES = {"awaiting-input": "warning", "error": "error", "interrupted": "warning"}
 
 
@@ -56,7 +62,8 @@ def history_lines(iterations: list[Iteration], tools: dict[int, list[str]], skip
             lines.append(
                 (
                     "marker",
-                    f"● commit {it.commit_sha[:8]}  {it.files_changed} files +{it.lines_added} -{it.lines_removed}",
+                    f"● commit {it.commit_sha[:8]}  {fmt.plural(it.files_changed, 'file')}"
+                    f" +{it.lines_added} -{it.lines_removed}",
                 )
             )
         if it.test_exit_code is not None:
@@ -79,13 +86,14 @@ def feed_items(output: OutputLog, items: list[Item]) -> None:
             output.feed_line(*value)
 
 
-class DashboardScreen(session_actions.SessionActions, Screen[None]):
+class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("app", only=("quit", "help", "batches"), namespace="app."),
         *actions.bindings("dashboard"),
         *actions.bindings("output"),
+        *actions.bindings("nav"),
     ]
-    CONTEXTS = ("dashboard", "output")
+    CONTEXTS = ("dashboard", "output", "nav")
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,18 +104,20 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         self._batch_status: dict[str, str] = {}
         self._reload_pending = False
         self._first_load = True
+        self._ticks = 0
+        self._summary: tuple[list[Session], float, int] | None = None
 
     @property
     def ampsm(self) -> AmpsmApp:
         return self.app
 
     def compose(self) -> ComposeResult:
-        yield Static("ampsm", id="summary")
+        yield Static(Text(" ampsm ", style="bold reverse") + Text(f"  {self._where()}", style="dim"), id="summary")
         with Container(id="main"):
             with Vertical(id="sessions-pane"):
                 yield Static("", id="sessions-empty", classes="empty-hint")
                 yield SessionTable(id="sessions")
-                filter_input = Input(placeholder="filter: text, status:running", id="filter")
+                filter_input = Input(placeholder="filter: text, status:running", id="filter", compact=True)
                 filter_input.cursor_blink = self.ampsm.cursor_blink
                 yield filter_input
             with Vertical(id="detail-pane"):
@@ -120,21 +130,48 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
                     with TabPane("Metrics", id="tab-metrics"):
                         yield Static(id="metrics")
         yield BatchStrip(id="batch-strip")
-        yield Footer()
+        yield KeyFooter()
+
+    def _where(self) -> str:
+        """Which workspace this is: the DB path, with the home directory as ~ (snapshots fix the label)."""
+        from pathlib import Path
+
+        label = getattr(self.ampsm, "workspace_label", None)
+        if label:
+            return str(label)
+        path = str(self.ampsm.config.db_path)
+        home = str(Path.home())
+        return "db " + ("~" + path[len(home) :] if path.startswith(home + "/") else path)
 
     def on_mount(self) -> None:
         self.query_one("#sessions-pane").border_title = "Sessions"
+        self.query_one("#sessions-pane").border_subtitle = self._where()
         self.query_one("#output").border_title = "Output"
         self.query_one(SessionTable).focus()
         self._apply_width(self.app.size.width)
+        self.query_one(OutputLog).feed_line("detail", f"Opening {self._where()} …")
+        # Painted now; the rows come once the engine is open (the app calls `engine_ready`).
+        if self.ampsm.engine_open:
+            self.reload()
+        self.set_interval(TICK_S, self._tick, name="dashboard-clock")
+
+    def engine_ready(self) -> None:
         self.reload()
+
+    def _tick(self) -> None:
+        """Ages, elapsed times and spinners move with the clock, between loads."""
+        self._ticks += 1
+        table = self.query_one(SessionTable)
+        if table.row_count:
+            table.tick(self.ampsm.clock(), all_rows=self._ticks % TICKS_PER_AGE == 0)
 
     def on_resize(self) -> None:
         self._apply_width(self.size.width)
+        self._show_summary()
 
     def _apply_width(self, width: int) -> None:
+        """Side by side from NARROW_WIDTH up, stacked below; the table lays its own columns out."""
         self.set_class(width < NARROW_WIDTH, "-narrow")
-        self.query_one(SessionTable).set_compact(width < NARROW_WIDTH)
         self.query_one(Footer).compact = width < NARROW_WIDTH
 
     # -- loading ----------------------------------------------------------------------------
@@ -167,25 +204,52 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         self._notify_transitions(sessions)
         self._notify_batches(batches)
         self.query_one(BatchStrip).show(batches)
-        running = sum(1 for s in sessions if s.status.value == "running")
-        waiting = sum(1 for s in sessions if s.status.value == "awaiting-input")
-        summary = Text()
-        summary.append(" ampsm ", style="bold reverse")
-        summary.append(f"  ▶ {running} running", style="bold cyan" if running else "dim")
-        summary.append(f"   ? {waiting} awaiting input", style="bold yellow" if waiting else "dim")
-        cost = f"${today_cost:.2f}" + (f" (+{today_unpriced} unpriced)" if today_unpriced else "")
-        summary.append(f"   today {cost}")
-        shown = f"{table.row_count} of {table.matching} shown · " if table.matching > table.row_count else ""
-        summary.append(f"   {len(sessions)} sessions · {shown}sort {table.sort_label}", style="dim")
-        if table.filter_text:
-            summary.append(f" · filter “{table.filter_text}”", style="italic")
-        self.query_one("#summary", Static).update(summary)
+        self._summary = (sessions, today_cost, today_unpriced)
+        self._show_summary()
         self._show_empty_hint(len(sessions), table)
         if table.selected_id != self.selected or self._first_load:
             self._first_load = False
             self._select(table.selected_id)
         elif self.selected:
             self.load_detail(self.selected, reset_output=False)
+
+    def _show_summary(self) -> None:
+        """The header line: what needs you first (running, waiting, filter, sort), then today's cost and
+        which DB this is; parts that do not fit the width are dropped from the end, never cut."""
+        if self._summary is None:
+            return
+        sessions, today_cost, today_unpriced = self._summary
+        table = self.query_one(SessionTable)
+        running = sum(1 for s in sessions if s.status.value == "running")
+        waiting = sum(1 for s in sessions if s.status.value == "awaiting-input")
+        parts: list[tuple[str, str]] = [
+            (" ampsm ", "bold reverse"),
+            (f" ▶{running} running", "bold cyan" if running else "dim"),
+            (f" ?{waiting} waiting", "bold yellow" if waiting else "dim"),
+        ]
+        if table.filter_text:
+            parts.append((f" filter “{table.filter_text}” {table.matching}/{len(sessions)}", "bold italic"))
+        shown = f" {table.row_count} shown" if table.matching > table.row_count else ""
+        parts.append((f" · {fmt.plural(len(sessions), 'session')}{shown} · sort {table.sort_label}", ""))
+        parts.append((" · today " + fmt.cost(today_cost if today_cost or not today_unpriced else None,
+                                              unpriced=today_unpriced), ""))  # fmt: skip
+        width = max(20, self.size.width or self.app.size.width)
+        summary = Text(no_wrap=True, overflow="crop")
+        for text, style in parts:
+            if summary.cell_len + len(text) > width:
+                break
+            summary.append(text, style=style)
+        self.query_one("#summary", Static).update(summary)
+        self._show_where()
+
+    def _show_where(self) -> None:
+        """Which DB this is, on the sessions pane's bottom border (always there, whatever the width)."""
+        pane = self.query_one("#sessions-pane")
+        where = self._where()
+        if len(where) > pane.size.width - 6 and not getattr(self.ampsm, "workspace_label", None):
+            db = self.ampsm.config.db_path
+            where = f"db …/{db.parent.name}/{db.name}"
+        pane.border_subtitle = where
 
     def _show_empty_hint(self, total: int, table: SessionTable) -> None:
         """One line saying what to press when the list is empty (no sessions, or none match)."""
@@ -233,7 +297,7 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
             self._reload_pending = False
             self.reload()
 
-        self.set_timer(0.05, go)
+        self.set_timer(0.02, go)
 
     @on(DataChanged)
     def _on_data_changed(self) -> None:
@@ -261,7 +325,11 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         output.clear()
         self.ampsm.transcripts.detach(output)
         if session_id is None:
-            output.feed_line("detail", "No sessions yet. Press n to create one, ? for help.")
+            table = self.query_one(SessionTable)
+            if self.sessions and table.filter_text:
+                output.feed_line("detail", f"No session matches “{table.filter_text}”: escape clears the filter.")
+            elif self.ampsm.engine_open:
+                output.feed_line("detail", "No sessions yet. Press n to create one, ? for help.")
             self.query_one(Timeline).show([])
             self.query_one("#metrics", Static).update("")
             self.query_one(DiffView).show_diff("")
@@ -291,14 +359,15 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
             if not iterations and not self.ampsm.transcripts.has(session_id):
                 output.feed_line("detail", "No iterations yet: i runs the agent, c starts a chat.")
             self.ampsm.transcripts.attach(session_id, output)
-        if self.query_one(TabbedContent).active == "tab-diff" and not self.has_class("-narrow"):
+        narrow_hidden = self.has_class("-narrow") and not self.has_class("-tab")
+        if self.query_one(TabbedContent).active == "tab-diff" and not narrow_hidden:
             await self._load_diff(session_id)
 
     async def _load_diff(self, session_id: str) -> None:
         diff_view = self.query_one(DiffView)
         session = self.sessions.get(session_id)
-        if session is None or session.status.value in ("done", "archived"):
-            diff_view.empty_message = "Merged or archived: no worktree to diff."
+        if session is None or session.status.value == "archived":
+            diff_view.empty_message = "Archived: no worktree to diff."
             diff_view.show_diff("")
             return
         try:
@@ -331,6 +400,9 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         table = self.query_one(SessionTable)
         table.set_filter(event.value)
         self._show_empty_hint(len(self.sessions), table)
+        self._show_summary()
+        if table.selected_id != self.selected:
+            self._select(table.selected_id)
 
     @on(Input.Submitted, "#filter")
     def _on_filter_submitted(self, event: Input.Submitted) -> None:
@@ -354,17 +426,32 @@ class DashboardScreen(session_actions.SessionActions, Screen[None]):
         self.notify(f"Sorted by {label}", timeout=2)
         self.request_reload()
 
-    def action_cursor_down(self) -> None:
-        self.query_one(SessionTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(SessionTable).action_cursor_up()
-
     def action_focus_next_pane(self) -> None:
         self.focus_next()
 
     def action_refresh(self) -> None:
         self.reload()
+
+    def _show_tab(self, pane: str) -> None:
+        """The Diff/Timeline/Metrics tabs; on a narrow terminal (tabs hidden under the output) the tab
+        takes the output's place, and the same key again brings the output back."""
+        tabs = self.query_one(TabbedContent)
+        if self.has_class("-narrow") and self.has_class("-tab") and tabs.active == pane:
+            self.remove_class("-tab")
+            return
+        tabs.active = pane
+        self.set_class(self.has_class("-narrow"), "-tab")
+        if self.selected:
+            self.load_detail(self.selected, reset_output=False)
+
+    def action_tab_diff(self) -> None:
+        self._show_tab("tab-diff")
+
+    def action_tab_timeline(self) -> None:
+        self._show_tab("tab-timeline")
+
+    def action_tab_metrics(self) -> None:
+        self._show_tab("tab-metrics")
 
     def action_toggle_details(self) -> None:
         self.query_one(OutputLog).action_toggle_details()

@@ -12,14 +12,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, TextArea
 
 from .. import actions
+from ..widgets.footer import KeyFooter
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        ("escape", "answer(False)", "No"),
-        ("y", "answer(True)", "Yes"),
-        ("n", "answer(False)", "No"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = actions.bindings("dialog")
+    CONTEXTS = ("dialog",)
 
     def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
         super().__init__()
@@ -33,9 +31,13 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes")
                 yield Button(f"{self.no} (n)", id="no")
+        yield KeyFooter()
 
-    def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
+    def action_confirm_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_confirm_no(self) -> None:
+        self.dismiss(False)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -64,6 +66,7 @@ class PromptScreen(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Run (ctrl+s)", variant="primary", id="ok")
                 yield Button("Cancel (esc)", id="cancel")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#prompt", TextArea).focus()

@@ -13,17 +13,19 @@ from textual.widgets import Static
 from .. import actions
 from ..widgets.diff_view import DiffView
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
 
 
-class DiffScreen(Screen[None]):
+class DiffScreen(NavMixin, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
         *actions.bindings("diff"),
+        *actions.bindings("nav"),
     ]
-    CONTEXTS = ("diff",)
+    CONTEXTS = ("diff", "nav")
 
     def __init__(self, session_id: str) -> None:
         super().__init__()
@@ -46,9 +48,12 @@ class DiffScreen(Screen[None]):
             view.empty_message = f"No session {self.session_id}."
             view.show_diff("")
             return
-        self.query_one("#diff-header", Static).update(
-            f" Diff · {session.name} · {session.branch} → {session.base_branch}"
-        )
+        where = f"{session.branch} → {session.base_branch}"
+        if session.status.value == "done":
+            merged = getattr(app.engine.sessions, "merged_as", None)
+            sha = await merged(self.session_id) if merged is not None else None
+            where = f"merged as {sha[:8]} into {session.base_branch}" if sha else f"merged into {session.base_branch}"
+        self.query_one("#diff-header", Static).update(f" Diff · {session.name} · {where}")
         try:
             text = await app.engine.sessions.diff(self.session_id, last_iteration=view.last_iteration)
         except Exception as exc:

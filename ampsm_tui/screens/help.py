@@ -10,9 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from .. import actions
+from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 
 
 def help_table(keymap: Mapping[str, str] | None = None) -> Table:
@@ -31,15 +34,29 @@ def help_table(keymap: Mapping[str, str] | None = None) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(NavMixin, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        ("escape,q,question_mark", "dismiss", "Close"),
+        *actions.bindings("form", only=("close", "close_help")),
+        *actions.bindings("nav"),
     ]
+    CONTEXTS = ("nav",)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help", id="help"):
-            yield Static("Keys  ·  escape closes  ·  ctrl+p searches every action", classes="dialog-title")
+            yield Static(
+                "Keys  ·  j/k scroll  ·  escape closes  ·  ctrl+p searches every action", classes="dialog-title"
+            )
             yield Static(help_table(getattr(self.app, "user_keymap", None)))
+        yield KeyFooter()
 
-    async def action_dismiss(self, result: None = None) -> None:
-        self.dismiss(result)
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()
+
+    def nav_target(self) -> Widget | None:
+        return self.query_one("#help", VerticalScroll)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_close_help(self) -> None:
+        self.dismiss(None)

@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
 
 from .. import actions
+from ..ui_state import UiState, default_repo
+from ..widgets.footer import KeyFooter
 from ..widgets.path_suggester import DirectorySuggester
 
 AGENTS = ("amp", "claude", "codex", "gemini", "aider", "command")
@@ -47,11 +49,6 @@ class NewSessionRequest:
         }
 
 
-def _default_repo() -> str:
-    cwd = Path.cwd()
-    return str(cwd) if (cwd / ".git").exists() else ""
-
-
 class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = actions.bindings(
         "form", only=("close", "submit", "next_field", "prev_field")
@@ -59,7 +56,11 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
 
     def __init__(self, *, repo: str | None = None) -> None:
         super().__init__()
-        self.initial_repo = repo if repo is not None else _default_repo()
+        self._repo_arg = repo
+        self.initial_repo = repo or ""
+
+    def _state(self) -> UiState | None:
+        return getattr(self.app, "ui_state", None)
 
     def _input(self, id: str, placeholder: str, value: str = "", **kwargs: Any) -> Input:
         # No select-on-focus: walking back with shift+tab and typing must not wipe the field.
@@ -68,6 +69,8 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
         return box
 
     def compose(self) -> ComposeResult:
+        if self._repo_arg is None:
+            self.initial_repo = default_repo(self._state())
         with VerticalScroll(classes="dialog form", id="new-session"):
             yield Label("New session", classes="dialog-title")
             yield Label("Repository")
@@ -91,6 +94,7 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Create (ctrl+s)", variant="primary", id="create")
                 yield Button("Cancel (esc)", id="cancel")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # On a short terminal (80x24 over SSH) bordered fields leave room for three of them only.
@@ -146,6 +150,9 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
         if isinstance(request, str):
             self.query_one("#form-error", Label).update(request)
             return
+        state = self._state()
+        if state is not None:
+            state.set("last_repo", str(Path(request.repo).resolve()))
         self.dismiss(request)
 
     def action_close(self) -> None:

@@ -21,6 +21,7 @@ from ..engine.workspace import describe, log_tail
 from ..live_tail import past_output
 from ..widgets import display
 from ..widgets.footer import KeyFooter
+from ..widgets.nav import NavMixin
 from ..widgets.output_log import OutputLog
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
@@ -30,18 +31,27 @@ if TYPE_CHECKING:
     from ..app import AmpsmApp
 
 
-def session_facts(session: Session, workspace: dict[str, Any] | None = None) -> Table:
+def session_facts(session: Session, workspace: dict[str, Any] | None = None, *, short: bool = False) -> Table:
+    """The session's fields (with its ports and setup log); `short` (a 24-line terminal) puts them on fewer
+    lines so the iterations fit."""
     table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True, min_width=6)
+    table.add_column(overflow="ellipsis", no_wrap=short)
     status = session.status.value
-    table.add_row("Status", f"[{display.STATUS_RICH.get(status, '')}]{display.glyph(status)} {status}[/]")
-    table.add_row("Id", session.id)
-    table.add_row("Repo", session.repo_path)
-    table.add_row("Branch", f"{session.branch} → {session.base_branch}")
-    table.add_row("Agent", f"{session.agent}" + (f" · {session.model}" if session.model else ""))
-    table.add_row("Script", session.script or "–")
-    table.add_row("Thread", session.thread_id or "–")
+    shown = f"[{display.STATUS_RICH.get(status, '')}]{display.glyph(status)} {status}[/]"
+    agent = f"{session.agent}" + (f" · {session.model}" if session.model else "")
+    if short:
+        table.add_row("Status", f"{shown} · {session.id}")
+        table.add_row("Branch", f"{session.branch} → {session.base_branch}")
+        table.add_row("Agent", f"{agent} · script {session.script or '–'} · thread {session.thread_id or '–'}")
+    else:
+        table.add_row("Status", shown)
+        table.add_row("Id", session.id)
+        table.add_row("Repo", session.repo_path)
+        table.add_row("Branch", f"{session.branch} → {session.base_branch}")
+        table.add_row("Agent", agent)
+        table.add_row("Script", session.script or "–")
+        table.add_row("Thread", session.thread_id or "–")
     if session.last_error:
         table.add_row("Last error", f"[red]{session.last_error}[/]")
     ports = (workspace or {}).get("ports") or []
@@ -55,13 +65,14 @@ def session_facts(session: Session, workspace: dict[str, Any] | None = None) -> 
     return table
 
 
-class SessionScreen(session_actions.SessionActions, Screen[None]):
+class SessionScreen(NavMixin, session_actions.SessionActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *actions.bindings("form", only=("close",)),
         *actions.bindings("dashboard", only=("iterate", "chat", "diff", "review", "cancel", "archive")),
         *actions.bindings("output"),
+        *actions.bindings("nav"),
     ]
-    CONTEXTS = ("dashboard", "output")
+    CONTEXTS = ("dashboard", "output", "nav")
 
     def __init__(self, session_id: str) -> None:
         super().__init__()
@@ -99,8 +110,10 @@ class SessionScreen(session_actions.SessionActions, Screen[None]):
         self.session = session
         iterations = await app.store.list_iterations(self.session_id)
         self.query_one("#session-title", Static).update(f" Session · {session.name}")
+        short = self.app.size.height < 34
+        self.set_class(short, "-short")
         workspace = await describe(app.config, app.store, session)
-        self.query_one("#facts", Static).update(session_facts(session, workspace))
+        self.query_one("#facts", Static).update(session_facts(session, workspace, short=short))
         self.query_one("#session-metrics", Static).update(metrics_text(iterations))
         self.query_one(Timeline).show(iterations)
         if not self._attached:

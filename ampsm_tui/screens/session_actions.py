@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from .new_session import NewSessionRequest
 
 
+def thread_gone(text: str) -> bool:
+    """Whether an agent's error says the conversation it was asked to continue does not exist."""
+    import re
+
+    return bool(re.search(r"thread\b.*\bnot found|no such thread|unknown thread", text, re.IGNORECASE))
+
+
 class SessionActions:
     app: Any
 
@@ -79,9 +86,51 @@ class SessionActions:
         app = self._app
 
         async def work() -> Any:
-            return await app.engine.sessions.iterate(session_id, prompt)
+            from ..engine.errors import AmpsmError
 
-        app.run_engine(work, group=f"iterate:{session_id}", description="Iterate", exclusive=False)
+            try:
+                return await app.engine.sessions.iterate(session_id, prompt)
+            except AmpsmError as exc:
+                if thread_gone(str(exc)):
+                    return exc  # offered a fresh thread below, not shown as a bare error
+                raise
+
+        def done(result: Any) -> None:
+            text = str(result) if isinstance(result, Exception) else (getattr(result, "error", None) or "")
+            if thread_gone(text):
+                self._offer_fresh_thread(session_id, prompt, text)
+
+        app.run_engine(work, group=f"iterate:{session_id}", description="Iterate", exclusive=False, on_done=done)
+
+    def _offer_fresh_thread(self, session_id: str, prompt: str | None, why: str) -> None:
+        """The agent no longer knows the session's thread (an interrupted turn, a cleared agent state):
+        the work is on the branch, so a fresh thread can carry on from there."""
+        app = self._app
+        from .dialogs import ConfirmScreen
+
+        def decided(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            async def reset() -> Any:
+                await app.store.update_session(session_id, thread_id=None)
+
+            app.run_engine(
+                reset,
+                group=f"thread:{session_id}",
+                description="Fresh thread",
+                on_done=lambda _: self._iterate(session_id, prompt),
+            )
+
+        app.push_screen(
+            ConfirmScreen(
+                f"The agent's thread is gone ({why.strip()[:120]}). Start a fresh thread? The work so far stays on"
+                " the branch.",
+                yes="Fresh thread",
+                no="Not now",
+            ),
+            decided,
+        )
 
     def action_chat(self) -> None:
         session = self._need_session()

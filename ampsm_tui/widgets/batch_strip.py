@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
-from ..engine.store.overview import BatchProgressRow
+if TYPE_CHECKING:  # the store package is imported once the engine opens, after the first paint
+    from ..engine.store.overview import BatchProgressRow
 
 
 def progress_line(row: BatchProgressRow, width: int = 20) -> Text:

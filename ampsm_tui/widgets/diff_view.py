@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -22,6 +21,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from .. import actions
+from .. import format as fmt
 
 MAX_SHOWN_LINES = 3000
 MAX_LINE_CHARS = 500
@@ -82,6 +82,8 @@ def highlight_file(diff: FileDiff, *, theme: str = "ansi_dark", limit: int = MAX
         return Text("Binary file changed", style="italic")
     shown = diff.lines[:limit]
     code_lines = [line[1:][:MAX_LINE_CHARS] if not line.startswith("@@") else "" for line in shown]
+    from rich.syntax import Syntax  # pygments: loaded when a diff is first shown, not at startup
+
     lexer = Syntax.guess_lexer(diff.path, code="")
     highlighted = Syntax("\n".join(code_lines), lexer, theme=theme).highlight("\n".join(code_lines))
     code = highlighted.split("\n", allow_blank=True)
@@ -167,7 +169,15 @@ class DiffView(Widget, can_focus=False):
         added = sum(f.added for f in self.files)
         removed = sum(f.removed for f in self.files)
         title.update(
-            f"{current.path}  [{self.index + 1}/{len(self.files)}]  +{added} -{removed}  ({scope})  ·  ]/[ files  l scope"
+            Text.assemble(
+                (current.path, "bold"),
+                "  ",
+                (f"+{current.added}", "green"),
+                " ",
+                (f"-{current.removed}", "red"),
+                f"  ·  file {self.index + 1}/{len(self.files)}  ·  {scope} "
+                f"{fmt.plural(len(self.files), 'file')} +{added} -{removed}  ·  ]/[ files  l scope",
+            )
         )
         body.update(highlight_file(current))
         self.query_one("#diff-scroll", VerticalScroll).scroll_home(animate=False)

@@ -1,10 +1,12 @@
-"""How domain values are shown in cells: status glyphs, ages, token counts and costs."""
+"""How domain values are shown in cells: status glyphs and colours; numbers go through `ampsm_tui.format`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ..engine.clock import parse_iso
+from rich.text import Text
+
+from .. import format as fmt
 
 STATUS_GLYPHS: dict[str, str] = {
     "running": "▶",
@@ -43,38 +45,26 @@ def glyph(status: str) -> str:
 
 
 def age(created_at: str, now: datetime) -> str:
-    if not created_at:
-        return ""
-    try:
-        seconds = max(0, int((now - parse_iso(created_at)).total_seconds()))
-    except ValueError:
-        return ""
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    return fmt.age(fmt.seconds_between(created_at, now))
 
 
 def tokens(count: int) -> str:
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.1f}M"
-    if count >= 1000:
-        return f"{count / 1000:.1f}k"
-    return str(count)
+    return fmt.tokens(count)
 
 
 def cost(value: float | None, *, unpriced: int = 0) -> str:
     """Dollars; unknown costs are "unpriced", never $0 (lesson 22)."""
-    if value is None:
-        return "unpriced" if unpriced else "–"
-    text = f"${value:.2f}"
-    return f"{text}+?" if unpriced else text
+    return fmt.cost(value, unpriced=unpriced, short=True)
 
 
 def test_result(exit_code: int | None) -> str:
     if exit_code is None:
         return "–"
     return "pass" if exit_code == 0 else f"fail({exit_code})"
+
+
+def test_cell(exit_code: int | None) -> Text:
+    """The Test column: pass / fail, coloured (the exit code is in the detail)."""
+    if exit_code is None:
+        return Text("–", style="dim")
+    return Text("pass", style="green") if exit_code == 0 else Text("fail", style="bold red")

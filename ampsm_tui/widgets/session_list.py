@@ -11,26 +11,62 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..engine.models import Session
-from ..engine.store.overview import SessionTotals
+from .. import format as fmt
 from . import display
 
-#: (key, label, width); None sizes a column to its content.
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("status", " ", 1),
-    ("name", "Name", 18),
-    ("repo", "Repo", 10),
-    ("branch", "Branch", 16),
-    ("iters", "It", 2),
-    ("test", "Test", 7),
-    ("tokens", "Tokens", 6),
-    ("cost", "Cost", 8),
-    ("age", "Age", 3),
-)
+if TYPE_CHECKING:  # the store package is imported once the engine opens, after the first paint
+    from ..engine.models import Session
+    from ..engine.store.overview import SessionTotals
+
+#: (key, label, width): fixed columns; "name" and "branch" share what is left (see `layout`).
+FIXED: dict[str, tuple[str, int]] = {
+    "status": (" ", 1),
+    "iters": ("It", 2),
+    "test": ("Test", 5),
+    "tokens": ("Tokens", 6),
+    "cost": ("Cost", 9),
+    "age": ("Age", 6),
+}
+ORDER = ("status", "name", "repo", "branch", "iters", "test", "tokens", "cost", "age")
+PAD = 2  # DataTable's cell padding, both sides
+SCROLLBAR = 2
+NAME_MIN = 10
+#: The repo and branch columns appear once the name would get at least this many columns beside them.
+WIDE_NAME = 24
+REPO_WIDTH = 12
+
+#: A running session's status cell cycles through these (the frame comes from the clock).
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def layout(width: int) -> list[tuple[str, str, int]]:
+    """The columns for a table `width` cells wide: status, name, tokens, cost and age always fit without
+    a horizontal scroll (80 columns and up); repo and branch join when there is room; the name (and
+    branch) take whatever is left, so a wide terminal shows whole names."""
+    fixed = sum(w + PAD for _, w in FIXED.values())
+    room = max(NAME_MIN, width - SCROLLBAR - fixed - PAD)  # what the name column can have
+    widths: dict[str, int] = {}
+    wide_room = room - (REPO_WIDTH + PAD) - PAD  # name + branch, once repo and branch are in
+    if wide_room >= 2 * WIDE_NAME:
+        widths["repo"] = REPO_WIDTH
+        widths["name"] = wide_room // 2
+        widths["branch"] = wide_room - widths["name"]
+    else:
+        widths["name"] = room
+    labels = {"name": "Name", "repo": "Repo", "branch": "Branch"}
+    out: list[tuple[str, str, int]] = []
+    for key in ORDER:
+        if key in FIXED:
+            out.append((key, FIXED[key][0], FIXED[key][1]))
+        elif key in widths:
+            out.append((key, labels[key], widths[key]))
+    return out
+
 
 #: Sort orders `s` cycles through: (label, key, reverse).
 SORTS: tuple[tuple[str, str, bool], ...] = (
@@ -40,8 +76,6 @@ SORTS: tuple[tuple[str, str, bool], ...] = (
     ("cost", "cost", True),
     ("tokens", "tokens", True),
 )
-
-WIDE_ONLY = {"repo", "branch"}
 
 _STATUS_ORDER = {s: i for i, s in enumerate(("running", "awaiting-input", "error", "interrupted", "idle", "done"))}
 
@@ -86,7 +120,7 @@ def _sort_key(key: str) -> Callable[[SessionRow], object]:
 
 class SessionTable(DataTable[Text | str]):
     DEFAULT_CSS = """
-    SessionTable { height: 1fr; }
+    SessionTable { height: 1fr; overflow-x: hidden; }
     """
 
     def __init__(self, *, id: str | None = None, max_rows: int = 1000) -> None:
@@ -99,28 +133,46 @@ class SessionTable(DataTable[Text | str]):
         self.now: datetime | None = None
         self._shown: list[str] = []
         self._cells_by_id: dict[str, list[Text | str]] = {}
-        self.compact = False
+        self._layout: list[tuple[str, str, int]] = layout(80)
         self.want_selected: str | None = None  # moved to once its row exists (a just-created session)
+        self._by_id: dict[str, SessionRow] = {}
 
     def on_mount(self) -> None:
         self._add_columns()
 
-    def _columns(self) -> list[tuple[str, str, int | None]]:
-        return [c for c in COLUMNS if not (self.compact and c[0] in WIDE_ONLY)]
+    # DataTable's own Home/End only scroll; in a list they move the selection, as g/G do.
+    def action_scroll_home(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_scroll_end(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+    @property
+    def column_keys(self) -> list[str]:
+        return [key for key, _, _ in self._layout]
 
     def _add_columns(self) -> None:
-        for key, label, width in self._columns():
+        for key, label, width in self._layout:
             self.add_column(label, key=key, width=width)
 
-    def set_compact(self, compact: bool) -> None:
-        """Narrow terminals drop the repo and branch columns (the detail screen shows them)."""
-        if compact == self.compact:
+    def fit(self, width: int) -> None:
+        """Lay the columns out for `width`, keeping the selected session and the scroll position."""
+        new = layout(width)
+        if new == self._layout:
             return
-        self.compact = compact
+        selected, scroll_y = self.selected_id, self.scroll_y
+        self._layout = new
         self.clear(columns=True)
         self._shown = []
         self._add_columns()
-        self._render_rows()
+        self._render_rows(keep=selected)
+        self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        if self.size.width:
+            self.fit(self.size.width)
 
     @property
     def selected_id(self) -> str | None:
@@ -143,8 +195,20 @@ class SessionTable(DataTable[Text | str]):
 
     def show(self, rows: list[SessionRow], now: datetime) -> None:
         self._rows = rows
+        self._by_id = {r.session.id: r for r in rows}
         self.now = now
         self._render_rows()
+
+    def tick(self, now: datetime, *, all_rows: bool = True) -> None:
+        """The clock moved: spinners and elapsed times of running sessions change, and (`all_rows`) the
+        ages of the rows on screen; only cells whose text differs are redrawn."""
+        self.now = now
+        top = int(self.scroll_y)
+        on_screen = set(self._shown[top : top + self.size.height + 1]) if all_rows else set()
+        for sid in self._shown:
+            row = self._by_id.get(sid)
+            if row is not None and (sid in on_screen or row.session.status.value == "running"):
+                self._update_row(row)
 
     def visible_rows(self) -> list[SessionRow]:
         words, statuses = parse_filter(self.filter_text)
@@ -157,38 +221,56 @@ class SessionTable(DataTable[Text | str]):
     def _cells(self, row: SessionRow) -> list[Text | str]:
         s, t = row.session, row.totals
         status = s.status.value
-        cells: list[Text | str] = [
-            Text(display.glyph(status), style=display.STATUS_RICH.get(status, "")),
-            Text(s.name, overflow="ellipsis", no_wrap=True),
-            Text(os.path.basename(s.repo_path.rstrip("/")) or s.repo_path, overflow="ellipsis", no_wrap=True),
-            Text(s.branch, overflow="ellipsis", no_wrap=True),
-            str(t.iterations),
-            display.test_result(s.last_test_exit),
-            display.tokens(t.tokens),
-            display.cost(t.cost_usd, unpriced=t.unpriced),
-            display.age(s.created_at, self.now) if self.now else "",
-        ]
-        if self.compact:
-            return [cell for (key, _, _), cell in zip(COLUMNS, cells, strict=True) if key not in WIDE_ONLY]
-        return cells
+        now = self.now
+        running = status == "running"
+        if running and now is not None:
+            frame = SPINNER[int(now.timestamp() * 8) % len(SPINNER)]
+            status_cell = Text(frame, style=display.STATUS_RICH["running"])
+        else:
+            status_cell = Text(display.glyph(status), style=display.STATUS_RICH.get(status, ""))
+        if running:
+            # The running iteration's own state: its tests have not run yet (not the previous result).
+            test: Text | str = Text("…", style="cyan")
+            since = t.running_since or s.updated_at
+            when = fmt.duration(fmt.seconds_between(since, now)) if now else ""
+            age_cell: Text | str = Text(when, style="cyan")
+        else:
+            test = display.test_cell(s.last_test_exit)
+            age_cell = fmt.age(fmt.seconds_between(s.created_at, now)) if now else ""
+        values: dict[str, Text | str] = {
+            "status": status_cell,
+            "name": Text(s.name, overflow="ellipsis", no_wrap=True),
+            "repo": Text(os.path.basename(s.repo_path.rstrip("/")) or s.repo_path, overflow="ellipsis", no_wrap=True),
+            "branch": Text(s.branch, overflow="ellipsis", no_wrap=True),
+            "iters": str(t.iterations),
+            "test": test,
+            "tokens": fmt.tokens(t.tokens),
+            "cost": fmt.cost(t.cost_usd, unpriced=t.unpriced, short=True),
+            "age": age_cell,
+        }
+        return [values[key] for key in self.column_keys]
 
-    def _render_rows(self) -> None:
+    def _update_row(self, row: SessionRow) -> None:
+        sid = row.session.id
+        cells = self._cells(row)
+        old = self._cells_by_id.get(sid, [])
+        for index, (col, value) in enumerate(zip(self.column_keys, cells, strict=True)):
+            if index >= len(old) or old[index] != value:
+                self.update_cell(sid, col, value)
+        self._cells_by_id[sid] = cells
+
+    def _render_rows(self, keep: str | None = None) -> None:
         rows = self.visible_rows()
         keys = [r.session.id for r in rows]
         if keys == self._shown:
             # Same rows in the same order: update cells in place (no flicker, cursor stays).
             for row in rows:
-                sid = row.session.id
-                cells = self._cells(row)
-                old = self._cells_by_id.get(sid, [])
-                for index, ((col, _, _), value) in enumerate(zip(self._columns(), cells, strict=True)):
-                    if index >= len(old) or old[index] != value:
-                        self.update_cell(sid, col, value)
-                self._cells_by_id[sid] = cells
+                self._update_row(row)
             return
-        selected = self.want_selected if self.want_selected in keys else self.selected_id
+        selected = keep or self.selected_id
         if self.want_selected in keys:
-            self.want_selected = None
+            selected, self.want_selected = self.want_selected, None
+        scroll_y = self.scroll_y
         self.clear()
         self._shown = keys
         self._cells_by_id = {}
@@ -197,4 +279,5 @@ class SessionTable(DataTable[Text | str]):
             self._cells_by_id[row.session.id] = cells
             self.add_row(*cells, key=row.session.id)
         if selected in keys:
+            self.scroll_to(y=scroll_y, animate=False, immediate=True)
             self.move_cursor(row=keys.index(selected), animate=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from .. import format as fmt
 from ..engine.models import Iteration
 from . import display
 
@@ -34,8 +35,8 @@ class Timeline(DataTable[Text | str]):
                 (it.commit_sha or "–")[:8],
                 str(it.files_changed),
                 Text.assemble((f"+{it.lines_added}", "green"), " ", (f"-{it.lines_removed}", "red")),
-                display.tokens(it.total_tokens),
-                display.cost(it.cost_usd, unpriced=1 if it.total_tokens and it.cost_usd is None else 0),
+                fmt.tokens(fmt.token_total(it.input_tokens, it.output_tokens)),
+                fmt.iteration_cost(it.cost_usd, it.total_tokens),
                 Text(test, style=test_style),
                 Text(prompt[:60], no_wrap=True, overflow="ellipsis"),
                 key=str(it.number),
@@ -51,22 +52,27 @@ def metrics_text(iterations: list[Iteration]) -> Text:
     passed = sum(1 for it in iterations if it.test_exit_code == 0)
     tested = sum(1 for it in iterations if it.test_exit_code is not None)
     models = sorted({it.model for it in iterations if it.model})
+    tokens_in = sum(it.input_tokens for it in iterations)
+    tokens_out = sum(it.output_tokens for it in iterations)
+    cache = sum(it.cache_read_tokens + it.cache_creation_tokens for it in iterations)
     rows = [
         ("Iterations", str(len(iterations))),
-        ("Input tokens", f"{sum(it.input_tokens for it in iterations):,}"),
-        ("Output tokens", f"{sum(it.output_tokens for it in iterations):,}"),
         (
-            "Cache read/write",
-            f"{sum(it.cache_read_tokens for it in iterations):,} / "
-            f"{sum(it.cache_creation_tokens for it in iterations):,}",
+            "Tokens",
+            f"{fmt.tokens(fmt.token_total(tokens_in, tokens_out))} ({fmt.token_split(tokens_in, tokens_out, cache)})",
         ),
-        ("Cost", display.cost(sum(priced) if priced else None, unpriced=unpriced)),
+        (
+            "Cache r/w",
+            f"{fmt.tokens(sum(it.cache_read_tokens for it in iterations))} / "
+            f"{fmt.tokens(sum(it.cache_creation_tokens for it in iterations))}",
+        ),
+        ("Cost", fmt.cost(sum(priced) if priced else None, unpriced=unpriced)),
         ("Tests passed", f"{passed}/{tested}"),
         ("Lines +/-", f"+{sum(it.lines_added for it in iterations)} -{sum(it.lines_removed for it in iterations)}"),
         ("Models", ", ".join(models) or "–"),
     ]
     out = Text()
     for label, value in rows:
-        out.append(f"{label:<18}", style="bold")
+        out.append(f"{label:<13}", style="bold")
         out.append(value + "\n")
     return out

@@ -4,8 +4,8 @@
 commit itself, hence `--no-auto-commits`. Every line is text; its report lines
 ("Tokens: 2.3k sent, 1.1k cache write, 4.0k cache hit, 145 received. Cost: $0.0042 message, ...")
 become usage with Aider's own dollar figure, and "Model: ..." / "Main model: ..." name the model.
-A continued turn passes `--restore-chat-history` (Aider keeps its chat in the worktree's
-`.aider.chat.history.md`; it has no thread id).
+A continued turn passes `--restore-chat-history` (Aider has no thread id: it keeps its chat in a file,
+which ampsm puts in the worktree's `.ampsm/aider/`, never committed).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ..config import Price
+from ..git.repo import BOOKKEEPING_DIR
 from .base import AgentAdapter, AgentEvent, StreamParser, TextEvent, UsageEvent
 
 _COST = re.compile(r"Cost:\s*\$([\d.]+)\s*message", re.IGNORECASE)
@@ -68,14 +69,26 @@ class AiderAdapter(AgentAdapter):
     name = "aider"
     binary = "aider"
     install_hint = "python -m pip install aider-chat (and set the key of the model's provider)"
+    retries_itself = True  # litellm errors are retried with backoff inside Aider
 
     def build_argv(
         self, prompt: str, *, thread_id: str | None = None, model: str | None = None, cwd: Path | str
     ) -> list[str]:
+        # Aider's chat and input histories would land in the worktree and be committed with the turn:
+        # they go under `.ampsm/` there, which ampsm never commits and which survives between turns.
+        own = Path(cwd) / BOOKKEEPING_DIR / "aider"
+        own.mkdir(parents=True, exist_ok=True)  # Aider does not create it, and then keeps no history
         argv = [self.binary, "--message", prompt, "--yes-always", "--no-auto-commits", "--no-stream"]
+        argv += [
+            "--chat-history-file",
+            str(own / "chat.history.md"),
+            "--input-history-file",
+            str(own / "input.history"),
+        ]
         if model:
             argv += ["--model", model]
-        if thread_id:
+        # Aider reports no thread id, so a session never has one: an earlier turn's chat file is the thread
+        if thread_id or (own / "chat.history.md").exists():
             argv.append("--restore-chat-history")
         return argv
 

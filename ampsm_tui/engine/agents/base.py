@@ -17,11 +17,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Price
-from .pricing import price_usage
+from .pricing import normalize_model, price_usage
 
 
 class _AgentEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class TextEvent(_AgentEvent):
@@ -168,8 +168,17 @@ def error_status(message: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def strip_ansi(text: str) -> str:
+    """Terminal colour and cursor codes out: stored errors are read in the DB, logs and JSON."""
+    return _ANSI.sub("", text)
+
+
 def classify_error(message: str, status: int | None = None, *, fatal: bool = True) -> ErrorEvent:
     """401/403 or an auth phrase -> auth (E002); 408/429/5xx or an overload phrase -> transient."""
+    message = strip_ansi(message)
     status = status if status is not None else error_status(message)
     auth = status in (401, 403) or (status is None and bool(_AUTH.search(message)))
     transient = not auth and (
@@ -348,6 +357,9 @@ class AgentAdapter(ABC):
     default_pricing_model: str | None = None
     #: how to get the CLI, shown with E002 when it is missing
     install_hint: str = ""
+    #: the CLI retries 429/5xx itself (with backoff): ampsm must not retry on top of it, or one
+    #: persistent 429 keeps a turn busy for (ampsm's attempts) x (the agent's) backoffs
+    retries_itself: bool = False
 
     def __init__(self, *, allow_all: bool = True) -> None:
         self.allow_all = allow_all
@@ -372,6 +384,10 @@ class AgentAdapter(ABC):
     def extra_env(self, prompt: str) -> dict[str, str]:
         return {}
 
+    def resume_from(self, previous_streams: list[Path], thread_id: str | None) -> None:  # noqa: B027
+        """Told, before a continued turn, the raw streams of the session's earlier turns (oldest
+        first): an agent whose counters run over the whole thread (Codex) takes its baseline there."""
+
     @abstractmethod
     def new_parser(self) -> StreamParser: ...
 
@@ -379,7 +395,7 @@ class AgentAdapter(ABC):
         """Raise AmpsmError(E002) for a model the agent cannot honour (never a silent no-op)."""
 
     def pricing_model(self, parser: StreamParser, model: str | None) -> str | None:
-        return parser.model or model or self.default_pricing_model
+        return normalize_model(parser.model or model or self.default_pricing_model)
 
     def cost(self, parser: StreamParser, *, model: str | None, prices: dict[str, Price] | None) -> float | None:
         """The agent's own figure when it gave one, else tokens × the price table (None = unpriced)."""
@@ -391,8 +407,9 @@ class AgentAdapter(ABC):
         return price_usage(self.pricing_model(parser, model), usage, prices)
 
     def recorded_model(self, parser: StreamParser, model: str | None) -> str | None:
-        """The model stored on the iteration: what the stream said, else what we asked for."""
-        return parser.model or model
+        """The model stored on the iteration: what the stream said, else what we asked for, in one
+        spelling (`claude-opus-4-8[1m]` and `claude-opus-4-8` are one model for usage by model)."""
+        return normalize_model(parser.model or model)
 
 
 def replay_lines(adapter: AgentAdapter, lines: list[str]) -> tuple[list[AgentEvent], StreamParser]:

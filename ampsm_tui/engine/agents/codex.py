@@ -4,6 +4,10 @@ Its `input_tokens` include the cached ones (OpenAI's convention): they are split
 and `cache_read` so the four counters add up. `reasoning_output_tokens` are part of `output_tokens`.
 Codex reports no cost: pricing.py prices it by the model asked for (unpriced when none was given,
 since the stream does not name it).
+
+On `codex exec resume`, `turn.completed` carries the thread's cumulative counters, not the turn's:
+the turn's own usage is the difference from the thread's counters after its previous turn, read from
+the previous iteration's raw stream (each iteration keeps its own), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from .base import (
     AgentAdapter,
@@ -38,11 +44,35 @@ _TOOL_ITEMS = {
 }
 
 
+class ThreadCounters(BaseModel):
+    """Codex's raw counters as `turn.completed` printed them (cumulative over a resumed thread)."""
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    output_tokens: int = 0
+
+    @classmethod
+    def of(cls, usage: dict[str, Any]) -> ThreadCounters:
+        return cls(**{name: as_int(usage.get(name)) for name in cls.model_fields})
+
+    def minus(self, other: ThreadCounters | None) -> ThreadCounters:
+        if other is None:
+            return self
+        if any(getattr(self, n) < getattr(other, n) for n in self.model_fields):
+            return self  # counters went down: a new thread after all, this turn's own figures
+        return ThreadCounters(**{n: getattr(self, n) - getattr(other, n) for n in self.model_fields})
+
+
 class CodexParser(StreamParser):
-    def __init__(self) -> None:
+    def __init__(self, baseline: ThreadCounters | None = None) -> None:
         super().__init__()
         self._started: dict[str, float] = {}
         self._last_error: str | None = None
+        #: the thread's counters before this turn (None for a new thread)
+        self.baseline = baseline
+        #: the thread's counters after this turn, as printed
+        self.cumulative: ThreadCounters | None = None
 
     def parse_object(self, obj: dict[str, Any]) -> list[AgentEvent] | None:
         kind = obj["type"]
@@ -56,13 +86,14 @@ class CodexParser(StreamParser):
             return self._item(kind, item) if isinstance(item, dict) else []
         if kind == "turn.completed":
             raw_usage = obj.get("usage")
-            usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-            cached = as_int(usage.get("cached_input_tokens"))
+            self.cumulative = ThreadCounters.of(raw_usage if isinstance(raw_usage, dict) else {})
+            turn = self.cumulative.minus(self.baseline)
+            cached = turn.cached_input_tokens
             return [
                 UsageEvent(
-                    input_tokens=max(0, as_int(usage.get("input_tokens")) - cached),
-                    output_tokens=as_int(usage.get("output_tokens")),
-                    cache_creation_tokens=as_int(usage.get("cache_write_input_tokens")),
+                    input_tokens=max(0, turn.input_tokens - cached),
+                    output_tokens=turn.output_tokens,
+                    cache_creation_tokens=turn.cache_write_input_tokens,
                     cache_read_tokens=cached,
                 ),
                 ResultEvent(ok=True, text=self.last_text or "", subtype="turn.completed"),
@@ -131,6 +162,7 @@ class CodexAdapter(AgentAdapter):
     binary = "codex"
     key_variable = "OPENAI_API_KEY"
     install_hint = "npm install -g @openai/codex, then `codex login` (or set OPENAI_API_KEY)"
+    retries_itself = True  # request_max_retries / stream_max_retries of its model provider
 
     def build_argv(
         self, prompt: str, *, thread_id: str | None = None, model: str | None = None, cwd: Path | str
@@ -145,5 +177,27 @@ class CodexAdapter(AgentAdapter):
         argv.append(prompt)
         return argv
 
+    def __init__(self, *, allow_all: bool = True) -> None:
+        super().__init__(allow_all=allow_all)
+        self._baseline: ThreadCounters | None = None
+
+    def resume_from(self, previous_streams: list[Path], thread_id: str | None) -> None:
+        """The thread's counters after its last completed turn: the newest earlier stream of this
+        thread that has a `turn.completed` line."""
+        self._baseline = None
+        if not thread_id:
+            return
+        for path in reversed(previous_streams):
+            try:
+                lines = path.read_bytes().decode("utf-8", "replace").split("\n")
+            except OSError:
+                continue
+            parser = CodexParser()
+            for line in lines:
+                parser.feed_line(line)
+            if parser.thread_id == thread_id and parser.cumulative is not None:
+                self._baseline = parser.cumulative
+                return
+
     def new_parser(self) -> StreamParser:
-        return CodexParser()
+        return CodexParser(self._baseline)

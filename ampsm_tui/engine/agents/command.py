@@ -2,8 +2,10 @@
 
 The command line is split like a shell would split words (`shlex`) but never run through a shell:
 no globbing, pipes or `$VAR` expansion — write `sh -c '...'` explicitly when you want a shell. The
-prompt reaches the program as the environment variable `AMPSM_PROMPT` and on stdin, never spliced
-into the command line. Every line it prints is a text event.
+prompt reaches the program on stdin and in a private file named by `AMPSM_PROMPT_FILE` (removed when
+the turn ends), and as the environment variable `AMPSM_PROMPT` when it fits (Linux refuses to start a
+program with one environment string over 128 KiB), never spliced into the command line. Every line it
+prints is a text event.
 
 Cost: a command uses no model, so its turns are recorded as 0 tokens and $0.00 — a known, true zero.
 That differs from "unpriced" (None), which means tokens were spent at a price we do not know.
@@ -29,8 +31,14 @@ class TextLineParser(StreamParser):
         return [TextEvent(text=line)]
 
 
+#: Linux's MAX_ARG_STRLEN is 128 KiB per `NAME=value` string; stay well below it.
+MAX_ENV_PROMPT_BYTES = 100 * 1024
+
+
 class CommandAdapter(AgentAdapter):
     name = "command"
+    #: `run_agent` writes the prompt to a private file and names it in this variable
+    prompt_file_env = "AMPSM_PROMPT_FILE"
 
     def __init__(self, agent_cmd: str | None, *, allow_all: bool = True) -> None:
         super().__init__(allow_all=allow_all)
@@ -68,6 +76,8 @@ class CommandAdapter(AgentAdapter):
         return prompt.encode()
 
     def extra_env(self, prompt: str) -> dict[str, str]:
+        if len(prompt.encode("utf-8", "surrogateescape")) > MAX_ENV_PROMPT_BYTES:
+            return {}  # on stdin and in $AMPSM_PROMPT_FILE only
         return {"AMPSM_PROMPT": prompt}
 
     def new_parser(self) -> StreamParser:

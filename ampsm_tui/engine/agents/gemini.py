@@ -4,6 +4,11 @@ Assistant text arrives in deltas: they are joined into one text event, emitted w
 arrives (a tool call, the result) or the stream ends. Continuing uses `--resume latest` in the same
 worktree (the CLI resumes by index or "latest", not by id). Its `stats.input` is the uncached part of
 `input_tokens`; `cached` is the cache read.
+
+Gemini CLI (0.61 and later) refuses to run headless in a folder it has not been told to trust (exit 55),
+and without trust it silently downgrades `--yolo` to asking for approval: every worktree is a new
+folder, so when approvals are bypassed ampsm trusts the worktree for that process
+(`GEMINI_CLI_TRUST_WORKSPACE=true`, which older versions ignore).
 """
 
 from __future__ import annotations
@@ -123,6 +128,7 @@ class GeminiAdapter(AgentAdapter):
     binary = "gemini"
     key_variable = "GEMINI_API_KEY"
     install_hint = "npm install -g @google/gemini-cli, then `gemini` to log in (or set GEMINI_API_KEY)"
+    retries_itself = True  # up to 10 attempts with backoff (settings: general.maxAttempts)
 
     def build_argv(
         self, prompt: str, *, thread_id: str | None = None, model: str | None = None, cwd: Path | str
@@ -135,6 +141,9 @@ class GeminiAdapter(AgentAdapter):
         if thread_id:
             argv += ["--resume", "latest"]
         return argv
+
+    def extra_env(self, prompt: str) -> dict[str, str]:
+        return {"GEMINI_CLI_TRUST_WORKSPACE": "true"} if self.allow_all else {}
 
     def new_parser(self) -> StreamParser:
         return GeminiParser()

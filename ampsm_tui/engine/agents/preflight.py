@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import AmpsmError, ErrorCode
 from ..secrets import redact
+from .base import strip_ansi
 
 if TYPE_CHECKING:
     from .base import AgentAdapter
@@ -41,8 +43,19 @@ def resolve_binary(
     raise AmpsmError(ErrorCode.AGENT, f"{adapter.name}: `{binary}` not found on PATH{hint}")
 
 
+_VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z][0-9A-Za-z.-]*)?)")
+
+
+def parse_version(stdout: str) -> str | None:
+    """The first version number in what `--version` printed on stdout (`codex-cli 0.171.0`,
+    `2.1.332 (Claude Code)`). Warnings go to stderr and are never taken for the version."""
+    m = _VERSION.search(stdout)
+    return m.group(1) if m else None
+
+
 def binary_version(path: str) -> str:
-    """First line of `PATH --version`; E002 when it fails or hangs (its process group is killed)."""
+    """The version `PATH --version` prints on stdout; E002 when it fails or hangs (a probe that does
+    not answer is a failure, and its process group is killed)."""
     try:
         key = (path, os.stat(path).st_mtime)
     except OSError:
@@ -54,25 +67,26 @@ def binary_version(path: str) -> str:
             [path, "--version"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
     except OSError as exc:
         raise AmpsmError(ErrorCode.AGENT, f"cannot run `{path} --version`: {exc}") from None
     try:
-        out, _ = proc.communicate(timeout=VERSION_TIMEOUT_S)
+        out, err = proc.communicate(timeout=VERSION_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        proc.wait()
+        proc.communicate()
         raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` did not answer within {VERSION_TIMEOUT_S:g}s") from None
-    text = redact(out.decode("utf-8", "replace")).strip()
+    text = strip_ansi(redact(out.decode("utf-8", "replace"))).strip()
     if proc.returncode != 0:
-        last = text.splitlines()[-1] if text else ""
+        both = (text + "\n" + strip_ansi(redact(err.decode("utf-8", "replace")))).strip()
+        last = both.splitlines()[-1] if both else ""
         raise AmpsmError(ErrorCode.AGENT, f"`{path} --version` failed (exit {proc.returncode}): {last}")
-    version = (text.splitlines() or ["(no version printed)"])[0][:120]
+    version = parse_version(text) or (text.splitlines() or ["(no version printed)"])[0][:120]
     _versions[key] = version
     return version
 

@@ -1,16 +1,25 @@
-"""Tokens to dollars for agents that report no cost (Amp, Codex, Gemini; Claude reports its own).
+"""Tokens to dollars for turns whose agent reported no cost (Amp, Codex, Gemini).
 
-Prices are dollars per million tokens, from the vendors' public price lists; the config's `pricing`
-section overrides or extends them (same keys: input, output, cache_read, cache_write). A model that is
-in neither gives None, shown as "unpriced" — never $0 (lesson 22).
+Prices come from `genai-prices` (maintained by Pydantic, it ships a snapshot of the vendors' price
+lists, so it works offline and is updated with the package) rather than a hand-kept table that falls
+behind the agents' default models. The config's `pricing` section still wins (same keys: input, output,
+cache_read, cache_write, $/M tokens), for a private model or a negotiated rate. A model neither knows
+gives None, shown as "unpriced" — never $0 (lesson 22).
+
+Model names are normalised first: agents report the same model in several spellings between turns
+(`claude-opus-4-8[1m]` with the context-window tag, `openai/gpt-5` with a provider prefix).
 
 Amp's stream names no model (its mode picks one server-side), so Amp turns are priced as `amp`, or
-`amp:<mode>` when a mode was chosen, both falling back to the `amp` entry: Claude Sonnet-class rates,
-Amp's default model family. Put `amp:ultra` (or `amp`) under `pricing` in the config to change it.
+`amp:<mode>`: both fall back to Claude Sonnet 4.5's rates, Amp's default model family. Put `amp` (or
+`amp:ultra`) under `pricing` in the config to change it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..config import Price
@@ -18,60 +27,88 @@ from ..config import Price
 if TYPE_CHECKING:
     from .base import Usage
 
-_SONNET = Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75)
+log = logging.getLogger(__name__)
 
-DEFAULT_PRICES: dict[str, Price] = {
-    # Anthropic
-    "claude-opus-4-5": Price(input=5.0, output=25.0, cache_read=0.50, cache_write=6.25),
-    "claude-opus-4-1": Price(input=15.0, output=75.0, cache_read=1.50, cache_write=18.75),
-    "claude-opus-4": Price(input=15.0, output=75.0, cache_read=1.50, cache_write=18.75),
-    "claude-sonnet-4-5": _SONNET,
-    "claude-sonnet-4": _SONNET,
-    "claude-3-7-sonnet": _SONNET,
-    "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_read=0.10, cache_write=1.25),
-    "claude-3-5-haiku": Price(input=0.80, output=4.0, cache_read=0.08, cache_write=1.0),
-    # Amp (see the module docstring)
-    "amp": _SONNET,
-    # OpenAI (cached input is a discounted read; no separate write price)
-    "gpt-5.1-codex": Price(input=1.25, output=10.0, cache_read=0.125),
-    "gpt-5.1": Price(input=1.25, output=10.0, cache_read=0.125),
-    "gpt-5-codex": Price(input=1.25, output=10.0, cache_read=0.125),
-    "gpt-5-mini": Price(input=0.25, output=2.0, cache_read=0.025),
-    "gpt-5-nano": Price(input=0.05, output=0.40, cache_read=0.005),
-    "gpt-5": Price(input=1.25, output=10.0, cache_read=0.125),
-    "gpt-4.1": Price(input=2.0, output=8.0, cache_read=0.50),
-    "o4-mini": Price(input=1.10, output=4.40, cache_read=0.275),
-    # Google (prompts up to 200k tokens)
-    "gemini-2.5-pro": Price(input=1.25, output=10.0, cache_read=0.31),
-    "gemini-2.5-flash-lite": Price(input=0.10, output=0.40, cache_read=0.025),
-    "gemini-2.5-flash": Price(input=0.30, output=2.50, cache_read=0.075),
-}
+#: what `amp` and `amp:<mode>` are priced as when the config says nothing
+AMP_PRICED_AS = "claude-sonnet-4-5"
+
+_TAG = re.compile(r"\[[^\]]*\]$")
+
+
+def normalize_model(model: str | None) -> str | None:
+    """One spelling per model: no `[1m]`-style tag, no `provider/` prefix, lower case, trimmed."""
+    if not model:
+        return None
+    name = _TAG.sub("", model.strip()).strip()
+    if "/" in name:
+        name = name.rsplit("/", 1)[1]
+    return name.lower() or None
+
+
+def _override(name: str, overrides: dict[str, Price] | None) -> Price | None:
+    """The config's entry: exact name, else the longest key that is a prefix at a separator."""
+    if not overrides:
+        return None
+    table = {k.strip().lower(): v for k, v in overrides.items()}
+    if name in table:
+        return table[name]
+    best: tuple[int, Price] | None = None
+    for key, price in table.items():
+        if (
+            name.startswith(key)
+            and name[len(key) : len(key) + 1] in ("-", ":", "@", ".")
+            and (best is None or len(key) > best[0])
+        ):
+            best = (len(key), price)
+    return best[1] if best else None
+
+
+def _aliased(name: str) -> str:
+    return AMP_PRICED_AS if name == "amp" or name.startswith("amp:") else name
+
+
+@lru_cache(maxsize=256)
+def _registry_price(name: str) -> Price | None:
+    """Per-million rates of `name` at its base tier, from genai-prices; None when it is unknown."""
+    try:
+        from genai_prices import Usage as GUsage
+        from genai_prices import calc_price
+    except ImportError:  # pragma: no cover - a declared dependency
+        log.warning("genai-prices is not installed: every model is unpriced")
+        return None
+
+    def rate(**counts: int) -> float:
+        total = counts.get("input_tokens", 0)
+        usage = GUsage(
+            input_tokens=total,
+            output_tokens=counts.get("output_tokens", 0),
+            cache_read_tokens=counts.get("cache_read_tokens", 0),
+            cache_write_tokens=counts.get("cache_write_tokens", 0),
+        )
+        return float(calc_price(usage, name).total_price * Decimal(1_000_000) / Decimal(1_000))
+
+    try:
+        return Price(
+            input=rate(input_tokens=1000),
+            output=rate(output_tokens=1000),
+            cache_read=rate(input_tokens=1000, cache_read_tokens=1000),
+            cache_write=rate(input_tokens=1000, cache_write_tokens=1000),
+        )
+    except (LookupError, ValueError):
+        return None
 
 
 def lookup_price(model: str | None, overrides: dict[str, Price] | None = None) -> Price | None:
-    """Exact name first (config, then defaults), then the longest known prefix, so a dated
-    `claude-sonnet-4-5-20250929` or `amp:high` finds its family. Unknown -> None."""
-    if not model:
+    """The config's entry for the model (or its family), else genai-prices' rates. Unknown -> None."""
+    name = normalize_model(model)
+    if not name:
         return None
-    tables = [overrides or {}, DEFAULT_PRICES]
-    name = model.strip().lower()
-    for table in tables:
-        for key, price in table.items():
-            if key.lower() == name:
-                return price
-    for table in tables:
-        best: tuple[int, Price] | None = None
-        for key, price in table.items():
-            k = key.lower()
-            if (
-                name.startswith(k)
-                and name[len(k) : len(k) + 1] in ("-", ":", "@", "/", ".")
-                and (best is None or len(k) > best[0])
-            ):
-                best = (len(k), price)
-        if best is not None:
-            return best[1]
-    return None
+    found = _override(name, overrides)
+    if found is None and name.startswith("amp:"):
+        found = _override("amp", overrides)
+    if found is not None:
+        return found
+    return _registry_price(_aliased(name))
 
 
 def price_usage(model: str | None, usage: Usage, overrides: dict[str, Price] | None = None) -> float | None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -28,8 +30,8 @@ from ..config import Config
 from ..errors import AmpsmError, ErrorCode
 from ..fsperm import private_dir
 from ..models import IterationStatus
-from ..secrets import KEY_VARIABLES, REDACTED, get_api_key, redact
-from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error
+from ..secrets import KEY_VARIABLES, Redactor, get_api_key
+from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error, strip_ansi
 from .preflight import check_agent, resolve_binary
 
 log = logging.getLogger(__name__)
@@ -113,19 +115,37 @@ def raw_log_path(config: Config, session_id: str, iteration: int, attempt: int =
     return config.streams_dir / session_id / f"{iteration:04d}{suffix}.jsonl"
 
 
+_STREAM_NAME = re.compile(r"^(\d+)(?:\.attempt(\d+))?\.jsonl$")
+
+
+def earlier_streams(path: Path) -> list[Path]:
+    """The raw streams written before `path` in its session's folder, oldest first
+    (`0001.jsonl`, `0001.attempt2.jsonl`, `0002.jsonl`, ...)."""
+
+    def order(p: Path) -> tuple[int, int] | None:
+        m = _STREAM_NAME.match(p.name)
+        return (int(m.group(1)), int(m.group(2) or 1)) if m else None
+
+    mine = order(path)
+    if mine is None or not path.parent.is_dir():
+        return []
+    found = [(o, p) for p in path.parent.iterdir() if (o := order(p)) is not None and o < mine]
+    return [p for _, p in sorted(found)]
+
+
 class _Redactor:
-    """`secrets.redact` plus the key values given to this agent's environment (a keyring key the
-    agent got is not in our own environment, so `redact` alone would not know it)."""
+    """One `secrets.Redactor` for the whole turn: the patterns, our own key values and the key values
+    given to this agent's environment (a keyring key the agent got is not in our own environment),
+    compiled once; nothing is looked up per line."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        values = {env[name] for name in KEY_VARIABLES if len(env.get(name) or "") >= 6}
-        self.values = sorted(values, key=len, reverse=True)
+        values = [env.get(name) or "" for name in KEY_VARIABLES]
+        values += [os.environ.get(name) or "" for name in KEY_VARIABLES]
+        self._redact = Redactor(values)
+        self.values = self._redact.values
 
     def __call__(self, text: str) -> str:
-        for value in self.values:
-            if value in text:
-                text = text.replace(value, REDACTED)
-        return redact(text)
+        return self._redact(text)
 
 
 def _open_private(path: Path) -> IO[str]:
@@ -164,13 +184,30 @@ class LineSplitter:
             start = nl + 1
         del self._pending[:start]
         if len(self._pending) > self._max:
-            lines.append(_decode(self._pending))
-            self._pending.clear()
+            # Cut where no key can straddle the cut (each piece is redacted on its own): after the
+            # last byte in the final CUT_OVERLAP bytes that cannot be part of a token.
+            cut = _safe_cut(self._pending, len(self._pending) - CUT_OVERLAP)
+            lines.append(_decode(self._pending[:cut]))
+            del self._pending[:cut]
         return lines
 
     def close(self) -> list[str]:
         rest, self._pending = self._pending, bytearray()
         return [_decode(rest)] if rest else []
+
+
+#: how far back from a forced cut to look for a place between tokens (keys are far shorter)
+CUT_OVERLAP = 64 * 1024
+_TOKEN_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.~+/=%")
+
+
+def _safe_cut(data: bytes | bytearray, start: int) -> int:
+    """Index just after the last non-token byte at or after `start` (so no token is split), or
+    the end when there is none (a 64 KiB run of token characters is cut where it is)."""
+    for i in range(len(data) - 1, max(start, 0) - 1, -1):
+        if data[i] < 0x80 and data[i] not in _TOKEN_BYTES:  # ASCII: never inside a UTF-8 character
+            return i + 1
+    return len(data)
 
 
 def _decode(raw: bytes | bytearray) -> str:
@@ -200,6 +237,31 @@ def _group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def agent_alive(pgid: int | None, started_at: float | None) -> bool:
+    """Is the agent recorded as (pid, start time) still there, or anything of its process group?
+    The leader is checked by pid and start time (a reused pid is not our agent); once the leader
+    is gone, a live member of its group (the agent's pid is the group id) still counts."""
+    from ..procinfo import same_process
+
+    if not pgid:
+        return False
+    if same_process(pgid, started_at) and not _zombie(pgid):  # a zombie is dead, only not reaped yet
+        return True
+    from ..procinfo import pid_alive
+
+    if pid_alive(pgid):  # the pid now belongs to another process: the group id is not ours either
+        return False
+    return _group_alive(pgid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] in ("Z", "X")
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -255,7 +317,51 @@ async def run_agent(
     Cancelling the awaiting task ends the agent's process group before the cancel propagates.
     """
     argv = adapter.build_argv(prompt, thread_id=thread_id, model=model, cwd=cwd)
+    adapter.resume_from(earlier_streams(raw_log_path) if raw_log_path is not None else [], thread_id)
     child_env = await _agent_env(adapter, prompt, env)
+    prompt_file = _write_prompt_file(adapter, prompt, child_env)
+    try:
+        return await _run_agent(adapter, prompt, argv, child_env, cwd=cwd, model=model, timeout=timeout,
+                                config=config, raw_log_path=raw_log_path, buffer_size=buffer_size,
+                                on_event=on_event, on_start=on_start, kill_grace_s=kill_grace_s)  # fmt: skip
+    finally:
+        if prompt_file is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(prompt_file)
+
+
+def _write_prompt_file(adapter: AgentAdapter, prompt: str, child_env: dict[str, str]) -> str | None:
+    """The prompt in a private temporary file (0600, outside the worktree so it is never committed),
+    named in the adapter's `prompt_file_env` variable: a prompt too long for the environment still
+    reaches a program that reads a file."""
+    var = getattr(adapter, "prompt_file_env", None)
+    if not var:
+        return None
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="ampsm-prompt-", suffix=".txt")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(prompt.encode("utf-8", "surrogateescape"))
+    child_env[var] = name
+    return name
+
+
+async def _run_agent(
+    adapter: AgentAdapter,
+    prompt: str,
+    argv: list[str],
+    child_env: dict[str, str],
+    *,
+    cwd: Path | str,
+    model: str | None,
+    timeout: float | None,
+    config: Config | None,
+    raw_log_path: Path | None,
+    buffer_size: int | None,
+    on_event: OnEvent | None,
+    on_start: OnStart | None,
+    kill_grace_s: float,
+) -> AgentRunResult:
     argv[0] = resolve_binary(argv[0], adapter, path=child_env.get("PATH"), cwd=cwd)
     red = _Redactor(child_env)
     stdin_data = adapter.stdin_data(prompt)
@@ -274,6 +380,13 @@ async def run_agent(
             start_new_session=True,
         )
     except OSError as exc:
+        if exc.errno == errno.E2BIG:  # not the agent's fault: the arguments/environment were too big
+            raise AmpsmError(
+                ErrorCode.AGENT,
+                f"{adapter.name}: the prompt ({len(prompt.encode('utf-8', 'replace'))} bytes) is too long for a"
+                " command line or environment variable (Linux allows 128 KiB per string); use --agent command,"
+                " which reads it from stdin or $AMPSM_PROMPT_FILE",
+            ) from None
         raise AmpsmError(ErrorCode.AGENT, f"{adapter.name}: cannot start `{argv[0]}`: {exc}") from None
 
     state = _TurnState()
@@ -479,6 +592,7 @@ def _result(
 
 
 def _last_line(text: str) -> str | None:
+    text = strip_ansi(text)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:500] if lines else None
 

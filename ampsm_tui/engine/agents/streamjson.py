@@ -156,6 +156,16 @@ class StreamJsonParser(StreamParser):
             text = error if isinstance(error, str) else ""
         usage = obj.get("usage")
         cost = obj.get("total_cost_usd")
+        # On `--resume`, Claude Code restores the session's cost and per-model counters, so
+        # `total_cost_usd` and `modelUsage` are the whole thread's; `usage` and
+        # `model_usage_since_last_result` are this turn's. The turn's own figure wins when given.
+        per_turn = obj.get("model_usage_since_last_result")
+        model_usage = per_turn if isinstance(per_turn, dict) and per_turn else obj.get("modelUsage")
+        if isinstance(per_turn, dict) and per_turn:
+            costs = [m.get("costUSD") for m in per_turn.values() if isinstance(m, dict)]
+            numbers = [float(c) for c in costs if isinstance(c, int | float) and not isinstance(c, bool)]
+            if numbers and len(numbers) == len(costs):
+                cost = sum(numbers)
         if isinstance(usage, dict):
             events.append(
                 UsageEvent(
@@ -165,7 +175,7 @@ class StreamJsonParser(StreamParser):
                     cache_creation_tokens=as_int(usage.get("cache_creation_input_tokens")),
                     cache_read_tokens=as_int(usage.get("cache_read_input_tokens")),
                     cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
-                    model=_single_model(obj.get("modelUsage")),
+                    model=_single_model(model_usage),
                 )
             )
         if not ok:

@@ -8,10 +8,13 @@ tests that time out, or a missing repository write no `report.json` (the summary
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +27,9 @@ from ..git.locks import RepoLock
 from . import markers as m
 from . import proc
 from .dataset import Instance
+from .envs import SYSTEM_COMMAND, EnvError, EnvManager, make_overlay, overlay_env, plan_for, spec_for
 from .grading import get_eval_report, get_eval_report_official, official_available
-from .patches import changed_files, test_directives
+from .patches import changed_files, modified_files, official_test_directives
 from .predictions import Prediction, model_dir_name
 from .repos import RepoMissing, resolve_repo
 
@@ -113,10 +117,15 @@ class Evaluator:
         timeout: float | None = 1800.0,
         grader: Grader = "local",
         on_step: Callable[[str, str], None] | None = None,
+        envs: EnvManager | None = None,
     ) -> None:
         self.report_dir = Path(report_dir).resolve()
         self.run_id = run_id
         self.repos_dir = Path(repos_dir).expanduser() if repos_dir else None
+        #: --env-cmd given: the user's python runs every row (custom benchmarks, prepared envs);
+        #: otherwise rows with an official spec get a built environment.
+        self.env_cmd_given = bool(env_cmd)
+        self.envs = envs or EnvManager()
         if env_cmd is None or env_cmd == "":
             self.env_cmd = [sys.executable]
         elif isinstance(env_cmd, str):
@@ -188,6 +197,7 @@ class Evaluator:
             outcome.reason = f"evaluation failed: {type(exc).__name__}: {exc}"
             log.write(f"Error in evaluating model for {instance.instance_id}: {exc!r}")
         outcome.timings["total_s"] = time.perf_counter() - started
+        log.write("Timings: " + json.dumps({k: round(v, 3) for k, v in outcome.timings.items()}))
         log.write(f"Result: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
         return outcome
 
@@ -219,20 +229,36 @@ class Evaluator:
             )
         outcome.timings["worktree_s"] = time.perf_counter() - t0
         try:
-            await self._evaluate_in(tree, instance, prediction, log, outcome)
+            await self._evaluate_in(tree, instance, prediction, log, outcome, repo)
         finally:
             t1 = time.perf_counter()
+            # the tree (and the instance's venv) deleted outside the lock, then the worktree's
+            # record pruned under it: `worktree remove` would scan a large tree while holding the
+            # lock that the other workers need to create theirs
+            await asyncio.to_thread(shutil.rmtree, holder, True)
             async with _repo_lock(repo):
-                await proc.git("worktree", "remove", "--force", str(tree), cwd=repo)
-                shutil.rmtree(holder, ignore_errors=True)
                 await proc.git("worktree", "prune", cwd=repo)
             outcome.timings["cleanup_s"] = time.perf_counter() - t1
 
     async def _evaluate_in(
-        self, tree: Path, instance: Instance, prediction: Prediction, log: _InstanceLog, outcome: EvalOutcome
+        self,
+        tree: Path,
+        instance: Instance,
+        prediction: Prediction,
+        log: _InstanceLog,
+        outcome: EvalOutcome,
+        repo: Path | None = None,
     ) -> None:
         assert outcome.log_dir is not None
         log_dir = outcome.log_dir
+        check = instance.extra.get("check")
+        spec = None if check else spec_for(instance)
+        overlay: tuple[Path, dict[str, str]] | None = None
+        if spec is not None and self.env_cmd_given:  # the user's python is the testbed: no build
+            log.write(f"Environment: --env-cmd {shlex.join(self.env_cmd)} (the spec's environment is not built)")
+            overlay = (tree.parent, self._test_env())
+        elif spec is not None:
+            overlay = await self._prepare_env(tree, instance, spec, log, outcome, repo)
         t0 = time.perf_counter()
         self._step(instance.instance_id, "apply")
         patch_file = log_dir / m.LOG_PATCH
@@ -245,12 +271,15 @@ class Evaluator:
         t1 = time.perf_counter()
         self._step(instance.instance_id, "tests")
         output_path = log_dir / m.LOG_TEST_OUTPUT
-        check = instance.extra.get("check")
         exit_code: int | None = None
         if check:
             text, timed_out, exit_code = await self._run_check(tree, [str(a) for a in check])
         elif instance.eval_script:
-            text, timed_out = await self._run_eval_script(tree, instance, log_dir)
+            text, timed_out = await self._run_eval_script(
+                tree, instance, log_dir, overlay[1] if overlay else self._test_env()
+            )
+        elif spec is not None and overlay is not None:
+            text, timed_out = await self._run_spec(tree, instance, spec, log_dir, overlay[1], log)
         else:
             text, timed_out = await self._run_pytest(tree, instance)
         if timed_out:
@@ -302,7 +331,7 @@ class Evaluator:
 
     def _test_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        for name in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "VIRTUAL_ENV"):
+        for name in ("PYTHONHOME", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "VIRTUAL_ENV"):
             env.pop(name, None)
         first = Path(self.env_cmd[0])
         if first.parent != Path(""):  # a python by path: its bin dir first, so `python`/`pytest` are its own
@@ -318,17 +347,13 @@ class Evaluator:
         if existing:
             res = await proc.git("checkout", base, "--", *existing, cwd=tree)
             lines.append(f"+ git checkout {base} {' '.join(existing)}\n{res.output}")
-        for change in changes:  # new test files the model may have created too
-            if change.old is None and change.new and (tree / change.new).exists():
-                (tree / change.new).unlink()
-                lines.append(f"+ rm -f {change.new}")
         if instance.test_patch.strip():
+            # as the official script: a test_patch that does not apply (e.g. over a test file the
+            # model created) is logged and the tests run anyway; files the model made are kept
             res = await proc.git("apply", "-v", "-", cwd=tree, stdin=instance.test_patch.encode())
             lines.append(f"+ git apply -v - <<'EOF_114329324912'\n{res.output}")
-            if not res.ok:
-                raise EvalError(f"test_patch did not apply: {_tail(res.output)}")
-        directives = test_directives(instance.test_patch)
-        argv = [*self.env_cmd, "-m", "pytest", "--no-header", "-rA", "--tb=no", "-p", "no:cacheprovider", *directives]
+        directives = official_test_directives(instance.repo, instance.test_patch)
+        argv = [*self.env_cmd, "-m", "pytest", "-rA", "--tb=no", "-p", "no:cacheprovider", *directives]
         lines.append(f"+ : '{m.START_TEST_OUTPUT}'")
         lines.append("+ " + shlex.join(argv))
         res = await proc.run(argv, cwd=tree, timeout=self.timeout, env=self._test_env())
@@ -352,14 +377,134 @@ class Evaluator:
         text = f"{head}{res.output.rstrip()}\n+ : '{m.END_TEST_OUTPUT}'\n{m.TEST_EXIT_CODE}: {res.returncode}\n"
         return text, False, res.returncode
 
-    async def _run_eval_script(self, tree: Path, instance: Instance, log_dir: Path) -> tuple[str, bool]:
-        """The instance's own eval script, with the container path `/testbed` mapped to the worktree."""
+    async def _run_eval_script(
+        self, tree: Path, instance: Instance, log_dir: Path, env: dict[str, str]
+    ) -> tuple[str, bool]:
+        """The instance's own eval script (5.x rows), with the container path `/testbed` mapped to
+        the worktree and the container's conda activation replaced by the environment given."""
         script = (instance.eval_script or "").replace("/testbed", str(tree))
-        script = record_test_exit_code(script)
+        kept = [line for line in script.split("\n") if not _CONDA_ACTIVATION.match(line)]
+        script = record_test_exit_code("\n".join(kept))
         eval_file = log_dir / m.LOG_EVAL_SCRIPT
         eval_file.write_text(script, encoding="utf-8")
-        res = await proc.run(["bash", str(eval_file)], cwd=tree, timeout=self.timeout, env=self._test_env())
+        res = await proc.run(["bash", str(eval_file)], cwd=tree, timeout=self.timeout, env=env)
         return res.output, res.timed_out
+
+    # -- official specs ---------------------------------------------------------------------
+
+    async def _prepare_env(
+        self,
+        tree: Path,
+        instance: Instance,
+        spec: dict[str, Any],
+        log: _InstanceLog,
+        outcome: EvalOutcome,
+        repo: Path | None,
+    ) -> tuple[Path, dict[str, str]]:
+        """The (cached) environment of the row's repo/version, an overlay venv of this instance's
+        own on it, then the spec's repository-local pre_install steps committed as the official
+        image does (so the model patch and `git diff` see them as the base)."""
+        t0 = time.perf_counter()
+        self._step(instance.instance_id, "env")
+        try:
+            plan = await plan_for(instance, repo)
+            env, built = await self.envs.ensure(plan, log.write)
+        except EnvError as exc:
+            raise EvalError(str(exc)) from None
+        outcome.timings["env_s"] = time.perf_counter() - t0
+        outcome.timings["env_built"] = 1.0 if built else 0.0
+        log.write(f"Environment: {env.path} (Python {env.python_version}, {'built now' if built else 'cached'})")
+        t1 = time.perf_counter()
+        overlay = tree.parent / "venv"
+        if overlay.exists():
+            shutil.rmtree(overlay)
+        try:
+            await make_overlay(env, overlay)
+        except EnvError as exc:
+            raise EvalError(str(exc)) from None
+        outcome.timings["overlay_s"] = time.perf_counter() - t1
+        env_vars = overlay_env(overlay, env)
+        pre = [str(c) for c in spec.get("pre_install", []) or []]
+        if pre:
+            lines = ["set -uxo pipefail", f"cd {shlex.quote(str(tree))}"]
+            for cmd in pre:
+                if SYSTEM_COMMAND.search(cmd):
+                    log.write(f"pre_install step skipped (changes the machine, not the repository): {cmd}")
+                    continue
+                lines.append(cmd)
+            if len(lines) > 2:
+                res = await proc.run(["bash", "-c", "\n".join(lines)], cwd=tree, timeout=600, env=env_vars)
+                log.write(f"pre_install:\n{res.output}")
+                await proc.git(
+                    "-c", "user.email=setup@swebench.config", "-c", "user.name=SWE-bench",
+                    "commit", "--no-verify", "--allow-empty", "-qam", "SWE-bench", cwd=tree,
+                )  # fmt: skip
+        return overlay, env_vars
+
+    async def _run_spec(
+        self,
+        tree: Path,
+        instance: Instance,
+        spec: dict[str, Any],
+        log_dir: Path,
+        env: dict[str, str],
+        log: _InstanceLog,
+    ) -> tuple[str, bool]:
+        """The official eval script (`make_eval_script_list_py`), run by bash in the overlay venv:
+        the spec's install, the test files reset, the test_patch applied (a failure is logged and
+        the tests run anyway, as there), the spec's test_cmd on the official directives."""
+        base = shlex.quote(instance.base_commit)
+        test_files = " ".join(shlex.quote(f) for f in modified_files(instance.test_patch))
+        reset = f"git checkout {base} {test_files}"
+        directives = official_test_directives(instance.repo, instance.test_patch)
+        test_command = " ".join([str(spec["test_cmd"]), *(shlex.quote(d) for d in directives)])
+        lines = ["#!/bin/bash", "set -uxo pipefail"]
+        for cmd in [str(c) for c in spec.get("eval_commands", []) or []]:
+            if SYSTEM_COMMAND.search(cmd):
+                log.write(f"eval command skipped (changes the machine, not the repository): {cmd}")
+                continue
+            lines.append(_portable_locale(cmd))
+        lines += [
+            f"cd {shlex.quote(str(tree))}",
+            "git status",
+            "git show",
+            f"git -c core.fileMode=false diff {base}",
+        ]
+        if spec.get("install"):
+            lines.append(str(spec["install"]))
+        lines += [
+            reset,
+            f"git apply -v - <<'{_HEREDOC}'\n{instance.test_patch}\n{_HEREDOC}",
+            f": '{m.START_TEST_OUTPUT}'",
+            test_command,
+            f": '{m.END_TEST_OUTPUT}'",
+            reset,
+        ]
+        script = record_test_exit_code("\n".join(lines) + "\n")
+        eval_file = log_dir / m.LOG_EVAL_SCRIPT
+        eval_file.write_text(script, encoding="utf-8")
+        res = await proc.run(["bash", str(eval_file)], cwd=tree, timeout=self.timeout, env=env)
+        return res.output, res.timed_out
+
+
+_HEREDOC = "EOF_114329324912"
+_CONDA_ACTIVATION = re.compile(r"^\s*(?:source\s+/opt/miniconda3/bin/activate|conda\s+activate\b)")
+
+
+def _available_locales() -> set[str]:
+    try:
+        res = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {x.strip().lower().replace("-", "") for x in res.stdout.split()}
+
+
+def _portable_locale(cmd: str) -> str:
+    """The spec's `export LANG=en_US.UTF-8` where that locale was generated in the image: the
+    host may lack it (generating it changes the machine), and C.UTF-8 gives the same results."""
+    if "en_US.UTF-8" in cmd and "en_us.utf8" not in _available_locales():
+        return cmd.replace("en_US.UTF-8", "C.UTF-8").replace("en_US:en", "C.UTF-8")
+    return cmd
 
 
 def _check_report(instance_id: str, exit_code: int | None) -> dict[str, Any]:

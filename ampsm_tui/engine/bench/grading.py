@@ -15,6 +15,7 @@ from . import markers as m
 from .dataset import Instance
 from .log_parsers import TestStatus, get_parser
 from .predictions import Prediction
+from .swebench_specs import MAP_REPO_TO_PARSER
 
 SUITE_RAN = re.compile(
     r"Executed [1-9]\d* of \d+"
@@ -89,6 +90,12 @@ def test_failed(case: str, sm: dict[str, str]) -> bool:
 test_passed.__test__ = False  # type: ignore[attr-defined]
 test_maintained.__test__ = False  # type: ignore[attr-defined]
 test_failed.__test__ = False  # type: ignore[attr-defined]
+
+
+def parser_for(instance: Instance) -> str:
+    """The row's own `log_parser` (5.x rows), else the official parser of its repo (so django
+    rows get parse_log_django without saying so), else pytest's."""
+    return instance.log_parser or MAP_REPO_TO_PARSER.get(instance.repo) or "parse_log_pytest"
 
 
 def get_logs_eval(content: str, log_parser: str | None) -> tuple[dict[str, str], bool]:
@@ -173,7 +180,7 @@ def get_eval_report(instance: Instance, prediction: Prediction, test_output: str
         entry["patch_is_None"] = True
         return report
     entry["patch_exists"] = True
-    status_map, found = get_logs_eval(test_output, instance.log_parser)
+    status_map, found = get_logs_eval(test_output, parser_for(instance))
     if not found:
         classification = classify_text(test_output)
         if classification:
@@ -212,7 +219,7 @@ def get_eval_report_official(
         version=instance.version,
         FAIL_TO_PASS=instance.FAIL_TO_PASS,
         PASS_TO_PASS=instance.PASS_TO_PASS,
-        log_parser=instance.log_parser or "parse_log_pytest",
+        log_parser=parser_for(instance),
         eval_type=instance.eval_type or "pass_and_fail",
     )
     pred = prediction.model_dump(mode="json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .markers import NON_TEST_EXTS
@@ -51,3 +52,23 @@ def test_directives(test_patch: str) -> list[str]:
 
 
 test_directives.__test__ = False  # type: ignore[attr-defined]
+
+
+_DIFF_GIT = re.compile(r"diff --git a/.* b/(.*)")
+
+
+def official_test_directives(repo: str, test_patch: str) -> list[str]:
+    """The official `get_test_directives`: the `b/` paths of the test_patch's `diff --git` lines
+    minus non-test files; for django, module names (`tests/` and `.py` dropped, `/` -> `.`)."""
+    if repo == "swe-bench/humaneval":
+        return ["test.py"]
+    directives = [d for d in _DIFF_GIT.findall(test_patch) if not any(d.endswith(ext) for ext in NON_TEST_EXTS)]
+    if repo == "django/django":
+        directives = [d.removesuffix(".py").removeprefix("tests/").replace("/", ".") for d in directives]
+    return directives
+
+
+def modified_files(patch: str) -> list[str]:
+    """The official `get_modified_files`: files the patch changes that exist before it (the
+    ones the eval script resets to base_commit)."""
+    return [c.old for c in changed_files(patch) if c.old]

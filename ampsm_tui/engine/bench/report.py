@@ -24,7 +24,11 @@ UNPRICED = "unpriced"
 
 
 def summarize(
-    predictions: Mapping[str, Prediction], dataset: Iterable[Instance], run_id: str, report_dir: Path
+    predictions: Mapping[str, Prediction],
+    dataset: Iterable[Instance],
+    run_id: str,
+    report_dir: Path,
+    error_reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the official harness computes, from the same files: report.json present → completed
     (resolved or not); absent → error; empty patch → empty; no prediction → incomplete."""
@@ -92,6 +96,9 @@ def summarize(
         "ambiguous_failure_ids": sorted(ambiguous),
         "failure_reasons": dict(sorted(reasons.items())),
         "error_ids": sorted(errors),
+        # ampsm's addition: why each errored instance has no report.json (no interpreter, the
+        # environment's pip error, patch did not apply, repository missing, ...)
+        "error_reasons": {iid: (error_reasons or {}).get(iid, "") for iid in sorted(errors)},
         "schema_version": 2,
     }
 
@@ -101,10 +108,14 @@ def summary_path(report_dir: Path, model_name_or_path: str, run_id: str) -> Path
 
 
 def write_summary(
-    predictions: Mapping[str, Prediction], dataset: Iterable[Instance], run_id: str, report_dir: Path
+    predictions: Mapping[str, Prediction],
+    dataset: Iterable[Instance],
+    run_id: str,
+    report_dir: Path,
+    reasons: Mapping[str, str] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """All predictions here are of one model (one summary per model, as the official harness)."""
-    summary = summarize(predictions, dataset, run_id, report_dir)
+    summary = summarize(predictions, dataset, run_id, report_dir, reasons)
     model = next(iter(predictions.values())).model_name_or_path if predictions else "None"
     path = summary_path(report_dir, model, run_id)
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -260,3 +271,31 @@ def to_csv(rows: list[LeaderRow]) -> str:
             [" ".join(v) if isinstance(v := getattr(r, k), list) else ("" if v is None else v) for k, _ in COLUMNS]
         )
     return buf.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def instance_reason(row: BenchInstance) -> str:
+    """Why an instance ended as it did, in words: the failing test names, the patch that did not
+    apply, the environment that could not be built (the row's recorded reason)."""
+    status = str(row.status)
+    if status == InstanceStatus.RESOLVED:
+        return ""
+    if status == InstanceStatus.EMPTY:
+        return row.reason or "empty patch (not run)"
+    return row.reason or "-"
+
+
+def instances_markdown(rows: Iterable[BenchInstance]) -> str:
+    """One row per instance under the leaderboard: status, FAIL_TO_PASS / PASS_TO_PASS counts, reason."""
+    head = "| instance | agent/model | status | FAIL_TO_PASS | PASS_TO_PASS | reason |"
+    sep = "|---|---|---|---|---|---|"
+    body = []
+    for r in rows:
+        f2p = f"{r.f2p_passed}/{r.f2p_total}" if r.f2p_total is not None else "-"
+        p2p = f"{r.p2p_passed}/{r.p2p_total}" if r.p2p_total is not None else "-"
+        cells = [r.instance_id, r.model_name_or_path, str(r.status), f2p, p2p, instance_reason(r)]
+        body.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    return "\n".join([head, sep, *body]) + "\n"

@@ -23,6 +23,7 @@ from ..errors import AmpsmError, UsageError
 from ..procinfo import pid_alive
 from . import proc
 from .dataset import Instance, load_dataset
+from .docker import require_docker, run_official
 from .evaluate import EvalOutcome, Evaluator
 from .models import BenchInstance, BenchMode, BenchRun, BenchRunStatus, InstanceStatus
 from .options import AgentSpec, RunOptions
@@ -46,6 +47,10 @@ class RunResult:
     summary_paths: dict[str, Path] = field(default_factory=dict)
     predictions_paths: dict[str, Path] = field(default_factory=dict)
     started: int = 0  # instances worked on by this invocation (the rest were already done)
+
+    @property
+    def errored(self) -> list[BenchInstance]:
+        return [r for r in self.rows if r.status == InstanceStatus.ERROR]
 
 
 def _alive(pid: int | None) -> bool:
@@ -95,6 +100,8 @@ class BenchRunner:
         self.report_dir = Path(options.report_dir).expanduser().resolve()
         self._write_lock = asyncio.Lock()
         self._budget_hit = False
+        #: --grader docker: predictions waiting for the official harness, with their rows
+        self._deferred: list[tuple[BenchInstance, Instance, Prediction, float]] = []
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -199,13 +206,16 @@ class BenchRunner:
         rows = await self._rows(instances, preds)
         by_id = {i.instance_id: i for i in instances}
         todo = [r for r in rows if self.redo or not r.status.finished]
+        docker = self.options.grader == "docker"
+        if docker and self.options.mode != BenchMode.PREDICTIONS_ONLY:
+            require_docker()  # before any agent runs: a clear error, not hours of work then one
         evaluator = Evaluator(
             report_dir=self.report_dir,
             run_id=run.id,
             repos_dir=self.options.repos_dir,
             env_cmd=self.options.env_cmd,
             timeout=self.options.timeout,
-            grader=self.options.grader,  # type: ignore[arg-type]
+            grader="local" if docker else self.options.grader,  # type: ignore[arg-type]
         )
         run_metadata(
             self.report_dir,
@@ -222,6 +232,8 @@ class BenchRunner:
 
         try:
             await asyncio.gather(*(one(r) for r in todo))
+            if self._deferred:
+                await self._grade_with_docker(instances)
             if self._budget_hit:
                 status = BenchRunStatus.STOPPED
         except BaseException:
@@ -269,6 +281,9 @@ class BenchRunner:
                     duration_s=time.perf_counter() - started,
                 )
                 return
+            if self.options.grader == "docker" and not pred.is_empty:
+                self._deferred.append((row, instance, pred, started))
+                return
             t0 = time.perf_counter()
             outcome = await evaluator.evaluate(instance, pred, redo=self.redo)
             await self._finish_eval(
@@ -282,6 +297,35 @@ class BenchRunner:
             message = exc.one_line() if isinstance(exc, AmpsmError) else f"{type(exc).__name__}: {exc}"
             await self._finish(
                 row, status=InstanceStatus.ERROR, reason=message, duration_s=time.perf_counter() - started
+            )
+
+    async def _grade_with_docker(self, instances: list[Instance]) -> None:
+        """The deferred predictions, graded by the official harness in one hand-off."""
+        assert self.run_id is not None
+        deferred, self._deferred = self._deferred, []
+        t0 = time.perf_counter()
+        try:
+            outcomes = await run_official(
+                [d[1] for d in deferred],
+                [d[2] for d in deferred],
+                report_dir=self.report_dir,
+                run_id=self.run_id,
+                workers=self.options.workers,
+                timeout=self.options.timeout,
+            )
+        except Exception as exc:
+            for row, _inst, _pred, started in deferred:
+                await self._finish(
+                    row,
+                    status=InstanceStatus.ERROR,
+                    reason=f"official harness failed: {exc}",
+                    duration_s=time.perf_counter() - started,
+                )
+            return
+        eval_s = (time.perf_counter() - t0) / max(1, len(deferred))
+        for row, _inst, pred, started in deferred:
+            await self._finish_eval(
+                row, outcomes[pred.instance_id], eval_s=eval_s, total_s=time.perf_counter() - started
             )
 
     async def _run_agent(self, row: BenchInstance, instance: Instance, spec: AgentSpec) -> Prediction | None:
@@ -394,7 +438,12 @@ class BenchRunner:
                 write_predictions(path, preds.values())
                 result.predictions_paths[model] = path
             if self.options.mode != BenchMode.PREDICTIONS_ONLY:
-                spath, summary = write_summary(preds, instances, result.run.id, self.report_dir)
+                reasons = {
+                    r.instance_id: r.reason or ""
+                    for r in result.rows
+                    if r.model_name_or_path == model and r.status == InstanceStatus.ERROR
+                }
+                spath, summary = write_summary(preds, instances, result.run.id, self.report_dir, reasons)
                 result.summaries[model] = summary
                 result.summary_paths[model] = spath
 

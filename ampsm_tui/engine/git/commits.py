@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import AmpsmError, ErrorCode
 from .diffs import FileDiff, diff_files, merge_base
 from .locks import RepoLock
-from .repo import BOOKKEEPING_DIR, current_operation
+from .repo import BOOKKEEPING_DIR, current_operation, rev
 from .runner import GitError, git, git_out
 
 SESSION_TRAILER = "Amp-Session"
@@ -74,6 +74,66 @@ async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     return () if res.ok and author.ok else FALLBACK_IDENTITY
 
 
+async def require_own_worktree(wt: Path) -> None:
+    """E004 unless `wt` is itself the top of a git worktree. Without its `.git` file git would find
+    the enclosing repository (the user's checkout) and stage or switch branches there."""
+    res = await git("rev-parse", "--show-toplevel", cwd=wt, check=False)
+    if not res.ok or Path(res.out).resolve() != wt.resolve():
+        raise AmpsmError(
+            ErrorCode.WORKTREE,
+            f"{wt} is no longer a git worktree (its .git file is missing or broken); nothing was committed:"
+            " the files are kept as they are; `git worktree repair` in the main checkout may reconnect it",
+        )
+
+
+def operation_hint(wt: Path, op: str, session_id: str | None = None) -> str:
+    """How to get out of a rebase/merge the worktree was left in."""
+    abort = f"`ampsm abort {session_id}`" if session_id else f"`git -C {wt} {op} --abort`"
+    return f"{abort} puts everything back as before it; or resolve the files and `git -C {wt} {op} --continue`"
+
+
+async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id: str | None = None) -> bool:
+    """The worktree must be on the session branch, outside any rebase/merge, before an agent runs
+    and before its work is committed: otherwise the commit would land elsewhere (or nowhere) and a
+    later merge would merge nothing.
+
+    An agent that moved to a detached HEAD or a branch of its own, built on the session branch, has
+    its commits brought back (the session branch fast-forwards to them and HEAD is attached to it;
+    index and files are untouched). Returns True when that happened. Anything else is E001 (an
+    operation in progress) or E004 naming the branch; nothing is changed then. Call under the lock."""
+    wt = Path(worktree)
+    if not wt.is_dir():
+        raise AmpsmError(ErrorCode.WORKTREE, f"worktree {wt} of branch {branch} is missing")
+    await require_own_worktree(wt)
+    op = await current_operation(wt)
+    if op:
+        raise AmpsmError(
+            ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; {operation_hint(wt, op, session_id)}"
+        )
+    tip = await rev(wt, f"refs/heads/{branch}")
+    if tip is None:
+        raise AmpsmError(
+            ErrorCode.WORKTREE,
+            f"session branch {branch} no longer exists (deleted by hand?); the work in {wt} is kept as it is:"
+            f" recreate it with `git -C {wt} switch -c {branch}`",
+        )
+    head_ref = await git("symbolic-ref", "--quiet", "HEAD", cwd=wt, check=False)
+    if head_ref.ok and head_ref.out == f"refs/heads/{branch}":
+        return False
+    head = await rev(wt, "HEAD")
+    where = head_ref.out.removeprefix("refs/heads/") if head_ref.ok else f"a detached HEAD ({(head or '?')[:10]})"
+    if head is not None and (await git("merge-base", "--is-ancestor", tip, head, cwd=wt, check=False)).ok:
+        await git("update-ref", "-m", f"ampsm: bring back commits made on {where}", f"refs/heads/{branch}", head, tip,
+                  cwd=wt)  # fmt: skip
+        await git("symbolic-ref", "-m", "ampsm: back on the session branch", "HEAD", f"refs/heads/{branch}", cwd=wt)
+        return True
+    raise AmpsmError(
+        ErrorCode.WORKTREE,
+        f"the worktree {wt} is on {where}, not on the session branch {branch}, and {branch} is not part of it;"
+        f" nothing was committed: check it out again with `git -C {wt} switch {branch}`",
+    )
+
+
 async def commit_iteration(
     worktree: Path | str,
     summary: str,
@@ -82,27 +142,49 @@ async def commit_iteration(
     iteration: int,
     prefix: str = "amp:",
     lock_timeout: float = 60.0,
+    branch: str | None = None,
 ) -> CommitResult | None:
     """Stage every change in the worktree (new, modified, deleted, renamed; .gitignore respected;
-    `.ampsm/` never) and commit it; None when there was nothing to commit."""
+    `.ampsm/` never) and commit it; None when there was nothing to commit. With `branch`, the
+    worktree must be on it first (`ensure_session_branch`). Every git failure is an AmpsmError
+    (E001, or E004 for the branch) with git's own message."""
     wt = Path(worktree)
-    async with RepoLock(wt, lock_timeout, purpose=f"commit {session_id}"):
-        op = await current_operation(wt)
-        if op:
-            raise AmpsmError(ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; cannot commit")
-        await git("add", "--all", "--", ".", f":(exclude){BOOKKEEPING_DIR}", cwd=wt)
-        # whatever of ours was staged by someone else goes back out of the index
-        await git("reset", "--quiet", "HEAD", "--", f":(literal){BOOKKEEPING_DIR}", cwd=wt, check=False)
-        if (await git("diff", "--cached", "--quiet", cwd=wt, check=False)).ok:
-            return None
-        files = await diff_files(wt, staged=True)
-        message = iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix)
-        ident = await identity_options(wt)
-        try:
-            await git(*ident, "commit", "--quiet", "--no-verify", "--file=-", cwd=wt, input=message)
-        except GitError as exc:
-            raise AmpsmError(ErrorCode.GIT, f"commit failed in {wt}: {exc}") from exc
-        sha = await git_out("rev-parse", "HEAD", cwd=wt)
+    try:
+        async with RepoLock(wt, lock_timeout, purpose=f"commit {session_id}"):
+            if branch is not None:
+                await ensure_session_branch(wt, branch, session_id=session_id)
+            return await _commit_locked(wt, summary, session_id=session_id, iteration=iteration, prefix=prefix)
+    except GitError as exc:
+        raise AmpsmError(ErrorCode.GIT, f"commit failed in {wt}: {_git_detail(exc)}") from exc
+    except OSError as exc:  # a worktree whose .git file is gone, a full disk under git
+        raise AmpsmError(ErrorCode.GIT, f"commit failed in {wt}: {exc.strerror or exc}") from exc
+
+
+def _git_detail(exc: GitError) -> str:
+    text = (exc.result.stderr or exc.result.stdout).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return " ".join(lines[:3]) if lines else f"git {exc.result.args[0]} exited {exc.result.returncode}"
+
+
+async def _commit_locked(
+    wt: Path, summary: str, *, session_id: str, iteration: int, prefix: str
+) -> CommitResult | None:
+    await require_own_worktree(wt)
+    op = await current_operation(wt)
+    if op:
+        raise AmpsmError(
+            ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; cannot commit: {operation_hint(wt, op)}"
+        )
+    await git("add", "--all", "--", ".", f":(exclude){BOOKKEEPING_DIR}", cwd=wt)
+    # whatever of ours was staged by someone else goes back out of the index
+    await git("reset", "--quiet", "HEAD", "--", f":(literal){BOOKKEEPING_DIR}", cwd=wt, check=False)
+    if (await git("diff", "--cached", "--quiet", cwd=wt, check=False)).ok:
+        return None
+    files = await diff_files(wt, staged=True)
+    message = iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix)
+    ident = await identity_options(wt)
+    await git(*ident, "commit", "--quiet", "--no-verify", "--file=-", cwd=wt, input=message)
+    sha = await git_out("rev-parse", "HEAD", cwd=wt)
     return CommitResult(
         sha=sha,
         files_changed=len(files),

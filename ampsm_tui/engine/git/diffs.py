@@ -148,3 +148,37 @@ def parse_diff(name_status_z: str, numstat_z: str) -> list[FileDiff]:
         n_added, n_removed, binary = counts.get(path, (0, 0, False))
         out.append(FileDiff(path=path, added=n_added, removed=n_removed, status=code[:1], old_path=old, binary=binary))
     return out
+
+
+# ---------------------------------------------------------------- merged sessions
+
+MERGED_PREFIX = "refs/ampsm/merged/"
+
+
+async def record_merge(repo: Path | str, session_id: str, base_before: str, merged_as: str) -> None:
+    """Remember what a merge landed, in the repository itself (`refs/ampsm/merged/<id>/{base,merge}`):
+    the worktree and branch may be removed after a merge, and the diff of a merged session is
+    `base..merge` — what the merge changed on the base branch."""
+    for name, sha in (("base", base_before), ("merge", merged_as)):
+        await git("update-ref", f"{MERGED_PREFIX}{session_id}/{name}", sha, cwd=repo)
+
+
+async def merged_range(repo: Path | str, session_id: str) -> tuple[str, str] | None:
+    """(base before the merge, the merge commit or fast-forwarded tip), or None when never recorded."""
+    out: list[str] = []
+    for name in ("base", "merge"):
+        res = await git(
+            "rev-parse", "--verify", "--quiet", f"{MERGED_PREFIX}{session_id}/{name}", cwd=repo, check=False
+        )
+        if not res.ok or not res.out:
+            return None
+        out.append(res.out)
+    return out[0], out[1]
+
+
+async def merged_diff(repo: Path | str, session_id: str, *, stat: bool = False) -> str | None:
+    """The diff a merged session landed (None when the merge was not recorded)."""
+    found = await merged_range(repo, session_id)
+    if found is None:
+        return None
+    return await session_diff(repo, rev_range=f"{found[0]}..{found[1]}", stat=stat)

@@ -21,21 +21,25 @@ class RepoPaths:
     common_dir: Path  # the shared .git directory (locks, refs, info/exclude live here)
 
 
-async def repo_paths(path: Path | str) -> RepoPaths:
-    """The main checkout and common git dir of the repository containing `path` (E001 if none).
+_OP_PATHS = ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+#: repo_paths answers per directory. A repository's main checkout and git dir do not move while
+#: ampsm runs, and every command asks several times: one `git rev-parse` per process, not per ask.
+_PATHS_CACHE: dict[Path, tuple[RepoPaths, tuple[Path, ...]]] = {}
 
-    Works from the main checkout, any subdirectory, or a linked worktree: all map to the same main
-    checkout, so every session of one repository shares one lock and one `.worktrees/`.
-    """
-    p = Path(path).expanduser()
+
+async def _probe(p: Path) -> tuple[RepoPaths, tuple[Path, ...]]:
+    """One `git rev-parse` for the repository's paths and the files that mark an operation in
+    progress (merge, rebase, ...) in the worktree at `p`."""
     if not p.is_dir():
         raise AmpsmError(ErrorCode.GIT, f"not a git repository: {p} (no such directory)")
+    op_args = [arg for name in _OP_PATHS for arg in ("--git-path", name)]
     res = await git(
-        "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository", cwd=p, check=False
+        "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository", *op_args, cwd=p, check=False
     )
     if not res.ok:
         raise AmpsmError(ErrorCode.GIT, f"not a git repository: {p}")
-    common_s, bare = res.stdout.splitlines()[:2]
+    lines = res.stdout.splitlines()
+    common_s, bare = lines[:2]
     if bare.strip() == "true":
         raise AmpsmError(ErrorCode.GIT, f"bare repositories are not supported: {p}")
     common = Path(common_s).resolve()
@@ -43,7 +47,35 @@ async def repo_paths(path: Path | str) -> RepoPaths:
     if root is None:  # a repo with a separate git dir: ask the main worktree for its top level
         top = await git("rev-parse", "--show-toplevel", cwd=p, check=False)
         root = Path(top.out).resolve()
-    return RepoPaths(root=root, common_dir=common)
+    probed = (RepoPaths(root=root, common_dir=common), tuple(Path(x) for x in lines[2 : 2 + len(_OP_PATHS)]))
+    _PATHS_CACHE[p] = probed
+    return probed
+
+
+async def repo_paths(path: Path | str) -> RepoPaths:
+    """The main checkout and common git dir of the repository containing `path` (E001 if none).
+
+    Works from the main checkout, any subdirectory, or a linked worktree: all map to the same main
+    checkout, so every session of one repository shares one lock and one `.worktrees/`.
+    """
+    p = Path(path).expanduser().resolve()
+    cached = _PATHS_CACHE.get(p)
+    if cached is not None and cached[0].common_dir.is_dir():
+        return cached[0]
+    return (await _probe(p))[0]
+
+
+def _operation(marks: tuple[Path, ...]) -> Operation | None:
+    merge, rmerge, rapply, pick, revert = marks
+    if rmerge.exists() or rapply.exists():
+        return "rebase"
+    if merge.exists():
+        return "merge"
+    if pick.exists():
+        return "cherry-pick"
+    if revert.exists():
+        return "revert"
+    return None
 
 
 async def worktree_root(path: Path | str) -> Path:
@@ -72,31 +104,10 @@ async def current_branch(path: Path | str) -> str | None:
 
 async def current_operation(path: Path | str) -> Operation | None:
     """The merge/rebase/cherry-pick/revert the worktree at `path` is in the middle of, if any."""
-    res = await git(
-        "rev-parse",
-        "--path-format=absolute",
-        "--git-path",
-        "MERGE_HEAD",
-        "--git-path",
-        "rebase-merge",
-        "--git-path",
-        "rebase-apply",
-        "--git-path",
-        "CHERRY_PICK_HEAD",
-        "--git-path",
-        "REVERT_HEAD",
-        cwd=path,
-    )
-    merge, rmerge, rapply, pick, revert = (Path(x) for x in res.stdout.splitlines()[:5])
-    if rmerge.exists() or rapply.exists():
-        return "rebase"
-    if merge.exists():
-        return "merge"
-    if pick.exists():
-        return "cherry-pick"
-    if revert.exists():
-        return "revert"
-    return None
+    p = Path(path).expanduser().resolve()
+    cached = _PATHS_CACHE.get(p)
+    marks = cached[1] if cached is not None else (await _probe(p))[1]
+    return _operation(marks)
 
 
 async def dirty_paths(path: Path | str, *, untracked: bool = False) -> list[str]:
@@ -142,7 +153,7 @@ async def validate_repo(path: Path | str, base_branch: str | None = None) -> Rep
     """E001 unless `path` is a usable repository: a git repo, not bare, the base branch present,
     and the main checkout not in the middle of a merge or rebase."""
     paths = await repo_paths(path)
-    await require_no_operation(paths.root)
+    await require_no_operation(paths.root)  # the marks were read by the same probe when it was new
     if base_branch is not None and not await branch_exists(paths.root, base_branch):
         raise AmpsmError(ErrorCode.GIT, f"base branch {base_branch!r} does not exist in {paths.root}")
     return paths

@@ -2,7 +2,8 @@
 
 A name is user input: it may hold `..`, slashes, shell metacharacters, a leading dash that git would
 read as an option, control characters or any script. The slug keeps only `[a-z0-9-]`, is bounded in
-length, and is checked against git's own ref rules (`git check-ref-format`) by the caller.
+length, and is checked against git's own ref rules (`valid_branch_name`, the rules of
+`git check-ref-format --branch`, in Python: no process per new session).
 """
 
 from __future__ import annotations
@@ -38,3 +39,15 @@ def branch_name(name: str, moment: datetime, suffix: int = 0) -> str:
 def is_safe_session_id(session_id: str) -> bool:
     """Session ids become a directory name and part of a ref: a single safe path component only."""
     return bool(_SESSION_ID.match(session_id))
+
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def valid_branch_name(name: str) -> bool:
+    """git's ref-name rules (git-check-ref-format(1)) for `refs/heads/<name>`."""
+    if not name or name == "@" or name.startswith("-") or name.endswith(("/", ".")):
+        return False
+    if ".." in name or "@{" in name or "//" in name or _REF_FORBIDDEN.search(name):
+        return False
+    return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))

@@ -18,7 +18,7 @@ from .archive import ArchiveResult, archive_work
 from .locks import RepoLock
 from .repo import BOOKKEEPING_DIR, current_operation, repo_paths, rev, validate_repo
 from .runner import GitError, git
-from .slug import branch_name, is_safe_session_id
+from .slug import branch_name, is_safe_session_id, valid_branch_name
 
 #: git config keys on the session branch, so clean-up can tell whose branch it is without the DB.
 SESSION_KEY = "ampsmSession"
@@ -64,17 +64,34 @@ async def ensure_excluded(common_dir: Path, root: Path, folder: Path) -> None:
         fh.write(f"{prefix}# ampsm session worktrees\n{line}\n")
 
 
-async def _free_branch(root: Path, name: str, moment: datetime) -> str:
+async def _branch_refs(root: Path, base: str, name: str) -> dict[str, str]:
+    """Every ref `create_worktree` must know about, in one process: the base branch and the
+    session branches of this name (`amp/<slug>` and everything under it)."""
+    prefix = branch_name(name, datetime(2000, 1, 1)).rsplit("/", 1)[0]
+    res = await git(
+        "for-each-ref",
+        "--format=%(objectname) %(refname)",
+        f"refs/heads/{base}",
+        f"refs/heads/{prefix}",
+        cwd=root,
+    )
+    refs: dict[str, str] = {}
+    for line in res.stdout.splitlines():
+        sha, _, ref = line.partition(" ")
+        refs[ref.removeprefix("refs/heads/")] = sha
+    return refs
+
+
+def _free_branch(name: str, moment: datetime, taken: dict[str, str]) -> str:
     for n in range(1, 10_000):
         candidate = branch_name(name, moment, n)
-        if await rev(root, f"refs/heads/{candidate}") is not None:
+        if candidate in taken:
             continue
-        check = await git("check-ref-format", "--branch", candidate, cwd=root, check=False)
-        if not check.ok:
+        if not valid_branch_name(candidate):
             raise AmpsmError(ErrorCode.WORKTREE, f"cannot make a valid branch name from {name!r}")
         # `amp/x/20250101-000000` cannot exist when `amp/x` is a branch (a ref is a file or a dir)
         parent = candidate.rsplit("/", 1)[0]
-        if await rev(root, f"refs/heads/{parent}") is not None:
+        if parent in taken:
             raise AmpsmError(ErrorCode.WORKTREE, f"a branch named {parent!r} blocks session branches for {name!r}")
         return candidate
     raise AmpsmError(ErrorCode.WORKTREE, f"no free branch name for {name!r}")  # pragma: no cover
@@ -92,7 +109,7 @@ async def create_worktree(
     """Make the session's worktree and branch from `base` (E001 bad repo/base, E004 failure)."""
     if not is_safe_session_id(session_id):
         raise AmpsmError(ErrorCode.WORKTREE, f"unsafe session id {session_id!r}")
-    paths = await validate_repo(repo, base)
+    paths = await validate_repo(repo)
     root, common = paths.root, paths.common_dir
     folder = worktrees_root(root, worktree_dir)
     target = folder / session_id
@@ -102,12 +119,13 @@ async def create_worktree(
     except AmpsmError as exc:
         raise AmpsmError(ErrorCode.WORKTREE, f"cannot create worktree: {exc.message}") from exc
     try:
-        base_sha = await rev(root, f"refs/heads/{base}")
+        refs = await _branch_refs(root, base, name)
+        base_sha = refs.get(base)
         if base_sha is None:
             raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}")
         if target.exists():
             raise AmpsmError(ErrorCode.WORKTREE, f"worktree path already exists: {target}")
-        branch = await _free_branch(root, name, utcnow())
+        branch = _free_branch(name, utcnow(), refs)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             await ensure_excluded(common, root, folder)

@@ -1,37 +1,37 @@
-"""The SQLite store: the one place with SQL. `Store` combines one repository per area."""
+"""The SQLite store: the one place with SQL. `Store` combines one repository per area.
+
+The package imports its parts on first use (PEP 562), so that `store.ids` — read on every Tab of
+shell completion with plain sqlite3 — does not pay for aiosqlite, pydantic and every repository.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from .batch_queue import BatchQueueRepo
-from .batches import BatchesRepo
-from .bench import BenchRepo
-from .core import StoreBase, db_error
-from .iterations import IterationsRepo
-from .migrations import LATEST, MIGRATIONS
-from .overview import OverviewRepo
-from .ports import PortsRepo
-from .sessions import SessionNotFound, SessionsRepo
-from .telemetry import TelemetryRepo
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from .core import StoreBase, db_error
+    from .migrations import LATEST, MIGRATIONS
+    from .sessions import SessionNotFound
+    from .store import Store
+
+_EXPORTS = {
+    "Store": ".store",
+    "StoreBase": ".core",
+    "db_error": ".core",
+    "LATEST": ".migrations",
+    "MIGRATIONS": ".migrations",
+    "SessionNotFound": ".sessions",
+}
 
 
-class Store(
-    SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo, BenchRepo, PortsRepo
-):
-    @classmethod
-    def from_config(cls, config: Config, path: Path | None = None) -> Store:
-        db = config.database
-        return cls(
-            path or config.db_path,
-            busy_timeout_ms=db.busy_timeout_ms,
-            journal_mode=db.journal_mode,
-            cache_size=db.cache_size,
-        )
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = ["LATEST", "MIGRATIONS", "SessionNotFound", "Store", "StoreBase", "db_error"]

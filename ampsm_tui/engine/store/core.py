@@ -17,7 +17,7 @@ from ..clock import now_iso
 from ..errors import AmpsmError, ErrorCode
 from ..fsperm import private_dir
 from ..secrets import scrub
-from .migrations import MIGRATIONS
+from .migrations import LATEST, MIGRATIONS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,7 +51,27 @@ def _ensure_private_file(path: Path) -> None:
 
 
 def db_error(path: Path, exc: BaseException) -> AmpsmError:
-    return AmpsmError(ErrorCode.DATABASE, f"database {path} is unusable: {exc}")
+    """E003 naming the file. A full disk says so (SQLite's "database or disk is full"), since the
+    fix is to free space, not to restore a backup."""
+    text = str(exc).strip() or type(exc).__name__
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return AmpsmError(ErrorCode.DATABASE, f"database {path}: the disk is full ({text}); free space and retry")
+    if code == getattr(sqlite3, "SQLITE_IOERR_WRITE", -1):
+        return AmpsmError(
+            ErrorCode.DATABASE, f"database {path}: a write failed ({text}); is the disk full or a file size limit set?"
+        )
+    return AmpsmError(ErrorCode.DATABASE, f"database {path} is unusable: {text}")
+
+
+def newer_schema_error(path: Path, found: int) -> AmpsmError:
+    """A DB written by a newer ampsm is never opened for writing: its rows may mean what this
+    version cannot know, and our migrations would stamp it as ours."""
+    return AmpsmError(
+        ErrorCode.DATABASE,
+        f"database {path} has schema version {found}, newer than this ampsm understands (version {LATEST});"
+        " upgrade ampsm, or point AMPSM_DB_PATH at a database of this version",
+    )
 
 
 class StoreBase:
@@ -104,11 +124,17 @@ class StoreBase:
             await conn.execute("PRAGMA synchronous = NORMAL")
             if self.cache_size is not None:
                 await conn.execute(f"PRAGMA cache_size = {int(self.cache_size)}")
+            found = await self.schema_version()
+            if found > LATEST:
+                raise newer_schema_error(self.path, found)
             if migrate:
                 await self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             await self.close()
             raise db_error(self.path, exc) from exc
+        except BaseException:
+            await self.close()
+            raise
         for suffix in ("-wal", "-shm"):
             side = Path(str(self.path) + suffix)
             if side.exists():
@@ -153,9 +179,15 @@ class StoreBase:
                     "CREATE TABLE IF NOT EXISTS schema_version ("
                     " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
                 )
-                current = await self.schema_version()
+                cur = await self.conn.execute("SELECT version FROM schema_version")
+                applied = {int(r[0]) for r in await cur.fetchall()}
+                await cur.close()
+                if applied and max(applied) > LATEST:  # re-checked under the write lock
+                    raise newer_schema_error(self.path, max(applied))
+                # every step not applied yet, not only those above the highest: steps numbered by
+                # parallel branches may land out of order
                 for version, description, sql in MIGRATIONS:
-                    if current < version <= target:
+                    if version not in applied and version <= target:
                         for statement in _statements(sql):
                             await self.conn.execute(statement)
                         await self.conn.execute(
@@ -176,30 +208,56 @@ class StoreBase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; any SQLite failure inside (a full disk, a locked file) leaves
+        as E003 naming the file, never as a bare OperationalError."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise db_error(self.path, exc) from exc
             try:
                 yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
+            except BaseException as exc:
+                try:
+                    await self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back itself (a full disk does that)
+                if isinstance(exc, sqlite3.Error):
+                    raise db_error(self.path, exc) from exc
                 raise
-            await self.conn.execute("COMMIT")
+            try:
+                await self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                try:
+                    await self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise db_error(self.path, exc) from exc
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement, atomic on its own; returns lastrowid."""
         async with self._write_lock:
-            cur = await self.conn.execute(sql, params)
+            try:
+                cur = await self.conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise db_error(self.path, exc) from exc
             return int(cur.lastrowid or 0)
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        cur = await self.conn.execute(sql, params)
+        try:
+            cur = await self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise db_error(self.path, exc) from exc
         try:
             return list(await cur.fetchall())
         finally:
             await cur.close()
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        cur = await self.conn.execute(sql, params)
+        try:
+            cur = await self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise db_error(self.path, exc) from exc
         # An unfinished statement holds a read transaction open: until it ends (here, or only when a
         # cancelled task's frame is collected) this connection sees an old snapshot and
         # `PRAGMA data_version` does not move, so the TUI would miss other processes' commits.

@@ -207,6 +207,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         5,
+        "the agent's own pid and start time (orphaned agents are found and stopped)",
+        """
+        ALTER TABLE sessions ADD COLUMN agent_pid INTEGER;
+        ALTER TABLE sessions ADD COLUMN agent_started_at REAL;
+        """,
+    ),
+    (
+        6,
         "per-session port blocks and setup scripts (issue 18)",
         """
         CREATE TABLE port_blocks (

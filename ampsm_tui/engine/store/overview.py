@@ -11,7 +11,11 @@ from .core import StoreBase
 
 class SessionTotals(BaseModel):
     iterations: int = 0
-    tokens: int = 0
+    tokens: int = 0  # input + output (the one meaning of "tokens" on every screen; cache apart)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_tokens: int = 0  # cache reads + writes
+    running_since: str | None = None  # start of the running iteration, if one is running
     cost_usd: float | None = None  # None: no priced iteration yet (shown as unpriced, never $0)
     unpriced: int = 0  # iterations with tokens but no price
 
@@ -30,7 +34,9 @@ class OverviewRepo(StoreBase):
     async def session_totals(self) -> dict[str, SessionTotals]:
         rows = await self._fetchall(
             "SELECT session_id, COUNT(*) AS n,"
-            " SUM(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens) AS tokens,"
+            " SUM(input_tokens) AS input, SUM(output_tokens) AS output,"
+            " SUM(cache_creation_tokens + cache_read_tokens) AS cache,"
+            " MAX(CASE WHEN status = 'running' THEN started_at END) AS running_since,"
             " SUM(cost_usd) AS cost,"
             " SUM(CASE WHEN cost_usd IS NULL AND input_tokens + output_tokens > 0 THEN 1 ELSE 0 END) AS unpriced"
             " FROM iterations GROUP BY session_id"
@@ -38,7 +44,11 @@ class OverviewRepo(StoreBase):
         return {
             r["session_id"]: SessionTotals(
                 iterations=int(r["n"] or 0),
-                tokens=int(r["tokens"] or 0),
+                tokens=int(r["input"] or 0) + int(r["output"] or 0),
+                input_tokens=int(r["input"] or 0),
+                output_tokens=int(r["output"] or 0),
+                cache_tokens=int(r["cache"] or 0),
+                running_since=r["running_since"],
                 cost_usd=float(r["cost"]) if r["cost"] is not None else None,
                 unpriced=int(r["unpriced"] or 0),
             )
