@@ -52,6 +52,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "bench": ("bench",),
     "demo": ("demo",),
     "completion": ("completion",),
+    "restore": ("safekeep",),
+    "gc": ("safekeep",),
 }
 
 
