@@ -61,6 +61,7 @@ def test_archive_with_uncommitted_and_untracked_then_restore_is_identical(repo: 
     out = run_cli("archive", s["id"], "--yes")
     assert out.returncode == 0, out.stderr
     assert "refs/ampsm/archive/" + s["id"] + "/" in out.stdout and f"ampsm restore {s['id']}" in out.stdout
+    assert "kept uncommitted changes and unmerged commits" in out.stdout
     assert not wt.exists()
     assert git(repo, "branch", "--list", s["branch"]) == ""
     listed = json.loads(run_cli("archive", "list", "--json").stdout)
@@ -89,7 +90,7 @@ def test_every_removal_path_keeps_unmerged_work(repo: Path, isolated_env: Path) 
     (wt / "scratch.txt").write_text("never committed\n")
     merged = run_cli("merge", s["id"])
     assert merged.returncode == 0, merged.stderr
-    assert "kept uncommitted changes" in merged.stdout and f"ampsm restore {s['id']}" in merged.stdout
+    assert "kept uncommitted changes at" in merged.stdout and f"ampsm restore {s['id']}" in merged.stdout
     assert not wt.exists()
     ref = git(repo, "for-each-ref", "--format=%(refname)", f"refs/ampsm/archive/{s['id']}/")
     assert git(repo, "show", f"{ref}:scratch.txt") == "never committed"
@@ -101,7 +102,8 @@ def test_every_removal_path_keeps_unmerged_work(repo: Path, isolated_env: Path) 
     git(awt, "add", "x.txt")
     git(awt, "commit", "-q", "-m", "x")
     tip = git(awt, "rev-parse", "HEAD")
-    assert run_cli("archive", a["id"], "--yes").returncode == 0
+    archived = run_cli("archive", a["id"], "--yes")
+    assert archived.returncode == 0 and "kept unmerged commits at" in archived.stdout
     aref = git(repo, "for-each-ref", "--format=%(refname)", f"refs/ampsm/archive/{a['id']}/")
     assert git(repo, "rev-parse", aref) == tip
 

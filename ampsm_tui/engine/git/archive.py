@@ -34,6 +34,7 @@ class ArchiveResult:
     tip: str | None  # the branch tip (or the snapshot of a loose directory)
     wip_sha: str | None  # the snapshot of uncommitted changes, if there were any
     session_id: str | None = None
+    unmerged: bool = False  # the tip held commits found on no other branch, tag or remote
 
     @property
     def restore_hint(self) -> str:
@@ -47,9 +48,9 @@ class ArchiveResult:
         """One line for a command's output: what was kept, and how to get it back."""
         if self.ref is None:
             return "nothing unmerged or uncommitted to keep"
-        what = "unmerged commits" if self.tip and not self.wip_sha else "work"
+        what = "unmerged commits" if self.unmerged else "work"
         if self.wip_sha:
-            what = "uncommitted changes" + (" and unmerged commits" if self.tip else "")
+            what = "uncommitted changes" + (" and unmerged commits" if self.unmerged else "")
         return f"kept {what} at {self.ref}; {self.restore_hint}"
 
 
@@ -166,16 +167,15 @@ async def archive_work(
         tip = None
     elif tip is not None:
         wip = await checkpoint_of(root, session_id, tip)
-    keep = wip
-    if keep is None and tip is not None and not await contained_elsewhere(root, tip, except_branch=branch):
-        keep = tip
+    unmerged = tip is not None and not await contained_elsewhere(root, tip, except_branch=branch)
+    keep = wip or (tip if unmerged else None)
     if keep is None:
         await drop_checkpoint(root, session_id)
         return ArchiveResult(ref=None, tip=tip, wip_sha=None, session_id=session_id)
     ref = await _free_archive_ref(root, session_id, keep)
     await git("update-ref", "-m", f"ampsm: archive {session_id}", ref, keep, cwd=root)
     await drop_checkpoint(root, session_id)  # the archive supersedes it
-    return ArchiveResult(ref=ref, tip=tip, wip_sha=wip, session_id=session_id)
+    return ArchiveResult(ref=ref, tip=tip, wip_sha=wip, session_id=session_id, unmerged=unmerged)
 
 
 async def drop_checkpoint(repo: Path, session_id: str) -> None:
