@@ -88,6 +88,7 @@ FAILING: dict[str, tuple[Argv, bool, str]] = {
     "demo": (lambda w: ["demo", "--dir", str(w.repo / "README.md"), "--headless"], False, "usage"),
     "doctor": (lambda w: ["doctor"], False, "doctor"),  # a broken config: its report, with code and message
     "export": (lambda w: ["export", "--format", "jsonl", "--out", str(w.tmp / "x.jsonl")], True, "E003"),
+    "gc": (lambda w: ["gc", "--older-than", "soon"], False, "usage"),
     "iterate": (lambda w: ["iterate", "sess-nope"], False, "usage"),
     "land": (lambda w: ["land", "sess-nope"], False, "usage"),
     "list": (lambda w: ["list"], True, "E003"),
@@ -99,6 +100,7 @@ FAILING: dict[str, tuple[Argv, bool, str]] = {
         "E001",
     ),
     "rebase": (lambda w: ["rebase", "sess-nope"], False, "usage"),
+    "restore": (lambda w: ["restore", "sess-nope"], False, "usage"),
     "squash": (lambda w: ["squash", "sess-nope"], False, "usage"),
     "status": (lambda w: ["status", "sess-nope"], False, "usage"),
     "telemetry prune": (lambda w: ["telemetry", "prune"], True, "E003"),
@@ -120,6 +122,7 @@ SUCCEEDING: dict[str, Argv] = {
     "db backup": lambda w: ["db", "backup", "--list"],
     "db check": lambda w: ["db", "check"],
     "export": lambda w: ["export", "--format", "jsonl", "--out", str(w.tmp / "x.jsonl")],
+    "gc": lambda w: ["gc", "--repo", str(w.repo)],
     "iterate": lambda w: ["iterate", w.session],
     "land": lambda w: ["land", w.session, "--keep-worktree"],
     "list": lambda w: ["list"],
@@ -146,6 +149,7 @@ ELSEWHERE = {
     "demo": "tests/test_demo.py",
     "doctor": "tests/test_cli_frame.py",
     "merge": "tests/test_land_cli.py (land merges)",
+    "restore": "tests/test_safekeep.py",
     "test-git": "tests/test_git_cleanup.py",
     "verify-amp": "tests/test_session_commands.py",
 }

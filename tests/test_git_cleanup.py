@@ -77,15 +77,21 @@ async def test_find_orphans_reports_kind_reason_and_size(repo: Path) -> None:
     assert by_key[str(scene["norow"])].size_bytes >= 50_000
     assert by_key[str(scene["loose"])].kind == "directory"
     assert by_key[str(scene["stale_branch"])].kind == "branch" and by_key[str(scene["stale_branch"])].unmerged
-    report = await clean(repo, orphans, dry_run=False)
-    assert not report.errors and len(report.removed) == 5
-    assert set(report.archived.values()) == {
+    safe = await clean(repo, orphans, dry_run=False)  # by default only what is provably merged or empty
+    assert not safe.errors and [o.path for o in safe.removed] == [scene["done"]]
+    assert {str(o.path or o.branch) for o in safe.skipped} == set(by_key) - {str(scene["done"])}
+    assert safe.reclaimed_bytes > 0 and not safe.archived
+    orphans = await find_orphans(repo, known)
+    report = await clean(repo, orphans, dry_run=False, include_unmerged=True)
+    assert not report.errors and len(report.removed) == 4
+    assert {ref.rsplit("/", 1)[0] for ref in report.archived.values()} == {
         "refs/ampsm/archive/sess-arch",
         "refs/ampsm/archive/sess-norow",
         "refs/ampsm/archive/leftover",
         "refs/ampsm/archive/sess-gone",
     }
-    assert git(repo, "show", "refs/ampsm/archive/leftover:notes.txt") == "left by a crash"
+    leftover = next(r for r in report.archived.values() if "/leftover/" in r)
+    assert git(repo, "show", f"{leftover}:notes.txt") == "left by a crash"
     assert await find_orphans(repo, known) == []
 
 
@@ -107,13 +113,18 @@ async def test_clean_environment_cli(repo: Path) -> None:
     assert state(repo) == before  # dry run: nothing changed
     assert sorted(p.name for p in (repo / ".worktrees").iterdir()) == dirs_before
     text = run_cli("clean-environment", "--repo", str(repo), "--dry-run")
-    assert text.returncode == 0 and "would remove 5 of 5" in text.stdout
+    assert text.returncode == 0 and "would remove 1 of 5" in text.stdout and "would reclaim" in text.stdout
     refused = run_cli("clean-environment", "--repo", str(repo))  # ui.confirm_destructive, no terminal
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert sorted(p.name for p in (repo / ".worktrees").iterdir()) == dirs_before
-    real = run_cli("clean-environment", "--repo", str(repo), "--yes")
+    safe = run_cli("clean-environment", "--repo", str(repo), "--yes")  # only what is provably merged or empty
+    assert safe.returncode == 0, safe.stderr
+    assert "removed 1 of 5; reclaimed" in safe.stdout and "--include-unmerged" in safe.stdout
+    assert not Path(scene["done"]).exists() and Path(scene["arch"]).exists() and Path(scene["loose"]).exists()
+    assert git(repo, "for-each-ref", "refs/ampsm/") == ""
+    real = run_cli("clean-environment", "--repo", str(repo), "--yes", "--include-unmerged")
     assert real.returncode == 0, real.stderr
-    assert "sess-arch" in real.stdout and "refs/ampsm/archive/sess-arch" in real.stdout
+    assert "sess-arch" in real.stdout and "refs/ampsm/archive/sess-arch/" in real.stdout
     assert sorted(p.name for p in (repo / ".worktrees").iterdir()) == ["sess-live"]
     assert (Path(scene["live"]) / "wip.txt").read_text() == "live work\n"
     branches = git(repo, "branch", "--format=%(refname:short)").splitlines()

@@ -154,7 +154,7 @@ async def test_remove_keeps_unmerged_and_uncommitted_work(repo: Path) -> None:
     assert not info.path.exists()
     assert git(repo, "branch", "--list", info.branch) == ""
     ref = result.archive.ref
-    assert ref == "refs/ampsm/archive/sess-k"
+    assert ref is not None and ref.startswith("refs/ampsm/archive/sess-k/")  # <session>/<timestamp>
     kept = git(repo, "rev-parse", ref)
     assert kept == result.archive.wip_sha
     assert git(repo, "rev-parse", f"{ref}^") == tip

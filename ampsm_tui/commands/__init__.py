@@ -11,7 +11,19 @@ from __future__ import annotations
 import importlib
 
 #: Command modules; each registers its commands with `registry.command` at import time.
-MODULES = ("maintenance", "session", "land", "batch", "telemetry", "gitcmds", "bench", "demo", "dbbackup", "completion")
+MODULES = (
+    "maintenance",
+    "session",
+    "land",
+    "batch",
+    "telemetry",
+    "gitcmds",
+    "bench",
+    "demo",
+    "dbbackup",
+    "completion",
+    "safekeep",
+)
 
 #: The first word of a command line -> the modules that register the commands under it.
 ROUTES: dict[str, tuple[str, ...]] = {
@@ -42,6 +54,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "bench": ("bench",),
     "demo": ("demo",),
     "completion": ("completion",),
+    "restore": ("safekeep",),
+    "gc": ("safekeep",),
 }
 
 

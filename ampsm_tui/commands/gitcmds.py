@@ -49,9 +49,14 @@ async def test_git(args: argparse.Namespace, ctx: Context) -> int:
 
 @command(
     "clean-environment",
-    "find orphaned session worktrees and stale amp/ branches and remove them (unmerged work is archived)",
+    "find orphaned session worktrees and stale amp/ branches; remove those provably merged or empty",
     arg("--repo", default=".", help="repository (default: the current directory's)"),
     arg("--dry-run", action="store_true", help="only list what would be removed"),
+    arg(
+        "--include-unmerged",
+        action="store_true",
+        help="also remove orphans holding unmerged or uncommitted work, archived first (ampsm restore / archive list)",
+    ),
     arg("--yes", "-y", action="store_true", help="do not ask (ui.confirm_destructive)"),
     json=True,
 )
@@ -64,9 +69,20 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
     # Every session ampsm knows, by id (ids are global): a worktree is ours only through its row.
     known = {s.id: str(s.status) for s in await store.list_sessions()}
     orphans = await find_orphans(root, known, worktree_dir=ctx.config.git.worktree_dir)
-    if orphans and not args.dry_run and ctx.config.ui.confirm_destructive and not args.yes:
-        _confirm_clean(root, orphans)
-    report = await clean(root, orphans, dry_run=args.dry_run, lock_timeout=ctx.config.git.lock_timeout)
+    removable = [o for o in orphans if args.include_unmerged or not o.unmerged]
+    if removable and not args.dry_run and ctx.config.ui.confirm_destructive and not args.yes:
+        _confirm_clean(root, removable)
+    report = await clean(
+        root,
+        orphans,
+        dry_run=args.dry_run,
+        lock_timeout=ctx.config.git.lock_timeout,
+        include_unmerged=args.include_unmerged,
+    )
+    if not report.dry_run:
+        for o in report.removed:  # their worktrees are gone: ports back to the pool
+            if o.session_id and o.session_id in known:
+                await store.release_ports(o.session_id)
     if ctx.json:
         ctx.emit_json(
             {
@@ -77,7 +93,9 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
                 "archived": report.archived,
                 "pruned": report.pruned,
                 "errors": report.errors,
+                "skipped": [o.to_dict() for o in report.skipped],
                 "total_bytes": sum(o.size_bytes for o in orphans),
+                "reclaimed_bytes": report.reclaimed_bytes,
             }
         )
         return 1 if report.errors else 0
@@ -86,11 +104,22 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
     for o in orphans:
         ctx.print(_line(o), markup=False)
     if orphans:
-        total = _size(sum(o.size_bytes for o in orphans))
         verb = "would remove" if report.dry_run else "removed"
-        ctx.print(f"{verb} {len(report.removed)} of {len(orphans)} ({total})")
+        freed = "would reclaim" if report.dry_run else "reclaimed"
+        ctx.print(f"{verb} {len(report.removed)} of {len(orphans)}; {freed} {_size(report.reclaimed_bytes)}")
+    for o in report.skipped:
+        where = str(o.path) if o.path else f"branch {o.branch}"
+        ctx.print(
+            f"kept {where}: it holds unmerged or uncommitted work (--include-unmerged archives it, then removes it)",
+            markup=False,
+            soft_wrap=True,
+        )
     for label, ref in report.archived.items():
-        ctx.print(f"kept unmerged work of {label} under {ref} (restore: git branch <name> {ref})", markup=False)
+        ctx.print(
+            f"kept unmerged work of {label} under {ref} (see `ampsm archive list`; restore: git branch <name> {ref})",
+            markup=False,
+            soft_wrap=True,
+        )
     for line in report.pruned:
         ctx.print(f"prune: {line}", markup=False)
     for err in report.errors:
@@ -118,5 +147,5 @@ def _confirm_clean(root: Path, orphans: list[Orphan]) -> None:
 
 def _line(o: Orphan) -> str:
     where = str(o.path) if o.path else f"branch {o.branch}"
-    extra = " [unmerged work: archived before removal]" if o.unmerged else ""
+    extra = " [unmerged work: kept unless --include-unmerged, which archives it first]" if o.unmerged else ""
     return f"{o.kind:<9} {where}  ({o.reason}; {_size(o.size_bytes)}){extra}"

@@ -157,6 +157,7 @@ _ITERATE_ARGS = (
     arg("--timeout", type=_positive_float, metavar="SECONDS", help="agent turn timeout (default: amp.timeout)"),
     arg("--base", help="base branch (default: git.default_base_branch, else the repo's HEAD branch)"),
     arg("--notify-webhook", metavar="URL", help="POST this session's notifications to URL"),
+    arg("--setup", help="setup command run once in the new worktree (default: workspace.setup, .ampsm/setup)"),
     arg("--run", action="store_true", help="also run the first iteration"),
     *_ITERATE_ARGS,
     json=True,
@@ -181,7 +182,11 @@ async def new(args: argparse.Namespace, ctx: Context) -> int:
         timeout_s=args.timeout,
         base=args.base,
         notify_webhook=args.notify_webhook,
+        setup=args.setup,
     )
+    from .safekeep import setup_failed
+
+    await setup_failed(ctx, engine, session)  # before any output: a failed setup is the one error document
     if ctx.json and not args.run:
         ctx.emit_json(_session_dict(session))
     elif not ctx.json:
@@ -301,14 +306,22 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     s = await engine.store.resolve_session(args.id)
     its = await engine.store.list_iterations(s.id)
+    from ..engine.workspace import describe
+
+    ws = await describe(engine.config, engine.store, s)
     if ctx.json:
-        ctx.emit_json({"session": _session_dict(s), "iterations": [i.model_dump(mode="json") for i in its]})
+        ctx.emit_json(
+            {"session": _session_dict(s), "iterations": [i.model_dump(mode="json") for i in its], "workspace": ws}
+        )
         return 0
     ctx.print(f"[bold]{s.id}[/] {s.name} — [bold]{s.status}[/]")
     ctx.print(f"repo {s.repo_path}  base {s.base_branch}  branch {s.branch}")
     ctx.print(f"worktree {s.worktree_path}  agent {s.agent}{' ' + s.model if s.model else ''}")
     if s.last_error:
         ctx.print(f"[red]{s.last_error}[/]", markup=True)
+    from .safekeep import print_workspace
+
+    print_workspace(ctx, s, ws)
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
@@ -379,10 +392,13 @@ def _integration_exit(ctx: Context, op: str, result: IntegrationResult) -> int:
             f"{op} conflicts in {files}; nothing was changed (resolve in the TUI, or `ampsm land` keeps the conflict)",
             data=data,
         )
+    kept = getattr(result, "message", "")  # e.g. what a removal kept, and how to restore it
     if ctx.json:
-        ctx.emit_json(data)
+        ctx.emit_json({**data, "message": kept or None})
     else:
         ctx.print(f"{op} ok" + (f": {result.sha[:10]}" if result.sha else ""))
+        if kept:
+            ctx.print(kept, markup=False, soft_wrap=True)
     return 0
 
 
@@ -418,14 +434,20 @@ async def merge(args: argparse.Namespace, ctx: Context) -> int:
 @command(
     "archive",
     "archive a session: remove its worktree, keeping unmerged work under refs/ampsm/archive/",
-    arg("id", help="session id or unique prefix"),
+    arg("id", help="session id or unique prefix; `archive list` lists the archives kept"),
     arg("--yes", "-y", action="store_true", help="do not ask (ui.confirm_destructive)"),
+    arg("--repo", help="with `archive list`: only this repository"),
     json=True,
 )
 async def archive(args: argparse.Namespace, ctx: Context) -> int:
     import sys
 
     from ..engine.errors import UsageError
+
+    if args.id == "list":  # session ids are hex: "list" is never one
+        from .safekeep import archive_list
+
+        return await archive_list(args, ctx)
 
     engine = await _engine(ctx)
     session = await engine.sessions.get(args.id)
@@ -435,11 +457,11 @@ async def archive(args: argparse.Namespace, ctx: Context) -> int:
         answer = input(f"Archive {session.id} ({session.name})? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             return 1
-    kept = await engine.sessions.archive(session.id)
+    kept = await engine.sessions.archive_keep(session.id)
     if ctx.json:
-        ctx.emit_json({"id": session.id, "kept": kept})
+        ctx.emit_json({"id": session.id, "kept": kept.ref, "restore": kept.restore_hint if kept.ref else None})
     else:
-        ctx.print(f"archived {session.id}" + (f"; work kept at {kept}" if kept else ""))
+        ctx.print(f"archived {session.id}; {kept.describe()}", markup=False, soft_wrap=True)
     return 0
 
 

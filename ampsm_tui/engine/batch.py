@@ -38,6 +38,7 @@ class ItemSpec(_Strict):
     timeout: Duration | None = None
     repos: list[str] | None = Field(None, min_length=1)
     retries: int = Field(0, ge=0, le=20)
+    setup: str | None = None  # run once in the item's new worktree (default: workspace.setup, .ampsm/setup)
 
 
 class NotificationsSpec(_Strict):
@@ -80,6 +81,7 @@ class PlannedItem(BaseModel):
     agent_cmd: str | None
     timeout_s: float | None
     retries: int
+    setup: str | None = None
 
 
 class BatchPlan(BaseModel):
@@ -168,6 +170,7 @@ def load_batch(path: Path | str, *, default_base: str = "main", check_repos: boo
                     agent_cmd=item.agent_cmd,
                     timeout_s=item.timeout,
                     retries=item.retries,
+                    setup=item.setup,
                 )
             )
     return BatchPlan(file=spec, path=str(path.resolve()), items=planned)

@@ -145,6 +145,38 @@ class BatchConfig(_Section):
     concurrency: int = Field(3, ge=1, le=256, description="Default batch concurrency (AMPSM_BATCH_CONCURRENCY)")
 
 
+class WorkspaceConfig(_Section):
+    """Worktrees that are ready to run, and work that is never lost (issue 18)."""
+
+    include_file: str = Field(
+        ".worktreeinclude",
+        description="Gitignore-syntax file: the ignored files it matches are copied into new worktrees",
+    )
+    link_threshold_mb: float = Field(
+        50.0, description="Included entries larger than this (MB) are symlinked, not copied; -1 never links"
+    )
+    setup: str | None = Field(
+        None, description="Command run once in each new worktree (default: an executable .ampsm/setup)"
+    )
+    teardown: str | None = Field(
+        None, description="Command run in a worktree before it is removed (default: an executable .ampsm/teardown)"
+    )
+    hook_timeout: Duration = Field(600.0, description="Timeout of the setup and teardown scripts")
+    checkpoint_interval: Duration = Field(
+        300.0, description="Snapshot the worktree on refs/ampsm/checkpoints/ this often during a turn (e.g. 5m); 0 off"
+    )
+    port_range: str = Field("41000-41999", description="Pool of ports handed out to sessions (AMPSM_PORT...)")
+    ports_per_session: int = Field(4, ge=0, le=100, description="Ports in each session's block; 0 gives none")
+
+    @field_validator("port_range")
+    @classmethod
+    def _range(cls, value: str) -> str:
+        from .workspace import parse_port_range
+
+        parse_port_range(value)
+        return value
+
+
 class Price(_Section):
     """Dollars per million tokens."""
 
@@ -163,6 +195,7 @@ class Config(_Section):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
     pricing: dict[str, Price] = Field(default_factory=dict, description="Per-model prices, $/M tokens")
 
     # Resolved at load time, not part of the file.
@@ -317,6 +350,14 @@ ui:
   theme: "gruvbox"
   auto_update: true
   confirm_destructive: true
+
+workspace:
+  include_file: ".worktreeinclude"   # ignored files it matches (.env) are copied into new worktrees
+  setup: null                        # default: an executable .ampsm/setup in the repo
+  teardown: null                     # default: an executable .ampsm/teardown
+  checkpoint_interval: "5m"          # worktree snapshots on refs/ampsm/checkpoints/ during a turn
+  port_range: "41000-41999"          # AMPSM_PORT, AMPSM_PORT_1... per session
+  ports_per_session: 4
 """
 
 

@@ -78,6 +78,7 @@ class Session(Row):
     pid_started_at: float | None = None
     agent_pid: int | None = None  # the agent's own process (its group id): an orphan is found by it
     agent_started_at: float | None = None
+    setup: str | None = None  # setup command of this session (a batch item's `setup:`), else the config's
     created_at: str = ""
     updated_at: str = ""
 
@@ -169,6 +170,7 @@ class BatchItem(Row):
     session_id: str | None = None
     attempts: int = 0
     retries: int = 0  # extra attempts after a failed one (the item's `retries:` key)
+    setup: str | None = None  # the item's `setup:` command for its new worktree
     error: str | None = None
     started_at: str | None = None
     ended_at: str | None = None

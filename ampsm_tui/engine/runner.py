@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from . import git as gitops
+from . import workspace
 from .agents.base import AgentEvent, ThreadEvent, ToolCallEvent, ToolResultEvent
 from .agents.process import AgentRunResult, run_agent
 from .agents.registry import get_adapter
+from .checkpoints import Checkpointer, supersede
 from .clock import now_iso
 from .config import Config
 from .errors import AmpsmError, ErrorCode, UsageError
@@ -138,7 +140,9 @@ class IterationRunner:
             await self._record_event(session, iteration, event, calls)
 
         try:
-            result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
+            # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
+            async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
+                result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
         except asyncio.CancelledError:
             cancelled = True
         try:
@@ -209,6 +213,7 @@ class IterationRunner:
             result = await run_agent(
                 adapter,
                 prompt,
+                env=await workspace.env_for(self.store, session),
                 cwd=Path(session.worktree_path),
                 thread_id=session.thread_id,
                 model=model,
@@ -334,6 +339,8 @@ class IterationRunner:
             if status is not IterationStatus.INTERRUPTED:
                 status = IterationStatus.FAILED
                 fields["status"] = str(status)
+        else:
+            await supersede(Path(session.worktree_path), session.id)  # the commit holds what they kept
         if commit is not None:
             fields.update(
                 commit_sha=commit.sha,
@@ -409,7 +416,7 @@ class IterationRunner:
             session.script,
             Path(session.worktree_path),
             timeout=timeout,
-            env={"AMPSM_SESSION_ID": session.id, "AMPSM_ITERATION": str(number)},
+            env={**await workspace.env_for(self.store, session), "AMPSM_ITERATION": str(number)},
         )
         await self.bus.publish(
             TestFinished(

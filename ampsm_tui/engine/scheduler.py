@@ -308,7 +308,9 @@ async def remove_leftovers(engine: Engine, item: BatchItem) -> int:
     prefix = f"amp/{slugify(item.name)}/"
     mine = [o for o in orphans if o.reason.endswith("no session row") and o.branch and o.branch.startswith(prefix)]
     if mine:
-        report = await cleanup.clean(item.repo_path, mine, lock_timeout=engine.config.git.lock_timeout)
+        report = await cleanup.clean(
+            item.repo_path, mine, lock_timeout=engine.config.git.lock_timeout, include_unmerged=True
+        )
         log.info("batch item %s: removed %d leftover(s) of a killed attempt", item.id, len(report.removed))
         return len(report.removed)
     return 0
@@ -340,8 +342,11 @@ def engine_run_item(engine: Engine) -> RunItem:
                     timeout_s=item.timeout_s,
                     base=item.base_branch,
                     batch_item_id=item.id,
+                    setup=item.setup,
                 )
             )
+            if session.status == SessionStatus.ERROR:  # its setup script failed: never ignored
+                raise ItemFailed(BatchItemStatus.ERROR, session.last_error or "setup script failed")
         elif session.status == SessionStatus.RUNNING:
             # The killed owner's agent may still be alive: stop it before running again.
             await engine.sessions.cancel(session.id)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import git as gitops
+from . import workspace
 from .clock import now_iso
 from .config import Config
 from .errors import AmpsmError, ErrorCode, UsageError
@@ -114,6 +115,7 @@ class SessionService:
         base: str | None = None,
         notify_webhook: str | None = None,
         batch_item_id: str | None = None,
+        setup: str | None = None,
     ) -> Session:
         from .agents.registry import get_adapter
 
@@ -122,7 +124,7 @@ class SessionService:
             raise UsageError("a session needs a name")
         if any(ord(c) < 32 or ord(c) == 127 for c in name):
             raise UsageError("a session name is one line of text (no newlines or control characters)")
-        for flag, value in (("--script", script), ("--agent-cmd", agent_cmd)):
+        for flag, value in (("--script", script), ("--agent-cmd", agent_cmd), ("--setup", setup)):
             # A command is run again later: storing it redacted would break it, storing it whole
             # would put the key in the DB. Keys belong in the environment.
             if value and scrub(value) != value:
@@ -142,6 +144,7 @@ class SessionService:
             script=script,
             timeout_s=timeout_s,
             batch_item_id=batch_item_id,
+            setup=setup,
         )
         if notify_webhook:  # a token in the URL stays out of the DB, its backups and every listing
             session.notify_webhook = stored_url(notify_webhook, secrets_dir(self.store.path), f"{session.id}.webhook")
@@ -161,6 +164,8 @@ class SessionService:
             # No orphaned worktree when the row cannot be written.
             await gitops.remove_worktree(repo_path, info.path, info.branch, session_id=session.id, force=True)
             raise
+        # Ports, .worktreeinclude and the setup script; a setup failure leaves the session `error`.
+        session = await workspace.prepare(self, session)
         await self.bus.publish(
             SessionCreated(
                 session_id=session.id,
@@ -341,7 +346,8 @@ class SessionService:
             raise AmpsmError(
                 ErrorCode.WORKTREE,
                 f"worktree {path} of session {session.id} is missing (deleted by hand?); its committed work is on"
-                f" branch {session.branch}: `ampsm archive {session.id}` keeps it, `git worktree prune` tidies up",
+                f" branch {session.branch}: `ampsm restore {session.id}` brings the worktree back (from its last"
+                f" checkpoint), `ampsm archive {session.id}` keeps the work and tidies up",
             )
         return path
 
@@ -411,7 +417,7 @@ class SessionService:
             mode=mode or self.config.git.merge_mode,
             keep_conflict=keep_conflict,
             message=message,
-            remove_after=remove,
+            remove_after=False,  # removed below: teardown script first, work kept, ports released
             session_id=session.id,
             lock_timeout=self.config.git.lock_timeout,
         )
@@ -421,6 +427,10 @@ class SessionService:
 
             await record_merge(Path(session.repo_path), session.id, before.out, result.sha)
         if result.ok:
+            if remove:
+                kept = await self._remove(session)
+                if kept.ref:
+                    result.message = kept.describe()
             await self.runner.set_status(session, SessionStatus.DONE, f"merged into {session.base_branch}")
         return result
 
@@ -468,13 +478,24 @@ class SessionService:
 
     async def archive(self, ref: str) -> str | None:
         """Remove the worktree, keeping any unmerged or uncommitted work under refs/ampsm/archive/ (lesson 19)."""
+        return (await self.archive_keep(ref)).ref
+
+    async def archive_keep(self, ref: str) -> gitops.ArchiveResult:
+        """`archive`, returning what was kept and how to get it back."""
         session = await self.get(ref)
         if session.status is SessionStatus.ARCHIVED:
             raise UsageError(f"session {session.id} is already archived")
         if session.status is not SessionStatus.DONE:
             self._idle_for_git(session)
-        kept: str | None = None
+        kept = await self._remove(session)
+        await self.runner.set_status(session, SessionStatus.ARCHIVED, "archived")
+        return kept
+
+    async def _remove(self, session: Session) -> gitops.ArchiveResult:
+        """Teardown script, then worktree and branch removed with their work kept, then ports freed."""
+        kept = gitops.ArchiveResult(ref=None, tip=None, wip_sha=None, session_id=session.id)
         if Path(session.worktree_path).exists() or session.branch:
+            await workspace.before_removal(self, session)
             removed = await gitops.remove_worktree(
                 Path(session.repo_path),
                 Path(session.worktree_path),
@@ -483,6 +504,13 @@ class SessionService:
                 force=True,
                 lock_timeout=self.config.git.lock_timeout,
             )
-            kept = removed.archive.ref
-        await self.runner.set_status(session, SessionStatus.ARCHIVED, "archived")
+            kept = removed.archive
+        await workspace.after_removal(self, session)
         return kept
+
+    async def restore(self, ref: str) -> Any:
+        """Bring back an archived session's worktree and branch exactly (or a worktree that was lost
+        from under a live session, from its last checkpoint); the session becomes `idle`."""
+        from . import safekeep
+
+        return await safekeep.restore_session(self, await self.get(ref))

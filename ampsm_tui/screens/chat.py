@@ -88,7 +88,7 @@ class ChatScreen(NavMixin, Screen[None]):
         self.ampsm.transcripts.add_line(self.session_id, "marker", "you › " + text.splitlines()[0][:200])
         app = self.ampsm
 
-        from .session_actions import iterate
+        from ..turns import iterate
 
         iterate(app, self.session_id, text, description="Chat")
         self.set_timer(0.1, self._update_status)

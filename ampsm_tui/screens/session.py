@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -15,6 +16,7 @@ from textual.widgets import Static
 
 from .. import actions
 from ..engine.models import Session
+from ..engine.workspace import describe, log_tail
 from ..live_tail import history_lines, past_output
 from ..messages import DataChanged, EngineEventMessage
 from ..widgets import display
@@ -28,8 +30,9 @@ if TYPE_CHECKING:
     from ..app import AmpsmApp
 
 
-def session_facts(session: Session, *, short: bool = False) -> Table:
-    """The session's fields; `short` (a 24-line terminal) puts them on fewer lines so the iterations fit."""
+def session_facts(session: Session, workspace: dict[str, Any] | None = None, *, short: bool = False) -> Table:
+    """The session's fields (with its ports and setup log); `short` (a 24-line terminal) puts them on fewer
+    lines so the iterations fit."""
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True, min_width=6)
     table.add_column(overflow="ellipsis", no_wrap=short)
@@ -50,6 +53,14 @@ def session_facts(session: Session, *, short: bool = False) -> Table:
         table.add_row("Thread", session.thread_id or "–")
     if session.last_error:
         table.add_row("Last error", f"[red]{session.last_error}[/]")
+    ports = (workspace or {}).get("ports") or []
+    if ports:
+        table.add_row("Ports", f"{ports[0]}-{ports[-1]} (AMPSM_PORT={ports[0]})")
+    setup_log = (workspace or {}).get("setup_log")
+    if setup_log:
+        table.add_row("Setup log", Text(str(setup_log)))
+        if session.last_error and "setup script failed" in session.last_error:
+            table.add_row("", Text(log_tail(str(setup_log), 8), style="red"))
     return table
 
 
@@ -100,7 +111,8 @@ class SessionScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.query_one("#session-title", Static).update(f" Session · {session.name}")
         short = self.app.size.height < 34
         self.set_class(short, "-short")
-        self.query_one("#facts", Static).update(session_facts(session, short=short))
+        workspace = await describe(app.config, app.store, session)
+        self.query_one("#facts", Static).update(session_facts(session, workspace, short=short))
         self.query_one("#session-metrics", Static).update(metrics_text(iterations))
         self.query_one(Timeline).show(iterations)
         if not self._attached:

@@ -14,10 +14,15 @@ Worktrees (worktrees.py, archive.py)
   progress; E004 any other failure, with nothing left behind.
 - `await remove_worktree(repo, worktree, branch, *, session_id=None, force=False, delete_branch=True)
   -> RemoveResult(removed_worktree, deleted_branch, archive: ArchiveResult(ref, tip, wip_sha))`:
-  unmerged commits / uncommitted changes are first kept under `refs/ampsm/archive/<session-id>`
-  (`archive.restore_hint` says how to get them back). `force` aborts a merge/rebase in progress there.
+  unmerged commits / uncommitted changes are first kept under `refs/ampsm/archive/<session-id>/<stamp>`
+  (`archive.describe()` / `restore_hint` say what and how to get it back). `force` aborts a merge/rebase
+  in progress there.
 - `await archive_work(repo, session_id, *, worktree=None, branch=None) -> ArchiveResult`: the keeping
-  alone (call it inside `RepoLock`).
+  alone (call it inside `RepoLock`). Uncommitted state is a stash-shaped snapshot commit (parents: tip,
+  index commit; trailer `Ampsm-Snapshot:`), made through a temporary index.
+- safekeep.py: `list_kept(repo)` (archives/checkpoints with exclusive sizes), `restore_worktree(repo,
+  target, branch, source)` (tip, index, files and untracked files back exactly), `gc_archives(repo,
+  older_than_s, dry_run=True)`.
 
 Commits and diffs (commits.py, diffs.py)
 - `await commit_iteration(worktree, summary, *, session_id, iteration, prefix="amp:")

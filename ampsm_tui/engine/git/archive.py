@@ -1,9 +1,13 @@
 """Never lose work (lesson 19): before a worktree or branch goes, keep what is not kept elsewhere.
 
-Unmerged commits and uncommitted changes are kept under `refs/ampsm/archive/<session-id>`: the ref
-points at the branch tip or, when there were uncommitted changes, at a commit of that state whose
-parent is the tip. The snapshot is made through a temporary index, so the worktree, its index and
-its branch are not touched while it is made.
+Unmerged commits and uncommitted changes are kept under `refs/ampsm/archive/<session-id>/<stamp>`:
+the ref points at the branch tip or, when there were uncommitted changes, at a *snapshot* commit.
+
+A snapshot is shaped like `git stash` makes it, so it can be put back exactly: its tree is the
+worktree (tracked changes and untracked files that are not ignored), its first parent is the branch
+tip, its second parent a commit of the index (what was staged). It is made through a temporary index
+(`GIT_INDEX_FILE`), so the worktree, its real index and its branch are not touched while it is made.
+The message carries an `Ampsm-Snapshot: <kind>` trailer, which is how a snapshot is told from a tip.
 """
 
 from __future__ import annotations
@@ -13,34 +17,55 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..clock import utcnow
 from .repo import BOOKKEEPING_DIR, repo_paths
 from .runner import git, git_out, split_z
 from .slug import slugify
 
 ARCHIVE_PREFIX = "refs/ampsm/archive/"
+CHECKPOINT_PREFIX = "refs/ampsm/checkpoints/"
+SNAPSHOT_TRAILER = "Ampsm-Snapshot"
+STAMP_FORMAT = "%Y%m%d-%H%M%S"
 
 
 @dataclass(frozen=True)
 class ArchiveResult:
     ref: str | None  # where the work was kept; None when nothing needed keeping
     tip: str | None  # the branch tip (or the snapshot of a loose directory)
-    wip_sha: str | None  # the commit of uncommitted changes, if there were any
+    wip_sha: str | None  # the snapshot of uncommitted changes, if there were any
+    session_id: str | None = None
+    unmerged: bool = False  # the tip held commits found on no other branch, tag or remote
 
     @property
     def restore_hint(self) -> str:
         if self.ref is None:
             return "nothing to restore: all work was merged or empty"
-        hint = f"restore with `git branch <name> {self.ref}`"
+        if self.session_id:
+            return f"restore with `ampsm restore {self.session_id}` (or `git branch <name> {self.ref}`)"
+        return f"restore with `git branch <name> {self.ref}`"
+
+    def describe(self) -> str:
+        """One line for a command's output: what was kept, and how to get it back."""
+        if self.ref is None:
+            return "nothing unmerged or uncommitted to keep"
+        what = "unmerged commits" if self.unmerged else "work"
         if self.wip_sha:
-            hint += " (its last commit holds the changes that were not committed)"
-        return hint
+            what = "uncommitted changes" + (" and unmerged commits" if self.unmerged else "")
+        return f"kept {what} at {self.ref}; {self.restore_hint}"
 
 
-async def snapshot_uncommitted(worktree: Path, message: str) -> str | None:
-    """A commit (parent HEAD) of the worktree's tracked and untracked non-ignored files, or None when
-    the worktree matches HEAD. Nothing in the worktree, its index or its refs changes."""
+def session_ref_part(session_id: str) -> str:
+    from .slug import is_safe_session_id
+
+    return session_id if is_safe_session_id(session_id) else slugify(session_id)
+
+
+async def snapshot_state(worktree: Path, kind: str, message: str) -> str | None:
+    """A snapshot commit of the worktree (parents: HEAD, then a commit of the index), or None when
+    the worktree and the index both match HEAD. Nothing in the worktree, its index or refs changes."""
     index = Path(await git_out("rev-parse", "--path-format=absolute", "--git-path", "index", cwd=worktree))
     head = await git_out("rev-parse", "--verify", "HEAD^{commit}", cwd=worktree)
+    head_tree = await git_out("rev-parse", "HEAD^{tree}", cwd=worktree)
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
         tmp_index = Path(tmp) / "index"
         if index.exists():
@@ -48,11 +73,20 @@ async def snapshot_uncommitted(worktree: Path, message: str) -> str | None:
         env = {"GIT_INDEX_FILE": str(tmp_index)}
         if not index.exists():
             await git("read-tree", "HEAD", cwd=worktree, env=env)
+        staged = await git("write-tree", cwd=worktree, env=env, check=False)  # fails mid-conflict
+        index_tree = staged.out if staged.ok else head_tree
         await git("add", "-A", "--", ".", f":(exclude){BOOKKEEPING_DIR}", cwd=worktree, env=env)
         tree = await git_out("write-tree", cwd=worktree, env=env)
-    if tree == await git_out("rev-parse", "HEAD^{tree}", cwd=worktree):
+    if tree == head_tree and index_tree == head_tree:
         return None
-    return await git_out("commit-tree", tree, "-p", head, "-m", message, cwd=worktree)
+    index_commit = await git_out("commit-tree", index_tree, "-p", head, "-m", f"index of {message}", cwd=worktree)
+    body = f"{message}\n\n{SNAPSHOT_TRAILER}: {kind}\n"
+    return await git_out("commit-tree", tree, "-p", head, "-p", index_commit, "-m", body, cwd=worktree)
+
+
+async def snapshot_uncommitted(worktree: Path, message: str) -> str | None:
+    """The snapshot made before a removal (kind `uncommitted`)."""
+    return await snapshot_state(worktree, "uncommitted", message)
 
 
 async def snapshot_directory(repo: Path, directory: Path, message: str) -> str | None:
@@ -87,19 +121,24 @@ async def contained_elsewhere(repo: Path, sha: str, *, except_branch: str | None
 
 
 async def _free_archive_ref(repo: Path, session_id: str, sha: str) -> str:
-    base = ARCHIVE_PREFIX + (session_id if _ref_safe(session_id) else slugify(session_id))
+    base = f"{ARCHIVE_PREFIX}{session_ref_part(session_id)}/{utcnow().strftime(STAMP_FORMAT)}"
     for n in range(1, 1000):
         ref = base if n == 1 else f"{base}-{n}"
         res = await git("rev-parse", "--verify", "--quiet", ref, cwd=repo, check=False)
         if not res.ok or res.out == sha:
             return ref
-    raise RuntimeError("no free archive ref")  # pragma: no cover - a thousand archives of one id
+    raise RuntimeError("no free archive ref")  # pragma: no cover - a thousand archives in one second
 
 
-def _ref_safe(session_id: str) -> bool:
-    from .slug import is_safe_session_id
-
-    return is_safe_session_id(session_id)
+async def checkpoint_of(root: Path, session_id: str, tip: str | None) -> str | None:
+    """The session's last checkpoint when it still builds on `tip` (an iteration commit since would
+    have superseded it)."""
+    ref = CHECKPOINT_PREFIX + session_ref_part(session_id)
+    res = await git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=root, check=False)
+    if not res.ok:
+        return None
+    parent = await git("rev-parse", "--verify", "--quiet", f"{res.out}^1", cwd=root, check=False)
+    return res.out if parent.ok and (tip is None or parent.out == tip) else None
 
 
 async def archive_work(
@@ -107,26 +146,37 @@ async def archive_work(
 ) -> ArchiveResult:
     """Keep the session's unmerged commits and uncommitted changes under an archive ref.
 
-    Call it with the repo lock held, before removing the worktree or deleting the branch.
+    Call it with the repo lock held, before removing the worktree or deleting the branch. A worktree
+    that is already gone falls back on the session's last checkpoint (refs/ampsm/checkpoints/).
     """
     root = (await repo_paths(repo)).root
     tip: str | None = None
-    if worktree is not None and (worktree / ".git").exists():
+    has_git = worktree is not None and (worktree / ".git").exists()
+    if has_git:
+        assert worktree is not None
         tip = await git_out("rev-parse", "--verify", "HEAD^{commit}", cwd=worktree)
     elif branch is not None:
         res = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", cwd=root, check=False)
         tip = res.out if res.ok else None
     wip: str | None = None
-    if worktree is not None and (worktree / ".git").exists():
+    if has_git:
+        assert worktree is not None
         wip = await snapshot_uncommitted(worktree, f"ampsm: uncommitted state of session {session_id}")
     elif worktree is not None and worktree.is_dir():
         wip = await snapshot_directory(root, worktree, f"ampsm: files left in {worktree.name} ({session_id})")
         tip = None
-    keep = wip
-    if keep is None and tip is not None and not await contained_elsewhere(root, tip, except_branch=branch):
-        keep = tip
+    elif tip is not None:
+        wip = await checkpoint_of(root, session_id, tip)
+    unmerged = tip is not None and not await contained_elsewhere(root, tip, except_branch=branch)
+    keep = wip or (tip if unmerged else None)
     if keep is None:
-        return ArchiveResult(ref=None, tip=tip, wip_sha=None)
+        await drop_checkpoint(root, session_id)
+        return ArchiveResult(ref=None, tip=tip, wip_sha=None, session_id=session_id)
     ref = await _free_archive_ref(root, session_id, keep)
     await git("update-ref", "-m", f"ampsm: archive {session_id}", ref, keep, cwd=root)
-    return ArchiveResult(ref=ref, tip=tip, wip_sha=wip)
+    await drop_checkpoint(root, session_id)  # the archive supersedes it
+    return ArchiveResult(ref=ref, tip=tip, wip_sha=wip, session_id=session_id, unmerged=unmerged)
+
+
+async def drop_checkpoint(repo: Path, session_id: str) -> None:
+    await git("update-ref", "-d", CHECKPOINT_PREFIX + session_ref_part(session_id), cwd=repo, check=False)

@@ -1,5 +1,6 @@
-"""Orphaned worktrees and stale `amp/` branches: found with their size (lesson 20), removed only
-after their unmerged or uncommitted work is kept under `refs/ampsm/archive/` (lesson 19)."""
+"""Orphaned worktrees and stale `amp/` branches: found with their size (lesson 20). Only what is
+provably merged or empty is removed; an orphan holding unmerged or uncommitted work stays unless the
+caller includes it, and then that work is kept under `refs/ampsm/archive/` first (lesson 19)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .archive import archive_work, contained_elsewhere
 from .locks import RepoLock
 from .repo import dirty_paths, repo_paths, rev, worktree_branches
 from .runner import git
+from .safekeep import dir_disk_usage
 from .slug import is_safe_session_id
 from .worktrees import SESSION_KEY, remove_worktree, worktrees_root
 
@@ -46,6 +48,8 @@ class CleanReport:
     archived: dict[str, str] = field(default_factory=dict)  # orphan label -> archive ref
     pruned: list[str] = field(default_factory=list)  # what `git worktree prune` dropped
     errors: list[str] = field(default_factory=list)
+    skipped: list[Orphan] = field(default_factory=list)  # holds unmerged work: left in place
+    reclaimed_bytes: int = 0  # disk freed by the removal (measured before, in allocated blocks)
 
 
 def disk_size(path: Path) -> int:
@@ -128,14 +132,24 @@ async def find_orphans(
 
 
 async def clean(
-    repo: Path | str, orphans: list[Orphan], dry_run: bool = False, *, lock_timeout: float = 60.0
+    repo: Path | str,
+    orphans: list[Orphan],
+    dry_run: bool = False,
+    *,
+    lock_timeout: float = 60.0,
+    include_unmerged: bool = False,
 ) -> CleanReport:
-    """Remove the given orphans (archiving their unmerged work first) and prune stale worktree
-    records. With `dry_run`, only report what would happen."""
+    """Remove the given orphans that are provably merged or empty, and prune stale worktree records.
+    An orphan holding unmerged or uncommitted work is left in place (`report.skipped`) unless
+    `include_unmerged`, and then its work is archived first. With `dry_run`, only report."""
     root = (await repo_paths(repo)).root
     report = CleanReport(dry_run=dry_run)
+    if not include_unmerged:
+        report.skipped = [o for o in orphans if o.unmerged]
+        orphans = [o for o in orphans if not o.unmerged]
     if dry_run:
         report.removed = list(orphans)
+        report.reclaimed_bytes = sum(o.size_bytes for o in orphans)
         res = await git("worktree", "prune", "--dry-run", "--verbose", cwd=root, check=False)
         report.pruned = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.strip()]
         return report
@@ -145,6 +159,7 @@ async def clean(
             label = str(orphan.path or orphan.branch)
             sid = orphan.session_id if orphan.session_id and is_safe_session_id(orphan.session_id) else None
             try:
+                before = await dir_disk_usage(orphan.path) if orphan.path is not None and orphan.path.is_dir() else 0
                 if orphan.kind in ("worktree", "directory"):
                     result = await remove_worktree(
                         root, orphan.path, orphan.branch, session_id=sid or (orphan.path.name if orphan.path else None)
@@ -160,6 +175,7 @@ async def clean(
             if archive.ref:
                 report.archived[label] = archive.ref
             report.removed.append(orphan)
+            report.reclaimed_bytes += before
         res = await git("worktree", "prune", "--verbose", cwd=root, check=False)
         text = first.stdout + first.stderr + res.stdout + res.stderr
         report.pruned = [ln for ln in text.splitlines() if ln.strip()]

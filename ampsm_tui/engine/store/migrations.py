@@ -213,6 +213,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE sessions ADD COLUMN agent_started_at REAL;
         """,
     ),
+    (
+        6,
+        "per-session port blocks and setup scripts (issue 18)",
+        """
+        CREATE TABLE port_blocks (
+            session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+            first_port INTEGER NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            allocated_at TEXT NOT NULL
+        );
+        ALTER TABLE sessions ADD COLUMN setup TEXT;
+        ALTER TABLE batch_items ADD COLUMN setup TEXT;
+        """,
+    ),
 ]
 
 LATEST = max(v for v, _, _ in MIGRATIONS)

@@ -10,6 +10,7 @@ from .batches import BatchesRepo
 from .bench import BenchRepo
 from .iterations import IterationsRepo
 from .overview import OverviewRepo
+from .ports import PortsRepo
 from .sessions import SessionsRepo
 from .telemetry import TelemetryRepo
 
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
-class Store(SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo, BenchRepo):
+class Store(
+    SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo, BenchRepo, PortsRepo
+):
     @classmethod
     def from_config(cls, config: Config, path: Path | None = None) -> Store:
         db = config.database

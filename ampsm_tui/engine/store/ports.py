@@ -1,0 +1,74 @@
+"""Port blocks: each live session gets its own run of ports from a pool, allocated atomically.
+
+The choice and the insert happen in one `BEGIN IMMEDIATE` transaction, so two processes creating
+sessions at the same moment cannot pick the same block; blocks of sessions that are done or archived
+go back to the pool first. A port some other program is listening on is skipped (probed by bind).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from ..clock import now_iso
+from .core import StoreBase
+
+FINISHED_STATUSES = ("done", "archived")
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on `port` (a bind on the loopback succeeds)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class PortsRepo(StoreBase):
+    async def allocate_ports(
+        self, session_id: str, low: int, high: int, size: int, *, probe: Callable[[int], bool] = port_is_free
+    ) -> tuple[int, int] | None:
+        """(first port, size) of the session's block (an existing one is returned as it is), or None
+        when the pool `[low, high]` has no free block of `size`."""
+        async with self.transaction() as conn:
+            cur = await conn.execute("SELECT first_port, size FROM port_blocks WHERE session_id = ?", (session_id,))
+            mine = await cur.fetchone()
+            await cur.close()
+            if mine is not None:
+                return int(mine[0]), int(mine[1])
+            marks = ", ".join("?" for _ in FINISHED_STATUSES)
+            await conn.execute(
+                f"DELETE FROM port_blocks WHERE session_id IN (SELECT id FROM sessions WHERE status IN ({marks}))",
+                FINISHED_STATUSES,
+            )
+            cur = await conn.execute("SELECT first_port, size FROM port_blocks")
+            taken = [(int(r[0]), int(r[0]) + int(r[1]) - 1) for r in await cur.fetchall()]
+            await cur.close()
+            first = low
+            while first + size - 1 <= high:
+                last = first + size - 1
+                clash = next((b for b in taken if b[0] <= last and first <= b[1]), None)
+                if clash is not None:
+                    first = clash[1] + 1
+                    continue
+                busy = next((p for p in range(first, last + 1) if not probe(p)), None)
+                if busy is not None:
+                    first = busy + 1
+                    continue
+                await conn.execute(
+                    "INSERT INTO port_blocks (session_id, first_port, size, allocated_at) VALUES (?, ?, ?, ?)",
+                    (session_id, first, size, now_iso()),
+                )
+                return first, size
+        return None
+
+    async def session_ports(self, session_id: str) -> tuple[int, int] | None:
+        row = await self._fetchone("SELECT first_port, size FROM port_blocks WHERE session_id = ?", (session_id,))
+        return (int(row[0]), int(row[1])) if row else None
+
+    async def release_ports(self, session_id: str) -> bool:
+        async with self.transaction() as conn:
+            cur = await conn.execute("DELETE FROM port_blocks WHERE session_id = ?", (session_id,))
+            return (cur.rowcount or 0) > 0
