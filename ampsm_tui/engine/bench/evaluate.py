@@ -9,6 +9,7 @@ tests that time out, or a missing repository write no `report.json` (the summary
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -91,11 +92,14 @@ def record_test_exit_code(script: str) -> str:
     return script
 
 
-def worktree_holder(run_id: str, prediction: Prediction) -> Path:
+def worktree_holder(run_id: str, prediction: Prediction, report_dir: Path | None = None) -> Path:
+    """A fixed place per report dir, run, model and instance: a resumed run finds what a killed one
+    left there, and two runs that share a run id but not a report dir never share a tree."""
+    scope = hashlib.sha256(str(report_dir).encode()).hexdigest()[:10] + "-" if report_dir else ""
     return (
         Path(tempfile.gettempdir())
         / f"ampsm-eval-{os.getuid()}"
-        / run_id.replace("/", "_")
+        / (scope + run_id.replace("/", "_"))
         / prediction.log_name
         / prediction.instance_id.replace("/", "_")
     )
@@ -213,7 +217,7 @@ class Evaluator:
         t0 = time.perf_counter()
         # A fixed place per run/model/instance: a run killed mid-evaluation leaves its worktree
         # where the resumed run (which re-evaluates exactly those instances) finds and removes it.
-        holder = worktree_holder(self.run_id, prediction)
+        holder = worktree_holder(self.run_id, prediction, self.report_dir)
         tree = holder / "testbed"
         async with _repo_lock(repo):
             if holder.exists():
