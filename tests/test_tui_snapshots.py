@@ -85,6 +85,11 @@ async def settle(pilot: Pilot[Any]) -> None:
     for log in pilot.app.screen.query(OutputLog):
         log.flush()
     await pilot.pause(0.05)
+    # ...and where the pane stands: lines that arrived after its first layout would otherwise
+    # leave it at the top on one run and at the tail (where it follows) on another.
+    for log in pilot.app.screen.query(OutputLog):
+        log.scroll_end(animate=False, immediate=True)
+    await pilot.pause(0.05)
 
 
 SIZES = [(80, 24), (160, 48)]

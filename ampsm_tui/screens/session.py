@@ -94,6 +94,9 @@ class SessionScreen(NavMixin, session_actions.SessionActions, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#session-timeline").border_title = "Iterations"
         self.query_one("#session-output").border_title = "Output"
+        # the compact layout is decided before the first layout, not when the data arrives: a
+        # table filled before a late class change keeps the widths of the old layout
+        self.set_class(self.app.size.height < 34, "-short")
         self.load()
 
     def selected_session(self) -> Session | None:
