@@ -112,6 +112,16 @@ def seconds_between(start_iso: str | None, now: datetime) -> float | None:
         return None
 
 
+def size(n: int) -> str:
+    """Disk sizes (`512 B`, `3.4 MB`): what a clean-up reclaimed, what an archive holds."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """`1 file`, `2 files`, `0 files` (`many` for irregular words)."""
     return f"{count} {word if count == 1 else (many or word + 's')}"

@@ -6,20 +6,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command
 
 if TYPE_CHECKING:
     from ..engine.git.cleanup import Orphan
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 @command(
@@ -106,7 +98,7 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
     if orphans:
         verb = "would remove" if report.dry_run else "removed"
         freed = "would reclaim" if report.dry_run else "reclaimed"
-        ctx.print(f"{verb} {len(report.removed)} of {len(orphans)}; {freed} {_size(report.reclaimed_bytes)}")
+        ctx.print(f"{verb} {len(report.removed)} of {len(orphans)}; {freed} {fmt.size(report.reclaimed_bytes)}")
     for o in report.skipped:
         where = str(o.path) if o.path else f"branch {o.branch}"
         ctx.print(
@@ -148,4 +140,4 @@ def _confirm_clean(root: Path, orphans: list[Orphan]) -> None:
 def _line(o: Orphan) -> str:
     where = str(o.path) if o.path else f"branch {o.branch}"
     extra = " [unmerged work: kept unless --include-unmerged, which archives it first]" if o.unmerged else ""
-    return f"{o.kind:<9} {where}  ({o.reason}; {_size(o.size_bytes)}){extra}"
+    return f"{o.kind:<9} {where}  ({o.reason}; {fmt.size(o.size_bytes)}){extra}"

@@ -6,21 +6,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import format as fmt
 from .context import Context
 from .registry import arg, command
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
     from ..engine.models import Session
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 @command(
@@ -72,12 +64,14 @@ async def archive_list(args: argparse.Namespace, ctx: Context) -> int:
             total += k.size_bytes
             what = f"{k.snapshot} changes on {k.tip[:10]}" if k.snapshot else f"commits up to {k.tip[:10]}"
             ctx.print(
-                f"  {k.created_at[:19]}  {k.session_id:<16} {_size(k.size_bytes):>9}  {what}  {k.ref}", markup=False
+                f"  {k.created_at[:19]}  {k.session_id:<16} {fmt.size(k.size_bytes):>9}  {what}  {k.ref}", markup=False
             )
     if total == 0 and not any(r.archives for r in found):
         ctx.print("no archives")
     else:
-        ctx.print(f"restore one with `ampsm restore ID`; `ampsm gc --older-than 30d` prunes old ones ({_size(total)})")
+        ctx.print(
+            f"restore one with `ampsm restore ID`; `ampsm gc --older-than 30d` prunes old ones ({fmt.size(total)})"
+        )
     return 0
 
 
@@ -125,11 +119,13 @@ async def gc(args: argparse.Namespace, ctx: Context) -> int:
         for k in r.pruned:
             count += 1
             ctx.print(
-                f"{verb} {k.ref} ({k.created_at[:10]}, {_size(k.size_bytes)}) in {root}", markup=False, soft_wrap=True
+                f"{verb} {k.ref} ({k.created_at[:10]}, {fmt.size(k.size_bytes)}) in {root}",
+                markup=False,
+                soft_wrap=True,
             )
     total = sum(r.bytes for _, r in reports)
     ctx.print(
-        f"{verb} {count} ref(s), {_size(total)}"
+        f"{verb} {count} ref(s), {fmt.size(total)}"
         + ("; run again with --apply to delete" if not args.apply else "; `git gc` frees the objects")
     )
     return 0

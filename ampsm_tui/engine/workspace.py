@@ -91,14 +91,9 @@ def hook_log(config: Config, session_id: str, kind: str) -> Path:
 def _size(path: Path) -> int:
     if path.is_symlink() or path.is_file():
         return path.lstat().st_size
-    total = 0
-    for dirpath, _dirs, files in os.walk(path, followlinks=False):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
+    from .git.cleanup import disk_size
+
+    return disk_size(path)
 
 
 async def included_paths(root: Path, include_file: str, skip: list[Path]) -> list[str]:
