@@ -136,7 +136,12 @@ async def _run_iteration(
 _ITERATE_ARGS = (
     arg("--stream", action="store_true", help="print the agent's events live (JSONL with --json)"),
     arg("--until-green", type=_positive_int, metavar="N", help="feed failing test output back, up to N iterations"),
-    arg("--max-cost", type=_positive_float, metavar="USD", help="stop --until-green when this much has been spent"),
+    arg(
+        "--max-cost",
+        type=_positive_float,
+        metavar="USD",
+        help="session budget: no turn starts once the session has spent this much",
+    ),
 )
 
 

@@ -12,12 +12,12 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
-from .models import BatchRun
+from .models import BatchItem, BatchRun
 
 if TYPE_CHECKING:
     from .batch import BatchPlan
     from .engine import Engine
-    from .scheduler import BatchScheduler
+    from .scheduler import BatchScheduler, StartGate
     from .store import Store
 
 
@@ -31,6 +31,18 @@ async def resolve_batch(store: Store, ref: str) -> BatchRun:
     if len(matches) == 1:
         return matches[0]
     raise UsageError(f"{'ambiguous batch prefix' if matches else 'no such batch'}: {ref}")
+
+
+def budget_gate(engine: Engine, batch_id: str, max_cost: float | None) -> StartGate:
+    """Before each item: the batch's `maxCost`, then `budget.daily` (read from the DB, so what other
+    processes spent today counts too)."""
+    from .budget import batch_stop
+
+    async def gate(_item: BatchItem) -> str | None:
+        stop = await batch_stop(engine.store, engine.config, batch_id, max_cost)
+        return stop.message if stop is not None else None
+
+    return gate
 
 
 class BatchService:
@@ -80,7 +92,12 @@ class BatchService:
             engine.notifier.add_targets(engine.config, webhooks=[hook] if hook else [], emails=list(notes.email or []))
         await telemetry.prune(engine.store, engine.config)
         scheduler = BatchScheduler(
-            engine.store, run.id, engine_run_item(engine), bus=engine.bus, concurrency=concurrency
+            engine.store,
+            run.id,
+            engine_run_item(engine),
+            bus=engine.bus,
+            concurrency=concurrency,
+            gate=budget_gate(engine, run.id, spec.max_cost if spec else None),
         )
         self._schedulers[run.id] = scheduler
         try:

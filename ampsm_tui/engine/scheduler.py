@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RunItem = Callable[[BatchItem], Awaitable[BatchItemStatus]]
+#: Asked before an item starts: a reason it may not (a budget reached), else None.
+StartGate = Callable[[BatchItem], Awaitable[str | None]]
 T = TypeVar("T")
 
 #: An item in one of these states is not run again by `resume`.
@@ -73,8 +75,10 @@ class BatchScheduler:
         bus: MetricsEventBus | None = None,
         concurrency: int | None = None,
         poll_interval: float = 0.5,
+        gate: StartGate | None = None,
     ) -> None:
         self.store = store
+        self.gate = gate
         self.batch_id = batch_id
         self.run_item = run_item
         self.bus = bus or MetricsEventBus()
@@ -187,6 +191,13 @@ class BatchScheduler:
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            reason = await self.gate(item) if self.gate is not None else None
+            if reason is not None:  # a budget: the item is not started; `resume` may run it later
+                await self.store.update_batch_item(
+                    item.id, status=BatchItemStatus.ABORTED.value, error=f"not started: {reason}", ended_at=now_iso()
+                )
+                await self._progress(item.id, BatchItemStatus.ABORTED)
+                continue
             task = asyncio.create_task(self._run_one(item), name=f"batch-item-{item.id}")
             self._running[item.id] = task
             try:
