@@ -58,8 +58,10 @@ def test_daily_budget_stops_batches_and_sessions(tmp_path: Path, isolated_env: P
     assert out.returncode == 1, out.stderr + out.stdout  # not every item ran: never a silent success
     assert json.loads(out.stdout)["counts"]["aborted"] >= 2
     rows = _started(isolated_env)
-    assert [r[1] for r in rows] == ["succeeded", "aborted", "aborted", "aborted"]
-    assert "daily budget $0.01 reached" in (rows[1][2] or "")
+    # the first item's turn is stopped when it reaches the day's budget; no other item starts
+    assert [r[1] for r in rows] == ["failed", "aborted", "aborted", "aborted"]
+    assert "stopped at the budget" in (rows[0][2] or "")
+    assert all("not started: daily budget $0.01 reached" in (r[2] or "") for r in rows[1:])
     # a session's next turn is refused before anything runs, with the reason
     repo = tmp_path / "ws" / "repo"
     new = run_cli("new", "--repo", str(repo), "--name", "late", "--prompt", "hi", "--json", env=ENV)
@@ -74,8 +76,30 @@ def test_session_max_cost_counts_the_whole_session(tmp_path: Path, isolated_env:
     new = run_cli("new", "--repo", str(repo), "--name", "s", "--prompt", "hi", "--json", env=ENV)
     assert new.returncode == 0, new.stderr
     sid = json.loads(new.stdout)["id"]
-    first = run_cli("iterate", sid, "--max-cost", "0.01", "--json", env=ENV, timeout=120)
-    assert first.returncode == 0, first.stderr  # nothing spent yet: the turn runs
-    second = run_cli("iterate", sid, "--prompt", "again", "--max-cost", "0.01", env=ENV, timeout=120)
-    assert second.returncode != 0
-    assert "session budget --max-cost $0.01 reached ($0.0143 spent)" in second.stderr
+    first = run_cli("iterate", sid, "--max-cost", "0.02", "--json", env=ENV, timeout=120)
+    assert first.returncode == 0, first.stderr  # $0.0143 of $0.02: the whole turn runs
+    second = run_cli("iterate", sid, "--prompt", "again", "--max-cost", "0.02", env=ENV, timeout=120)
+    assert second.returncode != 0 and "stopped at the budget" in second.stderr  # stopped at what was left
+    third = run_cli("iterate", sid, "--prompt", "more", "--max-cost", "0.02", env=ENV, timeout=120)
+    assert third.returncode != 0
+    assert "session budget --max-cost $0.02 reached ($0.0286 spent)" in third.stderr
+    assert "nothing was run" in third.stderr
+
+
+def test_a_running_turn_is_stopped_at_the_session_budget(tmp_path: Path, isolated_env: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    new = run_cli("new", "--repo", str(repo), "--name", "s", "--prompt", "hi", "--json", env=ENV)
+    assert new.returncode == 0, new.stderr
+    sid = json.loads(new.stdout)["id"]
+    # the fake amp reports usage in two messages (a second apart): the first one passes the budget
+    slow = {**ENV, "FAKE_AGENT_DELAY": "1"}
+    run_cli("iterate", sid, "--max-cost", "0.001", "--json", env=slow, timeout=120)
+    conn = sqlite3.connect(isolated_env / "sessions.db")
+    try:
+        status, error, cost = conn.execute("SELECT status, error, cost_usd FROM iterations").fetchone()
+    finally:
+        conn.close()
+    assert status == "interrupted"
+    assert error.startswith("stopped at the budget: this turn reached $")
+    assert cost is not None and 0.001 <= cost < TURN  # the second message never came
+    assert (repo / ".worktrees").is_dir()

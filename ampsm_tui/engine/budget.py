@@ -97,6 +97,17 @@ async def session_stop(store: Store, config: Config, session_id: str, max_cost: 
     return await daily_stop(store, config)
 
 
+async def budget_left(store: Store, config: Config, session_id: str, max_cost: float | None) -> float | None:
+    """Dollars a session's next turn may spend before it is stopped mid-turn: what is left of its
+    own budget and of the day's, whichever is less (None: neither is set)."""
+    left: list[float] = []
+    if max_cost is not None:
+        left.append(max_cost - (await session_spend(store, session_id)).usd)
+    if config.budget.daily is not None:
+        left.append(config.budget.daily - (await day_spend(store)).usd)
+    return max(0.0, min(left)) if left else None
+
+
 async def batch_stop(store: Store, config: Config, batch_id: str, max_cost: float | None) -> BudgetStop | None:
     """Before a batch item starts: the batch's `maxCost`, then the day's budget."""
     if max_cost is not None:
@@ -111,6 +122,7 @@ __all__ = [
     "Spend",
     "batch_spend",
     "batch_stop",
+    "budget_left",
     "daily_stop",
     "day_spend",
     "day_start",

@@ -254,7 +254,7 @@ class SessionService:
         if text is None:
             last = await self.store.last_iteration(session.id)
             text = session.prompt if last is None else (session.prompt or "Continue.")
-        from .budget import session_stop
+        from .budget import budget_left, session_stop
 
         iteration: Iteration | None = None
         for _ in range(max(1, until_green)):
@@ -265,7 +265,9 @@ class SessionService:
                 log.info("session %s: %s", session.id, stop.message)
                 break
             fresh = await self.get(session.id)
-            iteration = await self.runner.run(fresh, text)
+            iteration = await self.runner.run(
+                fresh, text, cost_limit=await budget_left(self.store, self.config, session.id, max_cost)
+            )
             failed_test = iteration.test_exit_code not in (None, 0)
             if not failed_test or iteration.status != "completed":
                 break
