@@ -277,8 +277,13 @@ async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:
 
         repo = str((await gitops.repo_paths(Path(args.repo))).root)
     sessions = await engine.store.list_sessions(status=args.status, repo_path=repo, limit=args.limit)
+    from ..engine.overlap import find_overlaps
+
+    overlaps = await find_overlaps(sessions)  # live sessions of one repo touching the same files
     if ctx.json:
-        ctx.emit_json([_session_dict(s) for s in sessions])
+        ctx.emit_json(
+            [{**_session_dict(s), "overlaps": [o.to_dict() for o in overlaps.get(s.id, [])]} for s in sessions]
+        )
         return 0
     from rich.table import Table
 
@@ -286,8 +291,12 @@ async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:
     for col in ("ID", "STATUS", "NAME", "BRANCH", "AGENT", "AGE"):
         table.add_column(col)
     for s in sessions:
-        table.add_row(s.id, str(s.status), s.name, s.branch, s.agent, _age(s.created_at))
+        flag = " [yellow]⚠ overlaps[/]" if s.id in overlaps else ""
+        table.add_row(s.id, str(s.status) + flag, s.name, s.branch, s.agent, _age(s.created_at))
     ctx.print(table if sessions else "no sessions")
+    for sid, found in overlaps.items():
+        for o in found:
+            ctx.print(f"{sid} {o.describe()}", markup=False)
     return 0
 
 
@@ -314,9 +323,17 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.workspace import describe
 
     ws = await describe(engine.config, engine.store, s)
+    from ..engine.overlap import overlaps_of
+
+    overlaps = await overlaps_of(s, await engine.store.list_sessions(repo_path=s.repo_path))
     if ctx.json:
         ctx.emit_json(
-            {"session": _session_dict(s), "iterations": [i.model_dump(mode="json") for i in its], "workspace": ws}
+            {
+                "session": _session_dict(s),
+                "iterations": [i.model_dump(mode="json") for i in its],
+                "workspace": ws,
+                "overlaps": [o.to_dict() for o in overlaps],
+            }
         )
         return 0
     ctx.print(f"[bold]{s.id}[/] {s.name} — [bold]{s.status}[/]")
@@ -324,6 +341,8 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print(f"worktree {s.worktree_path}  agent {s.agent}{' ' + s.model if s.model else ''}")
     if s.last_error:
         ctx.print(f"[red]{s.last_error}[/]", markup=True)
+    for o in overlaps:
+        ctx.print(f"⚠ {o.describe()}", markup=False, style="yellow")
     from .safekeep import print_workspace
 
     print_workspace(ctx, s, ws)
