@@ -99,8 +99,15 @@ async def land(args: argparse.Namespace, ctx: Context) -> int:
             raise AmpsmError(ErrorCode.GIT, message, data=result.to_dict())
         message = f"{result.message}; fix them and {how} (`--resume --no-retest` skips the tests)"
         raise AmpsmError(ErrorCode.TEST_FAILED, message, data=result.to_dict())
+    archived: list[str] = []
+    if result.landed:  # a best-of winner: the other candidates are archived (kept, restorable)
+        from ..engine.bestof import archive_the_others
+
+        archived = await archive_the_others(engine, result.session_id)
+        if archived and not ctx.json:
+            ctx.print(f"archived the other candidates: {', '.join(archived)} (`ampsm restore ID` brings one back)")
     if ctx.json:
-        ctx.emit_json({**result.to_dict(), "overlaps": [o.to_dict() for o in overlaps]})
+        ctx.emit_json({**result.to_dict(), "overlaps": [o.to_dict() for o in overlaps], "archived": archived})
     elif result.landed:
         ctx.print(
             f"landed {result.session_id} on {result.base_branch}" + (f": {result.sha[:10]}" if result.sha else "")

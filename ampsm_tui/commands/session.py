@@ -164,12 +164,18 @@ _ITERATE_ARGS = (
     arg("--notify-webhook", metavar="URL", help="POST this session's notifications to URL"),
     arg("--setup", help="setup command run once in the new worktree (default: workspace.setup, .ampsm/setup)"),
     arg("--run", action="store_true", help="also run the first iteration"),
+    arg("--agents", metavar="A,B", help="best-of-N: one session per agent (× --n), run in parallel and ranked"),
+    arg("--n", type=_positive_int, metavar="N", help="best-of-N: N sessions per agent (default 1; implies --run)"),
     *_ITERATE_ARGS,
     json=True,
 )
 async def new(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.errors import UsageError
 
+    if args.agents or args.n:  # best-of-N: its own checks and output
+        from .bestof import run_best_of_command
+
+        return await run_best_of_command(ctx, args, _read_prompt(args.prompt, args.prompt_file) or "")
     if args.agent == "command" and not args.agent_cmd:
         raise UsageError("--agent command needs --agent-cmd")
     if args.agent_cmd and args.agent != "command":
