@@ -81,3 +81,27 @@ def test_queue_of_four_lands_two_and_reports_a_conflict_and_a_red_gate(repo: Pat
     assert [e["status"] for e in listed] == ["landed", "landed", "removed", "removed"]
     again = run_cli("queue", "add", ids[0])  # a landed session cannot be queued again
     assert again.returncode == 2 and "done" in again.stderr
+
+
+def test_a_batch_with_queue_true_lands_its_green_items(tmp_path: Path, isolated_env: Path) -> None:
+    from tests.test_batch_file import make_repo
+
+    ws = tmp_path / "ws"
+    repo = make_repo(ws / "repo")
+    (repo / "check.sh").write_text(CHECK)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "test gate")
+    f = ws / "batch.yaml"
+    f.write_text(
+        "name: queued\nrepos:\n  - path: repo\nitems:\n"
+        '  - name: a\n    prompt: a\n    agent: command\n    agentCmd: "echo a > a.txt"\n    script: sh check.sh\n'
+        '  - name: b\n    prompt: b\n    agent: command\n    agentCmd: "echo b > b.txt"\n    script: sh check.sh\n'
+        '  - name: red\n    prompt: r\n    agent: command\n    agentCmd: "echo r > r.txt; false"\n'
+        "    script: test -f nothing\nconcurrency: 1\nqueue: true\n"
+    )
+    out = run_cli("batch", "start", "--file", str(f), "--json", timeout=300)
+    assert out.returncode == 1, out.stderr + out.stdout  # the red item failed
+    on_main = git(repo, "ls-tree", "--name-only", "main").split()
+    assert "a.txt" in on_main and "b.txt" in on_main and "r.txt" not in on_main
+    listed = json.loads(run_cli("queue", "status", "--json").stdout)
+    assert [e["status"] for e in listed] == ["landed", "landed"]

@@ -101,10 +101,28 @@ class BatchService:
         )
         self._schedulers[run.id] = scheduler
         try:
-            return await scheduler.run()
+            result = await scheduler.run()
+            if spec is not None and spec.queue and str(result.status) != "aborted":
+                await self.queue_green(run.id)
+            return result
         finally:
             self._schedulers.pop(run.id, None)
             await engine.sessions.shutdown()
+
+    async def queue_green(self, batch_id: str) -> list[str]:
+        """The batch's `queue: true`: every succeeded item's session joins the merge queue, in item
+        order, and the queue runs (one land at a time; a conflict or red gate takes one out)."""
+        from .models import BatchItemStatus
+        from .queue import MergeQueue
+
+        items = await self.engine.store.list_batch_items(batch_id)
+        green = [i.session_id for i in items if i.status == BatchItemStatus.SUCCEEDED and i.session_id]
+        if not green:
+            return []
+        queue = MergeQueue(self.engine)
+        await queue.add(green)
+        await queue.run()
+        return green
 
     def stop(self, batch_id: str | None = None) -> None:
         """Stop batches running in this process (one, or all): running items are cancelled, pending
