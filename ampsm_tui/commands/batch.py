@@ -114,7 +114,9 @@ def summarize(run: BatchRun, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _is_paused(row: dict[str, Any]) -> bool:
-    return row["status"] == "pending" and str(row.get("error") or "").startswith("paused:")
+    from ..engine.limits import item_state
+
+    return item_state(row["status"], row.get("error")) == "paused"
 
 
 def render_status(run: BatchRun, rows: list[dict[str, Any]]) -> Any:

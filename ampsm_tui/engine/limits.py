@@ -106,4 +106,14 @@ def parse_limit(text: str | None, now: datetime | None = None) -> LimitHit | Non
     return LimitHit(reset_at=reset, known=known, message=text.strip().splitlines()[-1][:300])
 
 
-__all__ = ["DEFAULT_PAUSE_S", "LimitHit", "parse_limit"]
+#: a batch item waiting for its agent's reset: status `pending`, its note starting with this
+PAUSED = "paused:"
+
+
+def item_state(status: str, error: str | None) -> str:
+    """An item's status as shown (CLI table, JSON and the TUI's batch monitor): `paused` for a
+    pending item waiting for a usage limit's reset, else its stored status."""
+    return "paused" if status == "pending" and (error or "").startswith(PAUSED) else status
+
+
+__all__ = ["DEFAULT_PAUSE_S", "PAUSED", "LimitHit", "item_state", "parse_limit"]

@@ -24,7 +24,7 @@ from .batch import BatchPlan, to_rows
 from .clock import now_iso
 from .errors import AmpsmError, UsageError
 from .events import BatchFinished, BatchProgress, MetricsEventBus
-from .limits import parse_limit
+from .limits import PAUSED, parse_limit
 from .models import BatchItem, BatchItemStatus, BatchRun, BatchStatus, Iteration, IterationStatus, SessionStatus
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ class BatchScheduler:
                 until = max(hit.reset_at, self._paused.get(item.agent, hit.reset_at))
                 self._paused[item.agent] = until
                 note = "" if hit.known else " (reset time not given; guessed)"
-                reason = f"paused: {item.agent} usage limit until {hit.until_text()}{note}: {hit.message}"
+                reason = f"{PAUSED} {item.agent} usage limit until {hit.until_text()}{note}: {hit.message}"
                 log.info("batch item %s: %s", item.id, reason)
                 await self.store.update_batch_item(
                     item.id, status=BatchItemStatus.PENDING.value, attempts=attempts - 1, error=reason
