@@ -130,3 +130,32 @@ def test_an_agent_at_its_usage_limit_pauses_and_resumes_by_itself(tmp_path: Path
     # the other agent was not held behind the paused one: it started before the reset
     other = datetime.fromisoformat(rows[2]["started_at"].replace("Z", "+00:00"))
     assert other < reset
+
+
+async def test_a_limit_that_never_lifts_fails_the_item_after_max_pauses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ampsm_tui.engine import scheduler
+    from ampsm_tui.engine.batch import load_batch
+    from ampsm_tui.engine.models import BatchItem, BatchItemStatus
+    from ampsm_tui.engine.scheduler import BatchScheduler, ItemFailed, create_batch
+    from ampsm_tui.engine.store import Store
+    from tests.test_batch_scheduler import write_batch
+
+    monkeypatch.setattr(scheduler, "MAX_PAUSES", 2)
+    store = Store(tmp_path / "db.sqlite")
+    await store.open()
+    try:
+        run = await create_batch(store, load_batch(write_batch(tmp_path, 1, 1)), 1)
+        calls: list[str] = []
+
+        async def run_item(item: BatchItem) -> BatchItemStatus:
+            calls.append(item.id)  # an exhausted quota: the same answer every time, resets "now"
+            raise ItemFailed(BatchItemStatus.FAILED, "429 Too Many Requests; Retry-After: 0")
+
+        await BatchScheduler(store, run.id, run_item, poll_interval=0.05).run()
+        (item,) = await store.list_batch_items(run.id)
+    finally:
+        await store.close()
+    assert len(calls) == 3 and item.status == BatchItemStatus.FAILED and item.attempts == 1
+    assert item.error is not None and item.error.endswith("(still limited after 2 pauses)")

@@ -38,6 +38,9 @@ RunItem = Callable[[BatchItem], Awaitable[BatchItemStatus]]
 StartGate = Callable[[BatchItem], Awaitable[str | None]]
 T = TypeVar("T")
 
+#: An item paused at a usage limit this many times in one run fails instead (a quota that never lifts).
+MAX_PAUSES = 10
+
 #: An item in one of these states is not run again by `resume`.
 FINISHED = frozenset({BatchItemStatus.SUCCEEDED, BatchItemStatus.FAILED})
 
@@ -89,6 +92,7 @@ class BatchScheduler:
         self._abort = asyncio.Event()
         self._running: dict[str, asyncio.Task[bool]] = {}
         self._paused: dict[str, datetime] = {}  # agent -> when its usage limit resets
+        self._pauses: dict[str, int] = {}  # item id -> times it was paused in this run
 
     def abort(self) -> None:
         """Stop: cancel running items, leave pending ones for `resume`. Safe from a signal handler."""
@@ -256,7 +260,13 @@ class BatchScheduler:
                 status, error = BatchItemStatus.ERROR, f"{type(exc).__name__}: {exc}"
             retry = status in (BatchItemStatus.FAILED, BatchItemStatus.ERROR)
             hit = parse_limit(error) if retry and not self.aborted else None
-            if hit is not None:  # not the work's failure: pause the agent, keep the attempt
+            if hit is not None and self._pauses.get(item.id, 0) >= MAX_PAUSES:
+                hit = None  # a limit that never lifts (an exhausted quota): the item fails, said so
+                error = f"{error} (still limited after {MAX_PAUSES} pauses)"
+            if hit is not None:
+                self._pauses[item.id] = (
+                    self._pauses.get(item.id, 0) + 1
+                )  # not the work's failure: pause the agent, keep the attempt
                 until = max(hit.reset_at, self._paused.get(item.agent, hit.reset_at))
                 self._paused[item.agent] = until
                 note = "" if hit.known else " (reset time not given; guessed)"
