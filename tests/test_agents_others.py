@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,9 @@ def test_aider_text_lines_and_token_report() -> None:
         "--input-history-file", "/w/.ampsm/aider/input.history",
         "--model", "gpt-5", "--restore-chat-history",
     ]  # fmt: skip
-    assert not Path("/w").exists()  # building an argument list creates nothing
+    missing = Path(tempfile.mkdtemp()) / "gone"
+    adapter.build_argv("p", cwd=missing)
+    assert not missing.exists()  # building an argument list creates nothing outside a worktree
 
 
 # --- pricing ---------------------------------------------------------------------------------------------

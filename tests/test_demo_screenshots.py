@@ -10,7 +10,7 @@ from tests.conftest import ROOT, run_cli
 
 #: text that must be on each screen (proves the right screen was captured, with the demo's data)
 EXPECTED = {
-    "dashboard": ("slugify helper", "title case", "awaiting input"),
+    "dashboard": ("slugify helper", "title case", "waiting"),
     "session": ("Session · title case", "awaiting-input", "E006"),
     "diff": ("Diff · slugify helper", "test_slugify.py"),
     "review": ("Review & merge · slugify helper", "Squash"),

@@ -176,7 +176,7 @@ def test_an_orphaned_agent_is_stopped_before_the_next_iteration_starts(
         f"if [ -f {pidfile} ] && {alive}; then touch {beside}; fi; "
         f"if [ -f {flag} ]; then rm {flag}; echo $$ > {pidfile}; echo started; sleep 300; fi; echo second >> app.py"
     )
-    s = new_session(repo, f"sh -c '{script}'")
+    s = new_session(repo, script)  # --agent-cmd runs through /bin/sh -c: $$ is the agent ampsm started
     proc = subprocess.Popen(
         [sys.executable, "-m", "ampsm_tui", "iterate", s["id"]],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -72,12 +72,19 @@ async def _running_iteration(config: Any) -> None:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
+    from ampsm_tui.widgets.output_log import OutputLog
+
     for _ in range(3):
         try:
             await pilot.app.workers.wait_for_complete()
         except WorkerCancelled:  # an exclusive reload replaced an older one
             continue
         await pilot.pause(0.05)
+    # The output pane folds queued lines in on a timer: fold them now, so a loaded machine's late
+    # timer cannot leave a snapshot half-filled.
+    for log in pilot.app.screen.query(OutputLog):
+        log.flush()
+    await pilot.pause(0.05)
 
 
 SIZES = [(80, 24), (160, 48)]

@@ -40,6 +40,7 @@ async def save_screenshots(
     config.ui.auto_update = False  # nothing else writes to the demo DB; no poll timer in the pictures
     config.ui.bell = False
     app = create_app(config, cursor_blink=False)
+    app.workspace_label = "db ~/.ampsm/demo/sessions.db"  # type: ignore[attr-defined]  # not the throw-away path
     saved: list[Path] = []
     factories: dict[str, Any] = {
         "session": lambda: SessionScreen(roles["failing"]),
