@@ -58,6 +58,16 @@ async def test_batches_screen_lists_items_updates_live_and_opens_a_session() -> 
         assert items.get_row("bitem-00000003")[3].plain == "succeeded"  # type: ignore[union-attr]
         assert str(batches.get_row("batch-00000001")[4]) == "4/5"
 
+        # An item waiting for its agent's usage limit to reset (issue 19) shows as paused.
+        other = await open_store(config)  # another process's batch writes it
+        await other.update_batch_item("bitem-00000004", error="paused: amp usage limit until 00:40:00 UTC")
+        await other.close()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if items.get_row("bitem-00000004")[3].plain == "paused":  # type: ignore[union-attr]
+                break
+        assert items.get_row("bitem-00000004")[3].plain == "paused"  # type: ignore[union-attr]
+
         items.focus()
         items.move_cursor(row=0)
         await pilot.press("enter")

@@ -23,6 +23,7 @@ MODULES = (
     "dbbackup",
     "completion",
     "safekeep",
+    "queue",
 )
 
 #: The first word of a command line -> the modules that register the commands under it.
@@ -56,6 +57,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "completion": ("completion",),
     "restore": ("safekeep",),
     "gc": ("safekeep",),
+    "queue": ("queue",),
 }
 
 

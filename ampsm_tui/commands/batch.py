@@ -108,7 +108,15 @@ def summarize(run: BatchRun, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "cost_usd": sum(priced) if priced else None,
         "unpriced": sum(r["unpriced"] for r in rows),
         "eta_s": eta,
+        # items waiting for an agent's usage limit to reset (they run again by themselves)
+        "paused": [{"item_id": r["id"], "agent": r["agent"], "note": r["error"]} for r in rows if _is_paused(r)],
     }
+
+
+def _is_paused(row: dict[str, Any]) -> bool:
+    from ..engine.limits import item_state
+
+    return item_state(row["status"], row.get("error")) == "paused"
 
 
 def render_status(run: BatchRun, rows: list[dict[str, Any]]) -> Any:
@@ -144,7 +152,7 @@ def render_status(run: BatchRun, rows: list[dict[str, Any]]) -> Any:
             str(r["ordinal"]),
             r["name"],
             Path(r["repo_path"]).name,
-            Text(r["status"], style=colors.get(r["status"], "")),
+            Text("paused", style="cyan") if _is_paused(r) else Text(r["status"], style=colors.get(r["status"], "")),
             _fmt_secs(_elapsed(r)),
             str(r["input_tokens"] + r["output_tokens"]),
             _cost(r["cost_usd"], r["unpriced"]),

@@ -14,6 +14,7 @@ from .context import Context
 from .registry import arg, command
 
 if TYPE_CHECKING:
+    from ..engine.overlap import Overlap
     from ..engine.review import LandPlan, LandResult
 
 
@@ -75,11 +76,18 @@ async def land(args: argparse.Namespace, ctx: Context) -> int:
     if args.resume and args.abort:
         raise UsageError("--resume and --abort exclude each other")
     engine = await ctx.engine()
+    overlaps: list[Overlap] = []
     if args.abort:
         result = await engine.review.abort(args.id)
     elif args.resume:
         result = await engine.review.resume(args.id, retest=args.retest)
     else:
+        from ..engine.overlap import overlaps_of
+
+        session = await engine.sessions.get(args.id)  # before landing: who else is touching these files
+        overlaps = await overlaps_of(session, await engine.store.list_sessions(repo_path=session.repo_path))
+        for o in overlaps if not ctx.json else []:
+            ctx.print(f"⚠ {o.describe()}", markup=False)
         result = await engine.review.land(args.id, _plan(args))
     if not ctx.json:
         _show(ctx, result)
@@ -91,8 +99,15 @@ async def land(args: argparse.Namespace, ctx: Context) -> int:
             raise AmpsmError(ErrorCode.GIT, message, data=result.to_dict())
         message = f"{result.message}; fix them and {how} (`--resume --no-retest` skips the tests)"
         raise AmpsmError(ErrorCode.TEST_FAILED, message, data=result.to_dict())
+    archived: list[str] = []
+    if result.landed:  # a best-of winner: the other candidates are archived (kept, restorable)
+        from ..engine.bestof import archive_the_others
+
+        archived = await archive_the_others(engine, result.session_id)
+        if archived and not ctx.json:
+            ctx.print(f"archived the other candidates: {', '.join(archived)} (`ampsm restore ID` brings one back)")
     if ctx.json:
-        ctx.emit_json(result.to_dict())
+        ctx.emit_json({**result.to_dict(), "overlaps": [o.to_dict() for o in overlaps], "archived": archived})
     elif result.landed:
         ctx.print(
             f"landed {result.session_id} on {result.base_branch}" + (f": {result.sha[:10]}" if result.sha else "")

@@ -136,7 +136,12 @@ async def _run_iteration(
 _ITERATE_ARGS = (
     arg("--stream", action="store_true", help="print the agent's events live (JSONL with --json)"),
     arg("--until-green", type=_positive_int, metavar="N", help="feed failing test output back, up to N iterations"),
-    arg("--max-cost", type=_positive_float, metavar="USD", help="stop --until-green when this much has been spent"),
+    arg(
+        "--max-cost",
+        type=_positive_float,
+        metavar="USD",
+        help="session budget: no turn starts once the session has spent this much",
+    ),
 )
 
 
@@ -159,12 +164,18 @@ _ITERATE_ARGS = (
     arg("--notify-webhook", metavar="URL", help="POST this session's notifications to URL"),
     arg("--setup", help="setup command run once in the new worktree (default: workspace.setup, .ampsm/setup)"),
     arg("--run", action="store_true", help="also run the first iteration"),
+    arg("--agents", metavar="A,B", help="best-of-N: one session per agent (× --n), run in parallel and ranked"),
+    arg("--n", type=_positive_int, metavar="N", help="best-of-N: N sessions per agent (default 1; implies --run)"),
     *_ITERATE_ARGS,
     json=True,
 )
 async def new(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.errors import UsageError
 
+    if args.agents or args.n:  # best-of-N: its own checks and output
+        from .bestof import run_best_of_command
+
+        return await run_best_of_command(ctx, args, _read_prompt(args.prompt, args.prompt_file) or "")
     if args.agent == "command" and not args.agent_cmd:
         raise UsageError("--agent command needs --agent-cmd")
     if args.agent_cmd and args.agent != "command":
@@ -272,8 +283,13 @@ async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:
 
         repo = str((await gitops.repo_paths(Path(args.repo))).root)
     sessions = await engine.store.list_sessions(status=args.status, repo_path=repo, limit=args.limit)
+    from ..engine.overlap import find_overlaps
+
+    overlaps = await find_overlaps(sessions)  # live sessions of one repo touching the same files
     if ctx.json:
-        ctx.emit_json([_session_dict(s) for s in sessions])
+        ctx.emit_json(
+            [{**_session_dict(s), "overlaps": [o.to_dict() for o in overlaps.get(s.id, [])]} for s in sessions]
+        )
         return 0
     from rich.table import Table
 
@@ -281,8 +297,12 @@ async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:
     for col in ("ID", "STATUS", "NAME", "BRANCH", "AGENT", "AGE"):
         table.add_column(col)
     for s in sessions:
-        table.add_row(s.id, str(s.status), s.name, s.branch, s.agent, _age(s.created_at))
+        flag = " [yellow]⚠ overlaps[/]" if s.id in overlaps else ""
+        table.add_row(s.id, str(s.status) + flag, s.name, s.branch, s.agent, _age(s.created_at))
     ctx.print(table if sessions else "no sessions")
+    for sid, found in overlaps.items():
+        for o in found:
+            ctx.print(f"{sid} {o.describe()}", markup=False)
     return 0
 
 
@@ -309,9 +329,17 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.workspace import describe
 
     ws = await describe(engine.config, engine.store, s)
+    from ..engine.overlap import overlaps_of
+
+    overlaps = await overlaps_of(s, await engine.store.list_sessions(repo_path=s.repo_path))
     if ctx.json:
         ctx.emit_json(
-            {"session": _session_dict(s), "iterations": [i.model_dump(mode="json") for i in its], "workspace": ws}
+            {
+                "session": _session_dict(s),
+                "iterations": [i.model_dump(mode="json") for i in its],
+                "workspace": ws,
+                "overlaps": [o.to_dict() for o in overlaps],
+            }
         )
         return 0
     ctx.print(f"[bold]{s.id}[/] {s.name} — [bold]{s.status}[/]")
@@ -319,6 +347,8 @@ async def status(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print(f"worktree {s.worktree_path}  agent {s.agent}{' ' + s.model if s.model else ''}")
     if s.last_error:
         ctx.print(f"[red]{s.last_error}[/]", markup=True)
+    for o in overlaps:
+        ctx.print(f"⚠ {o.describe()}", markup=False, style="yellow")
     from .safekeep import print_workspace
 
     print_workspace(ctx, s, ws)

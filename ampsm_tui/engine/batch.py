@@ -64,6 +64,8 @@ class BatchFile(_Strict):
     repos: list[RepoSpec] = Field(min_length=1)
     items: list[ItemSpec] = Field(min_length=1)
     concurrency: int | None = Field(None, ge=1, le=256)
+    max_cost: float | None = Field(None, alias="maxCost", gt=0)  # dollars: no item starts past it
+    queue: bool = False  # land every green item through the merge queue when the batch ends
     notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
 
 

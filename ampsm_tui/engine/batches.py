@@ -12,12 +12,12 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
-from .models import BatchRun
+from .models import BatchItem, BatchRun
 
 if TYPE_CHECKING:
     from .batch import BatchPlan
     from .engine import Engine
-    from .scheduler import BatchScheduler
+    from .scheduler import BatchScheduler, StartGate
     from .store import Store
 
 
@@ -31,6 +31,18 @@ async def resolve_batch(store: Store, ref: str) -> BatchRun:
     if len(matches) == 1:
         return matches[0]
     raise UsageError(f"{'ambiguous batch prefix' if matches else 'no such batch'}: {ref}")
+
+
+def budget_gate(engine: Engine, batch_id: str, max_cost: float | None) -> StartGate:
+    """Before each item: the batch's `maxCost`, then `budget.daily` (read from the DB, so what other
+    processes spent today counts too)."""
+    from .budget import batch_stop
+
+    async def gate(_item: BatchItem) -> str | None:
+        stop = await batch_stop(engine.store, engine.config, batch_id, max_cost)
+        return stop.message if stop is not None else None
+
+    return gate
 
 
 class BatchService:
@@ -80,14 +92,37 @@ class BatchService:
             engine.notifier.add_targets(engine.config, webhooks=[hook] if hook else [], emails=list(notes.email or []))
         await telemetry.prune(engine.store, engine.config)
         scheduler = BatchScheduler(
-            engine.store, run.id, engine_run_item(engine), bus=engine.bus, concurrency=concurrency
+            engine.store,
+            run.id,
+            engine_run_item(engine),
+            bus=engine.bus,
+            concurrency=concurrency,
+            gate=budget_gate(engine, run.id, spec.max_cost if spec else None),
         )
         self._schedulers[run.id] = scheduler
         try:
-            return await scheduler.run()
+            result = await scheduler.run()
+            if spec is not None and spec.queue and str(result.status) != "aborted":
+                await self.queue_green(run.id)
+            return result
         finally:
             self._schedulers.pop(run.id, None)
             await engine.sessions.shutdown()
+
+    async def queue_green(self, batch_id: str) -> list[str]:
+        """The batch's `queue: true`: every succeeded item's session joins the merge queue, in item
+        order, and the queue runs (one land at a time; a conflict or red gate takes one out)."""
+        from .models import BatchItemStatus
+        from .queue import MergeQueue
+
+        items = await self.engine.store.list_batch_items(batch_id)
+        green = [i.session_id for i in items if i.status == BatchItemStatus.SUCCEEDED and i.session_id]
+        if not green:
+            return []
+        queue = MergeQueue(self.engine)
+        await queue.add(green)
+        await queue.run()
+        return green
 
     def stop(self, batch_id: str | None = None) -> None:
         """Stop batches running in this process (one, or all): running items are cancelled, pending

@@ -177,6 +177,12 @@ class WorkspaceConfig(_Section):
         return value
 
 
+class BudgetConfig(_Section):
+    daily: float | None = Field(
+        None, gt=0, description="Dollars per UTC day across all sessions: no turn or batch item starts past it"
+    )
+
+
 class Price(_Section):
     """Dollars per million tokens."""
 
@@ -196,6 +202,7 @@ class Config(_Section):
     ui: UiConfig = Field(default_factory=UiConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
     pricing: dict[str, Price] = Field(default_factory=dict, description="Per-model prices, $/M tokens")
 
     # Resolved at load time, not part of the file.
@@ -358,6 +365,9 @@ workspace:
   checkpoint_interval: "5m"          # worktree snapshots on refs/ampsm/checkpoints/ during a turn
   port_range: "41000-41999"          # AMPSM_PORT, AMPSM_PORT_1... per session
   ports_per_session: 4
+
+budget:
+  daily: null                        # dollars per UTC day: no turn or batch item starts past it
 """
 
 

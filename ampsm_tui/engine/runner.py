@@ -15,7 +15,7 @@ from typing import Any
 
 from . import git as gitops
 from . import workspace
-from .agents.base import AgentEvent, ThreadEvent, ToolCallEvent, ToolResultEvent
+from .agents.base import AgentEvent, ThreadEvent, ToolCallEvent, ToolResultEvent, UsageEvent
 from .agents.process import AgentRunResult, run_agent
 from .agents.registry import get_adapter
 from .checkpoints import Checkpointer, supersede
@@ -70,7 +70,9 @@ class IterationRunner:
             SessionStatusChanged(session_id=session.id, status=str(status), previous=str(previous), reason=reason)
         )
 
-    async def run(self, session: Session, prompt: str) -> Iteration:
+    async def run(self, session: Session, prompt: str, *, cost_limit: float | None = None) -> Iteration:
+        """One turn. `cost_limit` (dollars, what is left of a budget) stops the agent as soon as the
+        priced usage it reports reaches it: the work so far is committed, the turn is interrupted."""
         adapter = get_adapter(session.agent, session.agent_cmd, config=self.config)
         await asyncio.to_thread(adapter.check)  # E002 with the fix when the CLI is missing or not logged in
         # Claim the session before anything is written: a second process (or a second call in the
@@ -100,7 +102,7 @@ class IterationRunner:
             raise
         assert iteration.id is not None
         try:
-            return await self._run_claimed(session, iteration, adapter, prompt, model, raw_path, previous)
+            return await self._run_claimed(session, iteration, adapter, prompt, model, raw_path, previous, cost_limit)
         except BaseException as exc:
             # The one place that guarantees an iteration's end is recorded, whatever was raised
             # (a git or SQLite failure in the commit step, a bug): never left `running`.
@@ -119,6 +121,7 @@ class IterationRunner:
         model: str | None,
         raw_path: Path,
         previous: SessionStatus,
+        cost_limit: float | None = None,
     ) -> Iteration:
         number = iteration.number
         pid, started = me()
@@ -135,16 +138,33 @@ class IterationRunner:
 
         seen = adapter.new_parser()  # totals of what arrived, for a turn cancelled before its end
 
+        over_budget: list[float] = []  # the turn's cost when it reached cost_limit
+        agent: asyncio.Future[AgentRunResult] | None = None
+
         async def on_event(event: AgentEvent) -> None:
             seen.observe(event)
             await self._record_event(session, iteration, event, calls)
+            if cost_limit is not None and isinstance(event, UsageEvent) and not over_budget and agent is not None:
+                cost = adapter.cost(seen, model=model, prices=self.config.pricing)
+                if cost is not None and cost >= cost_limit:
+                    over_budget.append(cost)
+                    agent.cancel()  # a running turn is stopped at the budget, not after it
 
         try:
             # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
             async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
-                result = await self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
+                agent = asyncio.ensure_future(
+                    self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
+                )
+                result = await agent
         except asyncio.CancelledError:
-            cancelled = True
+            task = asyncio.current_task()
+            if over_budget and task is not None and not task.cancelling():
+                partial = self._partial(adapter, seen, model)
+                note = f"stopped at the budget: this turn reached ${over_budget[0]:.4f} of ${cost_limit:g} left"
+                result = partial.model_copy(update={"error": note}) if partial is not None else None
+            else:
+                cancelled = True
         try:
             await asyncio.shield(calls.close())  # the tool calls are in before the outcome
         except asyncio.CancelledError:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import procinfo
@@ -23,6 +24,7 @@ from .batch import BatchPlan, to_rows
 from .clock import now_iso
 from .errors import AmpsmError, UsageError
 from .events import BatchFinished, BatchProgress, MetricsEventBus
+from .limits import PAUSED, parse_limit
 from .models import BatchItem, BatchItemStatus, BatchRun, BatchStatus, Iteration, IterationStatus, SessionStatus
 
 if TYPE_CHECKING:
@@ -32,7 +34,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RunItem = Callable[[BatchItem], Awaitable[BatchItemStatus]]
+#: Asked before an item starts: a reason it may not (a budget reached), else None.
+StartGate = Callable[[BatchItem], Awaitable[str | None]]
 T = TypeVar("T")
+
+#: An item paused at a usage limit this many times in one run fails instead (a quota that never lifts).
+MAX_PAUSES = 10
 
 #: An item in one of these states is not run again by `resume`.
 FINISHED = frozenset({BatchItemStatus.SUCCEEDED, BatchItemStatus.FAILED})
@@ -73,15 +80,19 @@ class BatchScheduler:
         bus: MetricsEventBus | None = None,
         concurrency: int | None = None,
         poll_interval: float = 0.5,
+        gate: StartGate | None = None,
     ) -> None:
         self.store = store
+        self.gate = gate
         self.batch_id = batch_id
         self.run_item = run_item
         self.bus = bus or MetricsEventBus()
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self._abort = asyncio.Event()
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Task[bool]] = {}
+        self._paused: dict[str, datetime] = {}  # agent -> when its usage limit resets
+        self._pauses: dict[str, int] = {}  # item id -> times it was paused in this run
 
     def abort(self) -> None:
         """Stop: cancel running items, leave pending ones for `resume`. Safe from a signal handler."""
@@ -108,9 +119,7 @@ class BatchScheduler:
             )
         await self.store.reset_unfinished_items(run.id)
         items = [i for i in await self.store.list_batch_items(run.id) if i.status == BatchItemStatus.PENDING]
-        queue: asyncio.Queue[BatchItem] = asyncio.Queue()
-        for item in items:
-            queue.put_nowait(item)
+        queue: list[BatchItem] = list(items)
         await self._progress(None)
 
         workers = [asyncio.create_task(self._worker(queue), name=f"batch-worker-{n}") for n in range(concurrency)]
@@ -181,20 +190,50 @@ class BatchScheduler:
             if run is None or run.status == BatchStatus.ABORTED:
                 self.abort()
 
-    async def _worker(self, queue: asyncio.Queue[BatchItem]) -> None:
+    def paused(self) -> dict[str, datetime]:
+        """Agents paused at a usage limit, with their reset times (expired pauses are dropped)."""
+        now = datetime.now(UTC)
+        self._paused = {agent: until for agent, until in self._paused.items() if until > now}
+        return dict(self._paused)
+
+    async def _next(self, queue: list[BatchItem]) -> BatchItem | None:
+        """The first queued item whose agent is not paused; while only paused agents' items are
+        left, wait for the earliest reset (other agents' items never wait behind them)."""
         while not self.aborted:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
+            paused = self.paused()
+            for index, item in enumerate(queue):
+                if item.agent not in paused:
+                    return queue.pop(index)
+            if not queue:
+                return None
+            wait = min((until - datetime.now(UTC)).total_seconds() for until in paused.values())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._abort.wait(), max(0.01, min(wait, self.poll_interval)))
+        return None
+
+    async def _worker(self, queue: list[BatchItem]) -> None:
+        while not self.aborted:
+            item = await self._next(queue)
+            if item is None:
                 return
+            reason = await self.gate(item) if self.gate is not None else None
+            if reason is not None:  # a budget: the item is not started; `resume` may run it later
+                await self.store.update_batch_item(
+                    item.id, status=BatchItemStatus.ABORTED.value, error=f"not started: {reason}", ended_at=now_iso()
+                )
+                await self._progress(item.id, BatchItemStatus.ABORTED)
+                continue
             task = asyncio.create_task(self._run_one(item), name=f"batch-item-{item.id}")
             self._running[item.id] = task
             try:
-                await task
+                if await task:  # paused at a usage limit: back in the queue, run after the reset
+                    fresh = await self.store.get_batch_item(item.id)
+                    queue.append(fresh or item)
             finally:
                 self._running.pop(item.id, None)
 
-    async def _run_one(self, item: BatchItem) -> None:
+    async def _run_one(self, item: BatchItem) -> bool:
+        """Run one item to its end; True when it stopped at a usage limit and waits in the queue."""
         attempts = item.attempts
         while True:
             attempts += 1
@@ -220,12 +259,30 @@ class BatchScheduler:
                 log.exception("batch item %s failed", item.id)
                 status, error = BatchItemStatus.ERROR, f"{type(exc).__name__}: {exc}"
             retry = status in (BatchItemStatus.FAILED, BatchItemStatus.ERROR)
+            hit = parse_limit(error) if retry and not self.aborted else None
+            if hit is not None and self._pauses.get(item.id, 0) >= MAX_PAUSES:
+                hit = None  # a limit that never lifts (an exhausted quota): the item fails, said so
+                error = f"{error} (still limited after {MAX_PAUSES} pauses)"
+            if hit is not None:
+                self._pauses[item.id] = (
+                    self._pauses.get(item.id, 0) + 1
+                )  # not the work's failure: pause the agent, keep the attempt
+                until = max(hit.reset_at, self._paused.get(item.agent, hit.reset_at))
+                self._paused[item.agent] = until
+                note = "" if hit.known else " (reset time not given; guessed)"
+                reason = f"{PAUSED} {item.agent} usage limit until {hit.until_text()}{note}: {hit.message}"
+                log.info("batch item %s: %s", item.id, reason)
+                await self.store.update_batch_item(
+                    item.id, status=BatchItemStatus.PENDING.value, attempts=attempts - 1, error=reason
+                )
+                await self._progress(item.id, BatchItemStatus.PENDING)
+                return True
             if retry and attempts <= item.retries and not self.aborted:
                 log.info("batch item %s: attempt %d ended %s, retrying", item.id, attempts, status)
                 continue
             await self.store.update_batch_item(item.id, status=status.value, error=error, ended_at=now_iso())
             await self._progress(item.id, status)
-            return
+            return False
 
     async def _progress(self, item_id: str | None, status: BatchItemStatus | None = None) -> None:
         counts = await self.store.batch_counts(self.batch_id)

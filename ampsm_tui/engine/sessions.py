@@ -254,17 +254,22 @@ class SessionService:
         if text is None:
             last = await self.store.last_iteration(session.id)
             text = session.prompt if last is None else (session.prompt or "Continue.")
-        spent = 0.0
+        from .budget import budget_left, session_stop
+
         iteration: Iteration | None = None
         for _ in range(max(1, until_green)):
+            stop = await session_stop(self.store, self.config, session.id, max_cost)
+            if stop is not None:  # checked before every turn: a turn never starts past a budget
+                if iteration is None:
+                    raise UsageError(f"{stop.message}; nothing was run")
+                log.info("session %s: %s", session.id, stop.message)
+                break
             fresh = await self.get(session.id)
-            iteration = await self.runner.run(fresh, text)
-            spent += iteration.cost_usd or 0.0
+            iteration = await self.runner.run(
+                fresh, text, cost_limit=await budget_left(self.store, self.config, session.id, max_cost)
+            )
             failed_test = iteration.test_exit_code not in (None, 0)
             if not failed_test or iteration.status != "completed":
-                break
-            if max_cost is not None and spent >= max_cost:
-                log.info("session %s: budget %.2f reached (%.2f)", session.id, max_cost, spent)
                 break
             text = FIX_PROMPT.format(
                 script=fresh.script, code=iteration.test_exit_code, log=(iteration.test_log or "")[-6000:]

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Static
 
 from .. import actions
 from .. import format as fmt
+from ..engine.limits import item_state
 from ..messages import DataChanged, EngineEventMessage
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
@@ -39,6 +40,7 @@ STATUS_STYLE = {
     "aborted": "magenta",
     "stalled": "magenta",
     "pending": "dim",
+    "paused": "cyan",  # waiting for an agent's usage limit to reset
 }
 
 
@@ -181,7 +183,7 @@ class BatchesScreen(NavMixin, Screen[None]):
                 str(r["ordinal"]),
                 r["name"],
                 Path(r["repo_path"]).name,
-                Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
+                Text(shown := item_state(r["status"], r["error"]), style=STATUS_STYLE.get(shown, "")),
                 _elapsed(r, now),
                 fmt.tokens(fmt.token_total(r["input_tokens"], r["output_tokens"])),
                 cost,

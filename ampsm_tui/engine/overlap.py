@@ -1,0 +1,100 @@
+"""Overlap warnings: live sessions of one repo whose changes touch the same files.
+
+Why: two agents editing one file in parallel is the four-way conflict users resolve by hand later;
+seeing it while both are live (in `list`/`status`) or before landing lets the user land one first,
+or stop one. Each live session's changed files are its worktree against the merge base with its base
+branch (committed, uncommitted and untracked work alike); for each pair sharing files, git predicts
+the conflict by merging the two branch tips in memory (`git merge-tree --write-tree`, nothing is
+written to any ref or worktree).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .git.runner import git, split_z
+from .models import Session, SessionStatus
+
+_ENDED = (SessionStatus.DONE, SessionStatus.ARCHIVED)
+
+
+@dataclass
+class Overlap:
+    """Another live session of the same repo touching some of the same files."""
+
+    session_id: str
+    name: str
+    files: list[str]
+    conflicts: list[str] | None = field(default=None)  # predicted conflicting files; None: unknown
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        files = ", ".join(self.files[:5]) + (" …" if len(self.files) > 5 else "")
+        if self.conflicts:
+            verdict = f"predicted conflict in {', '.join(self.conflicts)}"
+        elif self.conflicts == []:
+            verdict = "the branches merge cleanly so far"
+        else:
+            verdict = "conflict not predicted (no commits to compare yet)"
+        return f"overlaps {self.session_id} ({self.name}) on {files}: {verdict}"
+
+
+def _live(session: Session) -> bool:
+    return session.status not in _ENDED and bool(session.worktree_path) and Path(session.worktree_path).is_dir()
+
+
+async def changed_files(session: Session) -> set[str]:
+    """Files the session changed against the merge base with its base branch, worktree included."""
+    wt = Path(session.worktree_path)
+    base = await git("merge-base", session.base_branch, "HEAD", cwd=wt, check=False)
+    if not base.ok:
+        return set()
+    diff, untracked = await asyncio.gather(
+        git("diff", "--name-only", "-z", "--no-renames", base.out, "--", cwd=wt, check=False),
+        git("ls-files", "--others", "--exclude-standard", "-z", cwd=wt, check=False),
+    )
+    return set(split_z(diff.stdout)) | set(split_z(untracked.stdout))
+
+
+async def predicted_conflicts(repo: Path, one: Session, other: Session) -> list[str] | None:
+    """Files that would conflict if both branch tips were merged (None: cannot tell)."""
+    if not one.branch or not other.branch:
+        return None
+    res = await git(
+        "merge-tree", "--write-tree", "--name-only", "--no-messages", one.branch, other.branch, cwd=repo, check=False
+    )
+    if res.returncode not in (0, 1):
+        return None
+    return sorted(set(res.stdout.splitlines()[1:])) if res.returncode == 1 else []
+
+
+async def find_overlaps(sessions: list[Session]) -> dict[str, list[Overlap]]:
+    """Each live session's overlaps with the other live sessions of its repo (only those with any)."""
+    live = [s for s in sessions if _live(s)]
+    files = dict(zip([s.id for s in live], await asyncio.gather(*(changed_files(s) for s in live)), strict=True))
+    found: dict[str, list[Overlap]] = {}
+    for i, one in enumerate(live):
+        for other in live[i + 1 :]:
+            if one.repo_path != other.repo_path:
+                continue
+            shared = sorted(files[one.id] & files[other.id])
+            if not shared:
+                continue
+            conflicts = await predicted_conflicts(Path(one.repo_path), one, other)
+            found.setdefault(one.id, []).append(Overlap(other.id, other.name, shared, conflicts))
+            found.setdefault(other.id, []).append(Overlap(one.id, one.name, shared, conflicts))
+    return found
+
+
+async def overlaps_of(session: Session, others: list[Session]) -> list[Overlap]:
+    """One session's overlaps (for `status` and before landing)."""
+    same_repo = [s for s in others if s.repo_path == session.repo_path and s.id != session.id]
+    return (await find_overlaps([session, *same_repo])).get(session.id, [])
+
+
+__all__ = ["Overlap", "changed_files", "find_overlaps", "overlaps_of", "predicted_conflicts"]
