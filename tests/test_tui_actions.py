@@ -18,7 +18,7 @@ from ampsm_tui.screens.dashboard import DashboardScreen
 from ampsm_tui.screens.dialogs import ConfirmScreen
 from ampsm_tui.screens.help import HelpScreen, help_table
 
-from .tui_support import make_test_config, processes_with, settle, use_fakes, wait_for
+from .tui_support import dashboard, make_test_config, processes_with, settle, use_fakes, wait_for
 
 pytestmark = pytest.mark.tui
 
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.tui
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     use_fakes(monkeypatch, tmp_path / "fake-state")
-
-
-def dashboard(app: AmpsmApp) -> DashboardScreen:
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen), type(screen)
-    return screen
 
 
 async def start_hanging_iteration(app: AmpsmApp, pilot: Any, repo: Path, marker: str) -> str:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ampsm_tui.app import AmpsmApp, create_app
-from ampsm_tui.screens.dashboard import DashboardScreen
+from ampsm_tui.app import create_app
 from ampsm_tui.widgets.session_list import SessionTable
 
 from .conftest import run_cli
-from .tui_support import make_test_config, settle, use_fakes, wait_for
+from .tui_support import dashboard, make_test_config, settle, use_fakes, wait_for
 
 pytestmark = pytest.mark.tui
 
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.tui
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     use_fakes(monkeypatch, tmp_path / "fake-state")
-
-
-def dashboard(app: AmpsmApp) -> DashboardScreen:
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen), type(screen)
-    return screen
 
 
 def cli_new(repo: Path, name: str, *extra: str) -> str:

@@ -10,9 +10,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from ampsm_tui.app import AmpsmApp, create_app
+from ampsm_tui.app import create_app
 from ampsm_tui.screens.conflict import ConflictScreen
-from ampsm_tui.screens.dashboard import DashboardScreen
 from ampsm_tui.screens.diff import DiffScreen
 from ampsm_tui.screens.new_session import NewSessionScreen
 from ampsm_tui.screens.review import ReviewScreen
@@ -20,7 +19,7 @@ from ampsm_tui.widgets.diff_view import DiffView
 from ampsm_tui.widgets.output_log import OutputLog
 
 from .conftest import FAKES, git, run_cli
-from .tui_support import make_test_config
+from .tui_support import dashboard, make_test_config
 
 pytestmark = pytest.mark.tui
 
@@ -39,12 +38,6 @@ async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
         except WorkerCancelled:  # an exclusive reload replaced an older one
             continue
         await pilot.pause(0.1)
-
-
-def dashboard(app: AmpsmApp) -> DashboardScreen:
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen), type(screen)
-    return screen
 
 
 async def test_create_iterate_diff_review_merge(repo: Path) -> None:

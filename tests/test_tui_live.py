@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from ampsm_tui.app import AmpsmApp, create_app
-from ampsm_tui.screens.dashboard import DashboardScreen
 from ampsm_tui.widgets.output_log import OutputLog
 
 from .conftest import run_cli
-from .tui_support import make_test_config, settle, use_fakes, wait_for
+from .tui_support import dashboard, make_test_config, settle, use_fakes, wait_for
 
 pytestmark = pytest.mark.tui
 
@@ -24,12 +23,6 @@ pytestmark = pytest.mark.tui
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     use_fakes(monkeypatch, tmp_path / "fake-state")
-
-
-def dashboard(app: AmpsmApp) -> DashboardScreen:
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen), type(screen)
-    return screen
 
 
 def output_lines(app: AmpsmApp) -> list[str]:

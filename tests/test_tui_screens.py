@@ -26,6 +26,7 @@ from ampsm_tui.widgets.session_list import SessionTable, parse_filter
 from ampsm_tui.widgets.timeline import Timeline
 
 from .tui_support import (
+    dashboard,
     fixed_clock,
     make_test_config,
     open_store,
@@ -42,12 +43,6 @@ pytestmark = pytest.mark.tui
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     use_fakes(monkeypatch, tmp_path / "fake-state")
-
-
-def dashboard(app: AmpsmApp) -> DashboardScreen:
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen), type(screen)
-    return screen
 
 
 async def seeded_app() -> AmpsmApp:

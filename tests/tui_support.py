@@ -275,3 +275,12 @@ def processes_with(marker: str) -> list[int]:
         if marker in cmdline and int(entry) != os.getpid():
             found.append(int(entry))
     return found
+
+
+def dashboard(app: Any) -> Any:
+    """The app's current screen, which must be the dashboard."""
+    from ampsm_tui.screens.dashboard import DashboardScreen
+
+    screen = app.screen
+    assert isinstance(screen, DashboardScreen), type(screen)
+    return screen
