@@ -3,7 +3,9 @@ fake amp (multi-turn on one thread), filter, command palette, output pane, repo 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +350,104 @@ async def test_form_created_session_becomes_the_selected_one(repo: Path) -> None
         # the footer starts with quit and help, so 80 columns never cut them off
         text = "".join(str(c.render()) for c in dashboard(app).query_one("Footer").children)
         assert text.index("Quit") < text.index("Help") < text.index("New")
+
+
+async def test_a_reload_during_the_first_load_still_fills_the_output(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change that arrives while the detail screen reads its history (a loaded machine, a busy
+    DB) cancels that first load; the reload must still fill the output pane, not leave it empty
+    because the first load had already marked it attached."""
+    import ampsm_tui.screens.session as session_screen
+
+    slow_reads: list[int] = []
+    real_past_output = session_screen.past_output
+
+    def slow_past_output(*args: Any) -> Any:
+        slow_reads.append(1)
+        if len(slow_reads) == 1:
+            time.sleep(0.5)
+        return real_past_output(*args)
+
+    monkeypatch.setattr(session_screen, "past_output", slow_past_output)
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        session = await app.engine.sessions.create(repo=repo, name="detail", prompt="say hi")
+        await app.engine.sessions.iterate(session.id)
+        await settle(pilot)
+        screen = SessionScreen(session.id)
+        await app.push_screen(screen)
+        assert await wait_for(pilot, lambda: len(slow_reads) == 1)
+        screen.load()  # the change: cancels the first load in its read
+        await settle(pilot)
+        output = screen.query_one(OutputLog)
+        output.flush()
+        assert any("iteration 1" in line for line in output.plain_lines)
+
+
+async def test_chat_reload_during_the_first_load_still_shows_the_history(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chat screen's history is read once; a reload that cancels that read must read it again."""
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        session = await app.engine.sessions.create(repo=repo, name="talk", prompt="say hi")
+        await app.engine.sessions.iterate(session.id)
+        await settle(pilot)
+        real_list = app.store.list_iterations
+        calls: list[int] = []
+
+        async def slow_list(session_id: str) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                await asyncio.sleep(0.5)
+            return await real_list(session_id)
+
+        monkeypatch.setattr(app.store, "list_iterations", slow_list)
+        screen = ChatScreen(session.id)
+        await app.push_screen(screen)
+        assert await wait_for(pilot, lambda: len(calls) == 1)
+        screen.load()
+        await settle(pilot)
+        log = screen.query_one(OutputLog)
+        log.flush()
+        assert any("say hi" in line for line in log.plain_lines)
+
+
+async def test_dashboard_change_during_the_detail_load_still_fills_the_output(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Selecting a session reads its history into the output pane; a change that arrives during
+    that read (and cancels it) must not leave the pane empty and unattached to the live stream."""
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        first = await app.engine.sessions.create(repo=repo, name="first", prompt="say hi")
+        await app.engine.sessions.iterate(first.id)
+        second = await app.engine.sessions.create(repo=repo, name="second", prompt="say bye")
+        await app.engine.sessions.iterate(second.id)
+        board = dashboard(app)
+        board.reload()
+        await settle(pilot)
+        real_calls = app.store.list_tool_calls
+        calls: list[int] = []
+
+        async def slow_calls(**kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                await asyncio.sleep(0.5)
+            return await real_calls(**kwargs)
+
+        monkeypatch.setattr(app.store, "list_tool_calls", slow_calls)
+        other = first.id if board.selected == second.id else second.id
+        board._select(other)
+        assert await wait_for(pilot, lambda: len(calls) == 1)
+        board.load_detail(other, reset_output=False)  # the change
+        await settle(pilot)
+        output = board.query_one(OutputLog)
+        output.flush()
+        prompt = "say hi" if other == first.id else "say bye"
+        assert any(prompt in line for line in output.plain_lines)
+        assert output in app.transcripts._sinks.get(other, [])

@@ -64,12 +64,14 @@ class ChatScreen(NavMixin, Screen[None]):
         thread = f" · thread {session.thread_id}" if session.thread_id else " · new thread"
         self.query_one("#chat-title", Static).update(f" Chat · {session.name} · {session.agent}{thread}")
         if not self._attached:
-            self._attached = True
+            # marked attached only once fed (no await between): a reload that cancels the read
+            # reads the history again
             iterations = await self.ampsm.store.list_iterations(self.session_id)
             seen = self.ampsm.transcripts.iterations_seen(self.session_id)
             for kind, text in history_lines(iterations, {}, seen):
                 self._log.feed_line(kind, text)
             self.ampsm.transcripts.attach(self.session_id, self._log)
+            self._attached = True
         self._update_status()
 
     def _update_status(self) -> None:

@@ -68,6 +68,9 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self._first_load = True
         self._ticks = 0
         self._tabs_ready = asyncio.Event()
+        # the session whose history the output pane holds: a detail load that a change cancelled
+        # in its read leaves it unset, so the next load reads the history again
+        self._output_of: str | None = None
         self._summary: tuple[list[Session], float, int] | None = None
 
     @property
@@ -303,6 +306,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.selected = session_id
         output = self.query_one(OutputLog)
         output.clear()
+        self._output_of = None
         self.ampsm.transcripts.detach(output)
         if session_id is None:
             table = self.query_one(SessionTable)
@@ -323,7 +327,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.query_one(Timeline).show(iterations)
         self.query_one("#metrics", Static).update(metrics_text(iterations))
         output = self.query_one(OutputLog)
-        if reset_output:
+        if reset_output or self._output_of != session_id:
             calls = await store.list_tool_calls(session_id=session_id)
             tools: dict[int, list[str]] = {}
             for call in calls:
@@ -339,6 +343,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
             if not iterations and not self.ampsm.transcripts.has(session_id):
                 output.feed_line("detail", "No iterations yet: i runs the agent, c starts a chat.")
             self.ampsm.transcripts.attach(session_id, output)
+            self._output_of = session_id
         narrow_hidden = self.has_class("-narrow") and not self.has_class("-tab")
         if self.tabs().active == "tab-diff" and not narrow_hidden:
             await self._load_diff(session_id)

@@ -119,7 +119,8 @@ class SessionScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.query_one("#session-metrics", Static).update(metrics_text(iterations))
         self.query_one(Timeline).show(iterations)
         if not self._attached:
-            self._attached = True
+            # marked attached only once fed: a change that cancels this load in its read must
+            # leave the next load to read the history again, not an empty pane
             output = self._output
             seen = app.transcripts.iterations_seen(self.session_id)
             items = await asyncio.to_thread(
@@ -127,6 +128,7 @@ class SessionScreen(NavMixin, session_actions.SessionActions, Screen[None]):
             )
             feed_items(output, items)
             app.transcripts.attach(self.session_id, output)
+            self._attached = True
 
     def on_unmount(self) -> None:
         # The children are gone by now (a query would raise NoMatches): detach by reference.
