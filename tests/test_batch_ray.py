@@ -1,0 +1,270 @@
+"""The Ray executor on Ray's own multi-node test cluster on this machine (issue 20).
+
+One cluster for the module (a head and a worker node, one CPU each: the machine is small and
+shared). Real repos, the real DB, the `command` agent through `/bin/sh -c`, real Ray tasks:
+
+- a batch of 20 items over 2 repos gives the same branches, commits and DB rows as the local executor;
+- cancelling a batch kills the agents on the workers (their process groups are gone);
+- removing a worker node mid-batch loses nothing, and `resume` finishes the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+import yaml
+from ray.cluster_utils import Cluster
+
+from ampsm_tui.engine.batch import load_batch
+from ampsm_tui.engine.engine import Engine
+from ampsm_tui.engine.models import BatchItem
+from ampsm_tui.engine.procgroup import group_alive
+from tests.conftest import git
+from tests.test_batch_file import make_repo
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+NODE_ARGS: dict[str, Any] = {"num_cpus": 1, "include_dashboard": False, "object_store_memory": 80 * 1024 * 1024}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A head and one worker node; the driver (this test process) joins it once."""
+    c = Cluster(initialize_head=True, head_node_args=dict(NODE_ARGS))
+    c.add_node(**NODE_ARGS)
+    c.wait_for_nodes()
+    ray.init(address=c.address, log_to_driver=False)
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def batch_yaml(items: list[tuple[str, str]], *, concurrency: int = 2) -> str:
+    spec = {
+        "name": "ray batch",
+        "repos": [{"path": "./one"}, {"path": "./two"}],
+        "items": [
+            {"name": name, "prompt": f"do {name}", "agent": "command", "agentCmd": cmd, "script": "test -f README.md"}
+            for name, cmd in items
+        ],
+        "concurrency": concurrency,
+    }
+    return yaml.safe_dump(spec, sort_keys=False)
+
+
+def workspace(root: Path, text: str) -> Path:
+    make_repo(root / "one")
+    make_repo(root / "two")
+    (root / "batch.yaml").write_text(text)
+    return root / "batch.yaml"
+
+
+async def wait_for(check: Any, timeout: float = 180.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = await check()
+        if got:
+            return got
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def branch_history(repo: Path, branch: str, base: str = "main") -> list[tuple[str, str]]:
+    """(tree, message) of each commit the branch adds to `base`, oldest first."""
+    out = git(repo, "log", "--reverse", "--format=%T%x00%B%x01", f"{base}..{branch}")
+    return [tuple(part.strip("\n").split("\x00", 1)) for part in out.split("\x01") if part.strip()]  # type: ignore[misc]
+
+
+SESSION_KEYS = ("name", "prompt", "base_branch", "agent", "agent_cmd", "model", "script", "status", "last_test_exit")
+ITERATION_KEYS = (
+    "number",
+    "prompt",
+    "status",
+    "exit_code",
+    "files_changed",
+    "lines_added",
+    "lines_removed",
+    "input_tokens",
+    "output_tokens",
+    "summary",
+    "test_exit_code",
+    "test_log",
+    "error",
+    "raw_lines",
+    "agent",
+    "model",
+)
+
+
+async def snapshot(engine: Engine, batch_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """Everything a batch left, keyed by (repo name, ordinal), without ids, times, paths and shas."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for item in await engine.store.list_batch_items(batch_id):
+        assert item.session_id, item
+        session = await engine.store.get_session(item.session_id)
+        assert session is not None
+        iterations = await engine.store.list_iterations(session.id)
+        calls = await engine.store.list_tool_calls(session_id=session.id)
+        repo = Path(item.repo_path)
+        wt = Path(session.worktree_path)
+        assert wt.is_dir() and git(wt, "rev-parse", "--abbrev-ref", "HEAD") == session.branch
+        assert git(repo, "config", f"branch.{session.branch}.ampsmSession") == session.id
+        assert all(it.raw_log_path and Path(it.raw_log_path).is_file() for it in iterations)
+        ports = await engine.store.session_ports(session.id)
+        out[(repo.name, item.ordinal)] = {
+            "item": (item.name, str(item.status), item.attempts, item.error, item.base_branch),
+            "session": tuple(str(getattr(session, k)) for k in SESSION_KEYS),
+            "branch": session.branch.rsplit("/", 1)[0],  # amp/<slug>/<time stamp>: the stamp differs
+            # the trailer names the session, whose id is new in each run
+            "commits": [(t, m.replace(session.id, "<session>")) for t, m in branch_history(repo, session.branch)],
+            "iterations": [tuple(str(getattr(it, k)) for k in ITERATION_KEYS) for it in iterations],
+            "commit_ok": [bool(it.commit_sha) == bool(it.files_changed) for it in iterations],
+            "tool_calls": [(c.name, c.args_summary, c.ok) for c in calls],
+            "ports": ports is not None,
+        }
+    return out
+
+
+async def test_twenty_items_over_two_repos_match_the_local_executor(tmp_path: Path, cluster: Cluster) -> None:
+    items = [(f"task {n}", f"mkdir -p d{n} && echo {n} > d{n}/f.txt && echo more >> README.md") for n in range(10)]
+    local_file = workspace(tmp_path / "local", batch_yaml(items))
+    ray_file = workspace(tmp_path / "ray", batch_yaml(items))
+    engine = await Engine.open()
+    try:
+        local = await engine.batches.start(load_batch(local_file), 2)
+        assert str(local.status) == "done"
+        remote = await engine.batches.start(load_batch(ray_file), 2, executor="ray")
+        assert str(remote.status) == "done", [i.error for i in await engine.store.list_batch_items(remote.id)]
+        want = await snapshot(engine, local.id)
+        got = await snapshot(engine, remote.id)
+        assert len(want) == 20
+        assert got == want
+        nodes = {i.node_id or "" for i in await engine.store.list_batch_items(remote.id)}
+        alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+        assert nodes <= alive
+        assert all(i.node_id is None for i in await engine.store.list_batch_items(local.id))
+    finally:
+        await engine.close()
+    for repo in ("one", "two"):  # the ray run's branches are the only new refs in its repos
+        branches = git(tmp_path / "ray" / repo, "branch", "--format=%(refname:short)").split()
+        assert sorted(b.rsplit("/", 1)[0] for b in branches if b != "main") == sorted(
+            f"amp/task-{n}" for n in range(10)
+        )
+
+    # `batch status` shows the node of each item (run as the real CLI against the same DB)
+    env = {**os.environ, "COLUMNS": "200"}
+    status = subprocess.run(
+        [sys.executable, "-m", "ampsm_tui", "batch", "status", remote.id],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    assert "node" in status.stdout.split()
+    for node in nodes:
+        assert f"{socket.gethostname()} {node[:8]}" in status.stdout
+
+
+async def test_cancel_kills_the_agents_on_the_workers(tmp_path: Path, cluster: Cluster) -> None:
+    pids = tmp_path / "pids"
+    items = [(f"sleeper {n}", f"echo $$ >> {pids}; sleep 300") for n in range(2)]
+    batch = workspace(tmp_path / "ws", batch_yaml(items))
+    engine = await Engine.open()
+    try:
+        run = await engine.batches.create(load_batch(batch), 2)
+        task = asyncio.create_task(engine.batches.run(run, executor="ray"))
+
+        async def two_agents() -> list[int] | None:
+            if task.done():
+                task.result()
+            found = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+            return found if len(found) >= 2 else None
+
+        agents = await wait_for(two_agents, what="two agents running on the cluster")
+        assert all(group_alive(p) for p in agents)
+        engine.batches.stop(run.id)  # what Ctrl-C does
+        stopped = await asyncio.wait_for(task, 120)
+        assert str(stopped.status) == "aborted"
+
+        async def all_gone() -> bool:
+            return not any(group_alive(p) for p in agents)
+
+        await wait_for(all_gone, timeout=60, what="the agents' process groups to be gone")
+        items_after = await engine.store.list_batch_items(run.id)
+        assert {str(i.status) for i in items_after} <= {"aborted", "pending"}
+    finally:
+        await engine.close()
+
+
+async def test_losing_a_worker_node_loses_nothing_and_resume_finishes(tmp_path: Path, cluster: Cluster) -> None:
+    items = [(f"job {n}", f"sleep 2; echo {n} > out.txt") for n in range(4)]
+    batch = workspace(tmp_path / "ws", batch_yaml(items))
+    (Path(os.environ["AMPSM_CONFIG_DIR"]) / "config.yaml").write_text("ray:\n  max_retries: 0\n")
+    worker = next(n for n in cluster.worker_nodes)
+    engine = await Engine.open()
+    try:
+        run = await engine.batches.create(load_batch(batch), 2)
+        task = asyncio.create_task(engine.batches.run(run, executor="ray"))
+
+        async def running_on_worker() -> BatchItem | None:
+            if task.done():
+                task.result()
+            for item in await engine.store.list_batch_items(run.id):
+                if str(item.status) == "running" and item.node_id == worker.node_id:
+                    return item
+            return None
+
+        lost = await wait_for(running_on_worker, what="an item running on the worker node")
+        cluster.remove_node(worker, allow_graceful=False)
+        first = await asyncio.wait_for(task, 300)
+        after_loss = {i.id: i for i in await engine.store.list_batch_items(run.id)}
+        assert str(after_loss[lost.id].status) == "error" and "ray" in (after_loss[lost.id].error or "")
+        assert str(first.status) == "failed"
+        done_before = {i.id for i in after_loss.values() if str(i.status) == "succeeded"}
+        sessions_before = {i.id: i.session_id for i in after_loss.values() if i.id in done_before}
+
+        cluster.add_node(**NODE_ARGS)
+        cluster.wait_for_nodes()
+        resumed = await engine.batches.resume(run.id, executor="ray")
+        assert str(resumed.status) == "done"
+        final = await engine.store.list_batch_items(run.id)
+        assert all(str(i.status) == "succeeded" for i in final)
+        for item in final:  # every item has its branch with its work, in its repo
+            session = await engine.store.get_session(item.session_id or "")
+            assert session is not None
+            assert git(Path(item.repo_path), "show", f"{session.branch}:out.txt") == item.name.split()[-1]
+            if item.id in done_before:  # reached the driver before the loss: never run again
+                assert item.session_id == sessions_before[item.id]
+                assert len(await engine.store.list_iterations(session.id)) == 1
+        by_item = {(s.batch_item_id) for s in await engine.store.list_sessions() if s.batch_item_id}
+        assert len(by_item) == len(final)  # one session per item, none duplicated
+    finally:
+        await engine.close()
+
+
+def test_the_local_executor_stays_the_default_and_never_imports_ray(tmp_path: Path) -> None:
+    """A headless `batch start` without `--executor ray` runs in this process and loads no Ray."""
+    batch = workspace(tmp_path / "ws", batch_yaml([("plain", "echo hi > hi.txt")]))
+    code = (
+        "import sys, ampsm_tui.cli\n"
+        "try:\n"
+        f"    status = ampsm_tui.cli.main(['batch', 'start', '-f', {str(batch)!r}, '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    status = exc.code\n"
+        "print('STATUS', status, 'RAY', 'ray' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert "STATUS 0 RAY False" in out.stdout, out.stdout + out.stderr
