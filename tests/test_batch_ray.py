@@ -11,6 +11,7 @@ shared). Real repos, the real DB, the `command` agent through `/bin/sh -c`, real
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import socket
 import subprocess
@@ -209,10 +210,19 @@ async def test_cancel_kills_the_agents_on_the_workers(tmp_path: Path, cluster: C
         await engine.close()
 
 
-async def test_losing_a_worker_node_loses_nothing_and_resume_finishes(tmp_path: Path, cluster: Cluster) -> None:
+async def test_losing_a_worker_node_loses_nothing_and_resume_finishes(
+    tmp_path: Path, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     items = [(f"job {n}", f"sleep 2; echo {n} > out.txt") for n in range(4)]
     batch = workspace(tmp_path / "ws", batch_yaml(items))
-    (Path(os.environ["AMPSM_CONFIG_DIR"]) / "config.yaml").write_text("ray:\n  max_retries: 0\n")
+    # no retry: the lost item ends `error` and waits for resume. The workers' scratch folders go
+    # under this test's folder (the lost node's is never cleaned by it).
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    (Path(os.environ["AMPSM_CONFIG_DIR"]) / "config.yaml").write_text(
+        "ray:\n  max_retries: 0\n  forward_env: [TMPDIR]\n"
+    )
     worker = next(n for n in cluster.worker_nodes)
     engine = await Engine.open()
     try:
@@ -249,10 +259,49 @@ async def test_losing_a_worker_node_loses_nothing_and_resume_finishes(tmp_path: 
             if item.id in done_before:  # reached the driver before the loss: never run again
                 assert item.session_id == sessions_before[item.id]
                 assert len(await engine.store.list_iterations(session.id)) == 1
-        by_item = {(s.batch_item_id) for s in await engine.store.list_sessions() if s.batch_item_id}
-        assert len(by_item) == len(final)  # one session per item, none duplicated
+        by_item = [s.batch_item_id for s in await engine.store.list_sessions() if s.batch_item_id]
+        assert sorted(by_item) == sorted(i.id for i in final)  # one session per item, none duplicated
     finally:
         await engine.close()
+
+
+async def test_keys_reach_the_workers_only_through_the_runtime_environment(
+    tmp_path: Path, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent on the worker sees the key; the task's arguments, the DB and the log never hold it."""
+    from ampsm_tui.engine.executors.ray import RayExecutor
+
+    key = "sk-ant-" + "k3y" * 10
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    monkeypatch.setenv("AMPSM_TEST_FORWARDED", "forwarded")
+    monkeypatch.setenv("AMPSM_TEST_NOT_FORWARDED", "kept")
+    (Path(os.environ["AMPSM_CONFIG_DIR"]) / "config.yaml").write_text("ray:\n  forward_env: [AMPSM_TEST_FORWARDED]\n")
+    cmd = "printenv ANTHROPIC_API_KEY | sha256sum > key.txt; env | grep AMPSM_TEST_ | sort > env.txt"
+    batch = workspace(tmp_path / "ws", batch_yaml([("keyed", cmd)]))
+    engine = await Engine.open()
+    try:
+        run = await engine.batches.start(load_batch(batch), 2, executor="ray")
+        assert str(run.status) == "done"
+        item = (await engine.store.list_batch_items(run.id))[0]
+        executor = RayExecutor(engine, None)
+        await executor.open(run.id)
+        try:
+            job, _bundle = await executor._job(item)
+        finally:
+            await executor.close()
+        assert key not in repr(job)
+        for item in await engine.store.list_batch_items(run.id):
+            session = await engine.store.get_session(item.session_id or "")
+            assert session is not None
+            digest = git(Path(item.repo_path), "show", f"{session.branch}:key.txt").split()[0]
+            assert digest == hashlib.sha256((key + "\n").encode()).hexdigest()
+            assert git(Path(item.repo_path), "show", f"{session.branch}:env.txt") == "AMPSM_TEST_FORWARDED=forwarded"
+    finally:
+        await engine.close()
+    home = Path(os.environ["AMPSM_CONFIG_DIR"])
+    for path in [*home.rglob("*"), engine.config.db_path]:
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path
 
 
 def test_the_local_executor_stays_the_default_and_never_imports_ray(tmp_path: Path) -> None:
