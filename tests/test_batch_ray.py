@@ -139,7 +139,8 @@ async def snapshot(engine: Engine, batch_id: str) -> dict[tuple[str, int], dict[
 
 
 async def test_twenty_items_over_two_repos_match_the_local_executor(tmp_path: Path, cluster: Cluster) -> None:
-    items = [(f"task {n}", f"mkdir -p d{n} && echo {n} > d{n}/f.txt && echo more >> README.md") for n in range(10)]
+    items = [(f"task {n}", f"mkdir -p d{n} && echo {n} > d{n}/f.txt && echo more >> README.md") for n in range(9)]
+    items.append(("task 9", "rm README.md"))  # its test script fails: a failed item must match too
     local_file = workspace(tmp_path / "local", batch_yaml(items))
     ray_file = workspace(tmp_path / "ray", batch_yaml(items))
     engine = await Engine.open()
@@ -317,3 +318,22 @@ def test_the_local_executor_stays_the_default_and_never_imports_ray(tmp_path: Pa
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert "STATUS 0 RAY False" in out.stdout, out.stdout + out.stderr
+
+
+def test_an_engine_error_crosses_the_process_boundary_whole() -> None:
+    """A worker's AmpsmError reaches the driver as itself (code, message, details), so an item that
+    fails on a worker says what it would have said locally."""
+    import pickle
+
+    from ampsm_tui.engine.errors import AmpsmError, ErrorCode
+
+    error = AmpsmError(ErrorCode.WORKTREE, "cannot create\nthe details", data={"step": "create"})
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is AmpsmError
+    assert (back.code, back.message, back.details, back.data, back.one_line()) == (
+        ErrorCode.WORKTREE,
+        "cannot create",
+        "the details",
+        {"step": "create"},
+        "E004: cannot create",
+    )

@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import AmpsmError, ErrorCode
+from ..errors import AmpsmError, ErrorCode, UsageError
 from ..models import BatchItem, BatchItemStatus, Iteration, Session, Thread, ToolCall
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ GIT_IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GI
 CANCEL_GRACE_S = 10.0
 #: How often the driver takes the events the tasks sent.
 DRAIN_INTERVAL_S = 0.1
+#: How often a task sends the events it collected.
+EVENT_FLUSH_S = 0.1
 
 
 def agent_resource(agent: str) -> str:
@@ -120,10 +122,20 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
         await store.open()
         engine = Engine(config, store, MetricsEventBus())
 
+        outbox: list[Event] = []
+
         def forward(event: Event) -> None:
-            sink.put.remote(("event", item.id, event))
+            outbox.append(event)
+
+        async def flush() -> None:  # one actor call per tick, not one per agent line
+            while True:
+                await asyncio.sleep(EVENT_FLUSH_S)
+                if outbox:
+                    sink.put.remote(("events", item.id, outbox[:]))
+                    outbox.clear()
 
         engine.bus.subscribe("*", forward)
+        flusher = asyncio.create_task(flush())
         watch: asyncio.Task[None] | None = None
         try:
             session = await engine.sessions.create(
@@ -167,6 +179,9 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
         finally:
             if watch is not None:
                 watch.cancel()
+            flusher.cancel()
+            if outbox:
+                sink.put.remote(("events", item.id, outbox[:]))
             await engine.close(notify_timeout=1.0)
     finally:
         for pgid in agents:  # the engine stops its agent on a cancel; a group left over goes here
@@ -282,8 +297,9 @@ class RayExecutor:
                 await self.engine.store.update_batch_item(item_id, node_id=message[2], node_host=message[3])
             elif kind == "agent":
                 self._agents[item_id] = (message[2], message[3], message[4])
-            elif kind == "event":
-                await self.engine.bus.publish(message[2])
+            elif kind == "events":
+                for event in message[2]:
+                    await self.engine.bus.publish(event)
 
     # -- one item ----------------------------------------------------------------------------
 
@@ -321,6 +337,11 @@ class RayExecutor:
         except TaskCancelledError:
             raise ItemFailed(BatchItemStatus.ABORTED, "cancelled") from None
         except RayError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, AmpsmError | UsageError):  # the engine's own error there, said as a local run says it
+                raise cause from None
+            if isinstance(cause, BaseException):
+                raise ItemFailed(BatchItemStatus.ERROR, f"{type(cause).__name__}: {_first_line(cause)}") from None
             raise ItemFailed(BatchItemStatus.ERROR, f"ray: {type(exc).__name__}: {_first_line(exc)}") from None
         self._agents.pop(item.id, None)
         task = asyncio.ensure_future(self._receive(item, result))
