@@ -262,6 +262,18 @@ async def test_losing_a_worker_node_loses_nothing_and_resume_finishes(
                 assert len(await engine.store.list_iterations(session.id)) == 1
         by_item = [s.batch_item_id for s in await engine.store.list_sessions() if s.batch_item_id]
         assert sorted(by_item) == sorted(i.id for i in final)  # one session per item, none duplicated
+
+        # A driver killed after an item's branch and rows arrived, before its status was written,
+        # leaves it `running`: resume takes the received session, nothing runs again.
+        again = final[0]
+        await engine.store.update_batch_item(again.id, status="running")
+        await engine.store.update_batch(run.id, status="running", pid=None)
+        branches = git(Path(again.repo_path), "branch", "--format=%(refname:short)")
+        assert str((await engine.batches.resume(run.id, executor="ray")).status) == "done"
+        fresh = await engine.store.get_batch_item(again.id)
+        assert fresh is not None and str(fresh.status) == "succeeded" and fresh.session_id == again.session_id
+        assert git(Path(again.repo_path), "branch", "--format=%(refname:short)") == branches
+        assert len(await engine.store.list_iterations(again.session_id or "")) == 1
     finally:
         await engine.close()
 

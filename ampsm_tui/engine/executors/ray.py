@@ -307,7 +307,7 @@ class RayExecutor:
         import ray
         from ray.exceptions import RayError, TaskCancelledError
 
-        from ..scheduler import ItemFailed, status_of
+        from ..scheduler import ItemFailed, remove_leftovers, status_of
 
         store = self.engine.store
         done = await store.session_for_batch_item(item.id)
@@ -315,6 +315,8 @@ class RayExecutor:
             last = await store.last_iteration(done.id)
             if last is not None and str(last.status) != "running":
                 return _status(status_of(last), ItemFailed)
+        if item.attempts > 1:  # a driver killed while receiving may have left a branch without rows
+            await remove_leftovers(self.engine, item)
         job, bundle = await self._job(item)
         options: dict[str, Any] = {
             "num_cpus": self.engine.config.ray.num_cpus,
