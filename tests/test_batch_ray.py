@@ -299,7 +299,7 @@ async def test_keys_reach_the_workers_only_through_the_runtime_environment(
         executor = RayExecutor(engine, None)
         await executor.open(run.id)
         try:
-            job, _bundle = await executor._job(item)
+            job, _bundle = await executor.sessions._job(item)
         finally:
             await executor.close()
         assert key not in repr(job)

@@ -30,6 +30,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,7 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
                 model=item.model,
                 timeout_s=item.timeout_s,
                 base=item.base_branch,
-                batch_item_id=item.id,
+                batch_item_id=item.id if job["batch_item"] else None,
                 setup=item.setup,
             )
             watch = asyncio.create_task(_watch_agent(store, session.id, item.id, node_id, sink, agents))
@@ -216,8 +217,9 @@ def reap_group(pgid: int) -> bool:
 # -- the driver side ------------------------------------------------------------------------------
 
 
-class RayExecutor:
-    name = "ray"
+class RaySessions:
+    """Sessions run on a Ray cluster and received here: the batch executor's and the benchmark
+    runner's one way there and back."""
 
     def __init__(self, engine: Any, address: str | None) -> None:
         self.engine = engine
@@ -231,6 +233,8 @@ class RayExecutor:
         self._tmp: Path | None = None
         self._remote: Any = None
         self._reaper: Any = None
+        #: told the node (id, host) an item's task runs on, as soon as it starts there
+        self.on_node: Callable[[str, str, str], Awaitable[None]] | None = None
 
     async def open(self, batch_id: str) -> None:
         try:
@@ -294,7 +298,8 @@ class RayExecutor:
         for message in messages:
             kind, item_id = message[0], message[1]
             if kind == "node":
-                await self.engine.store.update_batch_item(item_id, node_id=message[2], node_host=message[3])
+                if self.on_node is not None:
+                    await self.on_node(item_id, message[2], message[3])
             elif kind == "agent":
                 self._agents[item_id] = (message[2], message[3], message[4])
             elif kind == "events":
@@ -303,21 +308,16 @@ class RayExecutor:
 
     # -- one item ----------------------------------------------------------------------------
 
-    async def run_item(self, item: BatchItem) -> BatchItemStatus:
+    async def run_session(self, item: BatchItem, *, batch_item: bool = True) -> tuple[Session, Iteration | None, str]:
+        """Run the item's session on the cluster and receive it here: its session (as this DB has
+        it), its last iteration and the node that ran it. A task lost past its retries, or failing
+        there, raises `ItemFailed` (error)."""
         import ray
         from ray.exceptions import RayError, TaskCancelledError
 
-        from ..scheduler import ItemFailed, remove_leftovers, status_of
+        from ..scheduler import ItemFailed
 
-        store = self.engine.store
-        done = await store.session_for_batch_item(item.id)
-        if done is not None:  # its branch and rows reached us (a driver killed before the status)
-            last = await store.last_iteration(done.id)
-            if last is not None and str(last.status) != "running":
-                return _status(status_of(last), ItemFailed)
-        if item.attempts > 1:  # a driver killed while receiving may have left a branch without rows
-            await remove_leftovers(self.engine, item)
-        job, bundle = await self._job(item)
+        job, bundle = await self._job(item, batch_item=batch_item)
         options: dict[str, Any] = {
             "num_cpus": self.engine.config.ray.num_cpus,
             "max_retries": self.engine.config.ray.max_retries,
@@ -347,19 +347,15 @@ class RayExecutor:
             raise ItemFailed(BatchItemStatus.ERROR, f"ray: {type(exc).__name__}: {_first_line(exc)}") from None
         self._agents.pop(item.id, None)
         task = asyncio.ensure_future(self._receive(item, result))
-        try:  # the branch and the rows land whole, also when the batch is stopped meanwhile
+        try:  # the branch and the rows land whole, also when the run is stopped meanwhile
             session, last = await asyncio.shield(task)
         except asyncio.CancelledError:
             with contextlib.suppress(BaseException):
                 await task
             raise
-        if str(session.status) == "error" and last is None:
-            raise ItemFailed(BatchItemStatus.ERROR, session.last_error or "setup script failed")
-        if last is None:
-            raise ItemFailed(BatchItemStatus.ERROR, "the session ran no iteration")
-        return _status(status_of(last), ItemFailed)
+        return session, last, result["node_id"]
 
-    async def _job(self, item: BatchItem) -> tuple[dict[str, Any], Any]:
+    async def _job(self, item: BatchItem, *, batch_item: bool = True) -> tuple[dict[str, Any], Any]:
         """What the task gets: the item, the config (notifications dropped), the repo's base branch as
         a bundle in the object store (made once per repo and base)."""
         import ray
@@ -390,6 +386,7 @@ class RayExecutor:
         config = self.engine.config.model_dump(mode="json", exclude={"notifications"})
         job = {
             "item": item.model_dump(mode="json"),
+            "batch_item": batch_item,
             "repo_name": root.name,
             "base_sha": base_sha,
             "git_config": identity,
@@ -456,9 +453,8 @@ class RayExecutor:
         except BaseException:
             await remove_worktree(root, wt, session.branch, session_id=session.id, force=True)
             raise
-        await engine.store.update_batch_item(
-            item.id, session_id=session.id, node_id=result["node_id"], node_host=result["host"]
-        )
+        if self.on_node is not None:
+            await self.on_node(item.id, result["node_id"], result["host"])
         with contextlib.suppress(AmpsmError):  # a full pool costs the ports, not the received work
             await allocate_ports(engine.store, config, session.id)
         return session, (iterations[-1] if iterations else None)
@@ -489,6 +485,46 @@ class RayExecutor:
             ).remote(pgid)
         except Exception:
             log.warning("could not stop agent group %s of item %s on node %s", pgid, item.id, node, exc_info=True)
+
+
+class RayExecutor:
+    """The batch executor over `RaySessions`: an item's session is received, its status is the
+    local executor's rule (`status_of`), and the node that ran it is on the item."""
+
+    name = "ray"
+
+    def __init__(self, engine: Any, address: str | None) -> None:
+        self.engine = engine
+        self.sessions = RaySessions(engine, address)
+        self.sessions.on_node = self._on_node
+
+    async def open(self, batch_id: str) -> None:
+        await self.sessions.open(batch_id)
+
+    async def close(self) -> None:
+        await self.sessions.close()
+
+    async def _on_node(self, item_id: str, node_id: str, host: str) -> None:
+        await self.engine.store.update_batch_item(item_id, node_id=node_id, node_host=host)
+
+    async def run_item(self, item: BatchItem) -> BatchItemStatus:
+        from ..scheduler import ItemFailed, remove_leftovers, status_of
+
+        store = self.engine.store
+        done = await store.session_for_batch_item(item.id)
+        if done is not None:  # its branch and rows reached us (a driver killed before the status)
+            last = await store.last_iteration(done.id)
+            if last is not None and str(last.status) != "running":
+                return _status(status_of(last), ItemFailed)
+        if item.attempts > 1:  # a driver killed while receiving may have left a branch without rows
+            await remove_leftovers(self.engine, item)
+        session, last, _node = await self.sessions.run_session(item)
+        await store.update_batch_item(item.id, session_id=session.id)
+        if str(session.status) == "error" and last is None:
+            raise ItemFailed(BatchItemStatus.ERROR, session.last_error or "setup script failed")
+        if last is None:
+            raise ItemFailed(BatchItemStatus.ERROR, "the session ran no iteration")
+        return _status(status_of(last), ItemFailed)
 
 
 def _status(pair: tuple[BatchItemStatus, str | None], failed: Any) -> BatchItemStatus:
