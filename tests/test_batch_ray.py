@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -30,7 +31,7 @@ from ampsm_tui.engine.batch import load_batch
 from ampsm_tui.engine.engine import Engine
 from ampsm_tui.engine.models import BatchItem
 from ampsm_tui.engine.procgroup import group_alive
-from tests.conftest import git
+from tests.conftest import git, run_cli
 from tests.test_batch_file import make_repo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -349,3 +350,42 @@ def test_an_engine_error_crosses_the_process_boundary_whole() -> None:
         {"step": "create"},
         "E004: cannot create",
     )
+
+
+def test_bench_agents_on_the_cluster_give_the_local_predictions_and_grades(tmp_path: Path, cluster: Cluster) -> None:
+    """`bench start --executor ray`: the agents run on the cluster, the branches come back, and the
+    predictions (and their local grading) are the local executor's."""
+    from tests import bench_fixture
+
+    on_ray = tmp_path / "on-ray.log"  # a line per agent run inside a Ray worker
+
+    def start(fx: bench_fixture.FixtureBench, out: Path, *args: str) -> dict[str, Any]:
+        cmd = f'[ -n "$RAY_RAYLET_PID" ] && echo x >> {on_ray}; {fx.fix_cmd}'
+        res = run_cli(
+            "bench", "start", "--dataset", str(fx.dataset), "--repos-dir", str(fx.repos_dir),
+            "--report-dir", str(out), "--json", "--agent", "command", "--agent-cmd", cmd, *args, timeout=400,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr + res.stdout
+        return json.loads(res.stdout)  # type: ignore[no-any-return]
+
+    local_fx = bench_fixture.build(tmp_path / "local")
+    ray_fx = bench_fixture.build(tmp_path / "ray")
+    local = start(local_fx, tmp_path / "out-local", "--predictions-only", "--run-id", "po")
+    assert not on_ray.exists()
+    remote = start(
+        ray_fx, tmp_path / "out-ray", "--predictions-only", "--run-id", "po-ray", "--executor", "ray",
+        "--address", cluster.address,
+    )  # fmt: skip
+    want = (tmp_path / "out-local" / "command.po.predictions.jsonl").read_text()
+    got = (tmp_path / "out-ray" / "command.po-ray.predictions.jsonl").read_text()
+    assert got == want and want.count("\n") == len(bench_fixture.IDS)
+    assert [(r["instance_id"], r["status"]) for r in remote["instances"]] == [
+        (r["instance_id"], r["status"]) for r in local["instances"]
+    ]
+    assert all(r["session_id"] and r["iteration_id"] for r in remote["instances"])
+    assert on_ray.read_text().count("x") == len(bench_fixture.IDS)
+
+    graded = start(ray_fx, tmp_path / "graded", "--run-id", "graded", "--executor", "ray", "--address", cluster.address)
+    summary = graded["summaries"]["command"]
+    assert summary["resolved_ids"] == ["acme__calc-1", "acme__calc-2"]
+    assert summary["unresolved_ids"] == ["acme__calc-3"] and summary["empty_patch_ids"] == ["acme__calc-4"]

@@ -449,12 +449,13 @@ class RaySessions:
         calls = [ToolCall.model_validate(c) for c in result["tool_calls"]]
         threads = [Thread.model_validate(t) for t in result["threads"]]
         try:
-            await engine.store.import_session(session, iterations, calls, threads)
+            id_map = await engine.store.import_session(session, iterations, calls, threads)
         except BaseException:
             await remove_worktree(root, wt, session.branch, session_id=session.id, force=True)
             raise
         if self.on_node is not None:
             await self.on_node(item.id, result["node_id"], result["host"])
+        iterations = [it.model_copy(update={"id": id_map.get(it.id or -1)}) for it in iterations]  # ids of this DB
         with contextlib.suppress(AmpsmError):  # a full pool costs the ports, not the received work
             await allocate_ports(engine.store, config, session.id)
         return session, (iterations[-1] if iterations else None)
