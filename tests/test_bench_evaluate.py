@@ -20,6 +20,10 @@ from .conftest import ROOT, git, run_cli
 IDS = bench_fixture.IDS
 
 
+# one xdist worker takes the whole module: its module fixture is built once
+pytestmark = pytest.mark.xdist_group("bench-evaluate")
+
+
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory: pytest.TempPathFactory) -> bench_fixture.FixtureBench:
     return bench_fixture.build(tmp_path_factory.mktemp("benchfx"))
