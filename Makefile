@@ -42,7 +42,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check ampsm_tui tests bench
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy ampsm_tui/engine
+	$(BIN)/mypy ampsm_tui
 
 # npm 11 runs no install scripts by default: Amp's places its native binary (from its platform package).
 $(NPM_STAMP):
