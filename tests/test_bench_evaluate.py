@@ -81,6 +81,13 @@ def test_gold_predictions_resolve_every_instance(tmp_path: Path, fx: bench_fixtu
     assert (calc4 / "eval.sh").exists()
     assert "XFAIL tests/test_square.py::test_square_str" in (calc4 / "test_output.txt").read_text()
     assert _worktrees(fx.repo) == [f"worktree {fx.repo}"]  # every evaluation worktree removed
+    from ampsm_tui.engine.bench.evaluate import worktree_holder
+    from ampsm_tui.engine.bench.predictions import Prediction
+
+    holder = worktree_holder(
+        "gold-run", Prediction(instance_id=IDS[0], model_name_or_path="fixture/gold", model_patch=""), out.resolve()
+    )
+    assert not holder.parent.parent.exists()  # nor an empty folder of the run under the temp dir
 
 
 def test_p_gold_uses_the_reference_patches(tmp_path: Path, fx: bench_fixture.FixtureBench) -> None:
