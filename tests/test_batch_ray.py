@@ -36,7 +36,13 @@ from tests.test_batch_file import make_repo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-NODE_ARGS: dict[str, Any] = {"num_cpus": 1, "include_dashboard": False, "object_store_memory": 80 * 1024 * 1024}
+#: Each node runs at most one `command` agent at once, whatever the CPUs (the per-agent resource).
+NODE_ARGS: dict[str, Any] = {
+    "num_cpus": 1,
+    "resources": {"ampsm-agent-command": 1},
+    "include_dashboard": False,
+    "object_store_memory": 80 * 1024 * 1024,
+}
 
 
 @pytest.fixture(scope="module")
@@ -316,6 +322,24 @@ async def test_keys_reach_the_workers_only_through_the_runtime_environment(
     for path in [*home.rglob("*"), engine.config.db_path]:
         if path.is_file():
             assert key.encode() not in path.read_bytes(), path
+
+
+async def test_the_per_agent_resource_limits_agents_per_node(tmp_path: Path, cluster: Cluster) -> None:
+    """Tasks that ask no CPU (`ray.num_cpus: 0`) are still one `command` agent per node at once: the
+    cluster's `ampsm-agent-command` resource is asked for by each item."""
+    running, seen = tmp_path / "running", tmp_path / "seen"
+    running.mkdir()
+    cmd = f"mkdir {running}/$$; ls {running} | wc -l >> {seen}; sleep 1; rmdir {running}/$$"
+    batch = workspace(tmp_path / "ws", batch_yaml([(f"limited {n}", cmd) for n in range(3)], concurrency=6))
+    (Path(os.environ["AMPSM_CONFIG_DIR"]) / "config.yaml").write_text("ray:\n  num_cpus: 0\n")
+    engine = await Engine.open()
+    try:
+        run = await engine.batches.start(load_batch(batch), 6, executor="ray")
+        assert str(run.status) == "done"
+    finally:
+        await engine.close()
+    counts = [int(n) for n in seen.read_text().split()]
+    assert len(counts) == 6 and max(counts) <= len(cluster.list_all_nodes())
 
 
 def test_the_local_executor_stays_the_default_and_never_imports_ray(tmp_path: Path) -> None:
