@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -216,6 +217,42 @@ async def test_cancel_kills_the_agents_on_the_workers(tmp_path: Path, cluster: C
         assert {str(i.status) for i in items_after} <= {"aborted", "pending"}
     finally:
         await engine.close()
+
+
+async def test_a_killed_worker_process_takes_its_agent_along(tmp_path: Path, cluster: Cluster) -> None:
+    """A worker process killed under its task (a force cancel, the driver's job ending after a
+    SIGKILL) would leave the agent running in its own session; the task's watchdog stops it."""
+    pids = tmp_path / "pids"
+    batch = workspace(tmp_path / "ws", batch_yaml([("orphan", f"echo $$ $PPID >> {pids}; sleep 300")]))
+    engine = await Engine.open()
+    try:
+        run = await engine.batches.create(load_batch(batch), 1)
+        task = asyncio.create_task(engine.batches.run(run, 1, executor="ray"))
+
+        async def first_agent() -> list[int] | None:
+            if task.done():
+                task.result()
+            return [int(p) for p in pids.read_text().split()] if pids.exists() and pids.read_text() else None
+
+        agent, worker = await wait_for(first_agent, what="an agent running on the cluster")
+        assert group_alive(agent)
+        os.kill(worker, signal.SIGKILL)  # the Ray worker process running the item's task
+
+        async def agent_gone() -> bool:
+            return not group_alive(agent)
+
+        await wait_for(agent_gone, timeout=60, what="the killed worker's agent to be stopped")
+        engine.batches.stop(run.id)
+        await asyncio.wait_for(task, 120)
+    finally:
+        await engine.close()
+    remaining = [int(p) for p in pids.read_text().split()[::2]]
+    for pgid in remaining:  # a retried attempt's agent was cancelled with the batch
+        await wait_for(lambda pgid=pgid: _gone(pgid), timeout=60, what=f"agent {pgid} to be gone")
+
+
+async def _gone(pgid: int) -> bool:
+    return not group_alive(pgid)
 
 
 async def test_losing_a_worker_node_loses_nothing_and_resume_finishes(

@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -103,12 +104,13 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
     from ..events import Event, MetricsEventBus
     from ..git.runner import git
     from ..git.transfer import bundle_branch, clone_bundle
-    from ..procgroup import group_alive, terminate_group
+    from ..procgroup import group_alive, kill_popen, terminate_group
     from ..store import Store
 
     item = BatchItem.model_validate(job["item"])
     tmp = Path(tempfile.mkdtemp(prefix="ampsm-ray-"))
     agents: list[int] = []
+    watchdog = _start_watchdog(tmp)
     try:
         (tmp / "base.bundle").write_bytes(bundle)
         repo = tmp / "repo" / job["repo_name"]
@@ -152,7 +154,7 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
                 batch_item_id=item.id if job["batch_item"] else None,
                 setup=item.setup,
             )
-            watch = asyncio.create_task(_watch_agent(store, session.id, item.id, node_id, sink, agents))
+            watch = asyncio.create_task(_watch_agent(store, session.id, item.id, node_id, sink, agents, tmp))
             if str(session.status) != "error":
                 await engine.sessions.iterate(session.id, item.prompt)
             watch.cancel()
@@ -188,16 +190,42 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
         for pgid in agents:  # the engine stops its agent on a cancel; a group left over goes here
             if group_alive(pgid):
                 await terminate_group(pgid, grace_s=2.0)
+        kill_popen(watchdog)  # its work is done here; the group holds its `sleep` too
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def _watch_agent(store: Any, session_id: str, item_id: str, node_id: str, sink: Any, seen: list[int]) -> None:
-    """Tell the driver the agent's process group as soon as it runs, so a cancel can kill it even if
-    this worker process is gone by then."""
+#: Outlives a worker process killed under its task (a force cancel, the driver's job ending when the
+#: driver is SIGKILLed): the agent runs in its own session, so nothing else would stop it. $1 the
+#: worker's pid, $2 the file of agent process groups, $3 the task's scratch folder.
+WATCHDOG = """\
+while kill -0 "$1" 2>/dev/null; do sleep 1; done
+if [ -f "$2" ]; then for g in $(cat "$2"); do kill -TERM -"$g" 2>/dev/null; done; sleep 2
+  for g in $(cat "$2"); do kill -KILL -"$g" 2>/dev/null; done; fi
+rm -rf "$3"
+"""
+
+
+def _start_watchdog(tmp: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["/bin/sh", "-c", WATCHDOG, "ampsm-ray-watchdog", str(os.getpid()), str(tmp / "agents"), str(tmp)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+async def _watch_agent(
+    store: Any, session_id: str, item_id: str, node_id: str, sink: Any, seen: list[int], tmp: Path
+) -> None:
+    """Tell the driver (and this task's watchdog) the agent's process group as soon as it runs, so a
+    cancel can kill it even if this worker process is gone by then."""
     while True:
         session = await store.get_session(session_id)
         if session is not None and session.agent_pid and session.agent_pid not in seen:
             seen.append(session.agent_pid)
+            with (tmp / "agents").open("a", encoding="utf-8") as fh:
+                fh.write(f"{session.agent_pid}\n")
             sink.put.remote(("agent", item_id, node_id, session.agent_pid, session.agent_started_at))
         await asyncio.sleep(0.05)
 
