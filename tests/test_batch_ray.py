@@ -11,6 +11,7 @@ shared). Real repos, the real DB, the `command` agent through `/bin/sh -c`, real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -242,9 +243,10 @@ async def test_a_killed_worker_process_takes_its_agent_along(tmp_path: Path, clu
             return not group_alive(agent)
 
         await wait_for(agent_gone, timeout=60, what="the killed worker's agent to be stopped")
-        engine.batches.stop(run.id)
-        await asyncio.wait_for(task, 120)
     finally:
+        engine.batches.stop(run.id)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 120)
         await engine.close()
     remaining = [int(p) for p in pids.read_text().split()[::2]]
     for pgid in remaining:  # a retried attempt's agent was cancelled with the batch

@@ -195,19 +195,54 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
 
 
 #: Outlives a worker process killed under its task (a force cancel, the driver's job ending when the
-#: driver is SIGKILLed): the agent runs in its own session, so nothing else would stop it. $1 the
-#: worker's pid, $2 the file of agent process groups, $3 the task's scratch folder.
+#: driver is SIGKILLed): the agent runs in its own session, so nothing else would stop it. Once the
+#: worker is gone it stops the process groups of every process working in the task's scratch folder
+#: and of the agents the task recorded, then removes the folder. Plain Python, no ampsm import: it
+#: must start fast and depend on nothing. argv: worker pid, scratch folder.
 WATCHDOG = """\
-while kill -0 "$1" 2>/dev/null; do sleep 1; done
-if [ -f "$2" ]; then for g in $(cat "$2"); do kill -TERM -"$g" 2>/dev/null; done; sleep 2
-  for g in $(cat "$2"); do kill -KILL -"$g" 2>/dev/null; done; fi
-rm -rf "$3"
+import os, shutil, signal, sys, time
+worker, scratch = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        os.kill(worker, 0)
+    except ProcessLookupError:
+        break
+    except PermissionError:
+        pass
+    time.sleep(0.5)
+def groups():
+    found = set()
+    try:
+        with open(os.path.join(scratch, "agents")) as fh:
+            found.update(int(line) for line in fh if line.strip())
+    except (OSError, ValueError):
+        pass
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+                if cwd == scratch or cwd.startswith(scratch + os.sep):
+                    found.add(os.getpgid(int(entry)))
+            except OSError:
+                pass
+    found.discard(os.getpgid(0))
+    return found
+for sig, pause in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 0.0)):
+    for group in groups():
+        try:
+            os.killpg(group, sig)
+        except OSError:
+            pass
+    time.sleep(pause)
+shutil.rmtree(scratch, ignore_errors=True)
 """
 
 
 def _start_watchdog(tmp: Path) -> subprocess.Popen[bytes]:
+    import sys
+
     return subprocess.Popen(
-        ["/bin/sh", "-c", WATCHDOG, "ampsm-ray-watchdog", str(os.getpid()), str(tmp / "agents"), str(tmp)],
+        [sys.executable, "-I", "-S", "-c", WATCHDOG, str(os.getpid()), str(tmp)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
