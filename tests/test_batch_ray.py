@@ -452,3 +452,10 @@ def test_bench_agents_on_the_cluster_give_the_local_predictions_and_grades(tmp_p
     summary = graded["summaries"]["command"]
     assert summary["resolved_ids"] == ["acme__calc-1", "acme__calc-2"]
     assert summary["unresolved_ids"] == ["acme__calc-3"] and summary["empty_patch_ids"] == ["acme__calc-4"]
+
+
+def test_an_address_without_the_ray_executor_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    batch = workspace(tmp_path / "ws", batch_yaml([("plain", "echo hi > hi.txt")]))
+    res = run_cli("batch", "start", "-f", str(batch), "--address", "ray://head:10001")
+    assert res.returncode == 2 and "--address is for --executor ray" in res.stderr
+    assert run_cli("batch", "list", "--json").stdout.strip() == "[]"

@@ -168,6 +168,14 @@ def render_status(run: BatchRun, rows: list[dict[str, Any]]) -> Any:
     return Group(head, bar, table)
 
 
+def _check_executor(args: argparse.Namespace, ctx: Context) -> None:
+    """Before anything is created: `--address` means a Ray cluster."""
+    from ..engine.errors import UsageError
+
+    if args.address and (args.executor or ctx.config.batch.executor) != "ray":
+        raise UsageError("--address is for --executor ray")
+
+
 def _executor_args() -> list[Any]:
     return [
         arg(
@@ -249,6 +257,7 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
     except YamlSourceError as exc:
         raise UsageError(str(exc)) from None
     concurrency = plan.concurrency(args.concurrency, ctx.config.batch.concurrency)
+    _check_executor(args, ctx)
     if args.dry_run:
         from ..engine.secrets import scrub
 
@@ -291,6 +300,7 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
     json=True,
 )
 async def batch_resume(args: argparse.Namespace, ctx: Context) -> int:
+    _check_executor(args, ctx)
     engine = await _engine(ctx)
     run = await engine.batches.resolve(args.batch_id)
     return await _run_batch(ctx, engine, run, args.concurrency, args.executor, args.address)
