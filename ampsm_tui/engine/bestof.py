@@ -85,6 +85,12 @@ def groups(engine: Engine) -> list[BestOf]:
     return found
 
 
+def group_of(engine: Engine, session_id: str) -> BestOf | None:
+    """The best-of group `session_id` is a candidate of (the newest one), else None."""
+    found = [g for g in groups(engine) if any(c.session_id == session_id for c in g.candidates)]
+    return max(found, key=lambda g: g.created_at) if found else None
+
+
 async def run_best_of(
     engine: Engine,
     *,
@@ -182,4 +188,4 @@ def as_dict(group: BestOf) -> dict[str, Any]:
     return group.model_dump(mode="json")
 
 
-__all__ = ["BestOf", "Candidate", "archive_the_others", "as_dict", "groups", "rank_key", "run_best_of"]
+__all__ = ["BestOf", "Candidate", "archive_the_others", "as_dict", "group_of", "groups", "rank_key", "run_best_of"]
