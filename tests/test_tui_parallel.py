@@ -86,7 +86,9 @@ async def test_best_of_candidates_side_by_side_and_landing_the_winner_archives_t
         assert await wait_for(pilot, lambda: app.screen is screen)
         assert await wait_for(pilot, lambda: "landed; the others are archived" in screen_text(app))
         text = screen_text(app)
-        assert sum("archived" in line for line in text.splitlines() if "pick command" in line and "Diff" not in line) == 2, text
+        assert (
+            sum("archived" in line for line in text.splitlines() if "pick command" in line and "Diff" not in line) == 2
+        ), text
 
     assert git(repo, "show", "main:pass.txt") == "ok"
     for sid in others:  # archived, kept: restorable
