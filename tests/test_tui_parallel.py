@@ -69,7 +69,7 @@ async def test_best_of_candidates_side_by_side_and_landing_the_winner_archives_t
         text = screen_text(app)
         rows = [line for line in text.splitlines() if "pick command" in line and "Diff" not in line]
         assert len(rows) == 3, text
-        assert "★" in rows[0] and "pass" in rows[0] and "+1 −0 1f" in rows[0], rows
+        assert "1★" in rows[0] and "pass" in rows[0] and "+1 −0 1f" in rows[0], rows
         assert all("fail 1" in row and "★" not in row for row in rows[1:]), rows
         assert "Best-of 3" in text and "make it pass" in text
         assert "pass.txt" in text  # the highlighted (winning) candidate's diff

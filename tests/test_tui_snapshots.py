@@ -27,7 +27,7 @@ from ampsm_tui.engine.agents.base import (
 from ampsm_tui.engine.events import AgentEventPublished, IterationStarted
 from ampsm_tui.engine.models import Iteration
 
-from .tui_support import FIXED_NOW, fixed_clock, make_test_config, open_store, seed, stand_in_factory
+from .tui_support import FIXED_NOW, fixed_clock, make_test_config, open_store, seed, seed_parallel, stand_in_factory
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 
@@ -52,6 +52,7 @@ def make_app(*, every_status: bool = True, batch: bool = False, running: bool = 
     config = make_test_config()
     config.ui.theme = "gruvbox"
     seed(config, every_status=every_status, batch=batch)
+    seed_parallel(config)
     if running:
         import asyncio
 
@@ -117,6 +118,7 @@ def _keys(*keys: str) -> Any:
 
 def _screens() -> dict[str, Any]:
     from ampsm_tui.screens.bench import BenchScreen
+    from ampsm_tui.screens.best_of import BestOfScreen
     from ampsm_tui.screens.chat import ChatScreen
     from ampsm_tui.screens.conflict import ConflictScreen
     from ampsm_tui.screens.dialogs import ConfirmScreen, PromptScreen
@@ -130,6 +132,8 @@ def _screens() -> dict[str, Any]:
         "review": _keys("m"),
         "chat": _push(lambda: ChatScreen("sess-00000001")),
         "batches": _keys("b"),
+        "best_of": _push(lambda: BestOfScreen("sess-00000001")),
+        "merge_queue": _keys("Q"),
         "bench": _push(BenchScreen),
         "help": _keys("question_mark"),
         "new_session": _push(lambda: NewSessionScreen(repo="/home/dev/projects/webapp")),

@@ -30,8 +30,21 @@ if TYPE_CHECKING:
     from ..engine.bestof import BestOf, Candidate
     from ..engine.models import Iteration, Session
 
-COLUMNS = ("#", " ", "candidate", "agent", "gate", "diff", "cost", "time", "now")
-STATE_STYLE = {"done": "green", "archived": "dim", "running": "yellow", "error": "red", "awaiting-input": "yellow"}
+#: (label, width): fixed widths so the table fits 80 columns without a horizontal scroll (None: as wide
+#: as its cells).
+COLUMNS: tuple[tuple[str, int | None], ...] = (
+    ("#", 2),
+    ("candidate", 16),
+    ("agent", 7),
+    ("gate", None),
+    ("diff", None),
+    ("cost", None),
+    ("time", None),
+    ("now", None),
+)
+STATE_STYLE = {"done": "green", "archived": "dim", "running": "yellow", "error": "red", "waiting": "yellow"}
+#: The session statuses as the "now" column says them (short enough for 80 columns).
+STATE_WORD = {"awaiting-input": "waiting", "interrupted": "stopped"}
 
 
 def gate_cell(c: Candidate) -> Text:
@@ -82,8 +95,8 @@ class BestOfScreen(NavMixin, Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#candidates", DataTable)
-        for label in COLUMNS:
-            table.add_column(label, key=label)
+        for label, width in COLUMNS:
+            table.add_column(label, key=label, width=width)
         table.focus()
         self.reload()
 
@@ -134,12 +147,12 @@ class BestOfScreen(NavMixin, Screen[None]):
         for c in group.candidates:
             session = self.sessions.get(c.session_id)
             state = "landed" if group.landed == c.session_id else (str(session.status) if session else "gone")
+            state = STATE_WORD.get(state, state)
             winner = c.session_id == group.winner
             table.add_row(
-                str(c.rank),
-                Text("★", style="bold yellow") if winner else "",
-                Text(c.name, style="bold" if winner else ""),
-                c.agent,
+                Text.assemble(str(c.rank), ("★", "bold yellow") if winner else ""),
+                Text(c.name, style="bold" if winner else "", overflow="ellipsis", no_wrap=True),
+                Text(c.agent, overflow="ellipsis", no_wrap=True),
                 gate_cell(c),
                 diff_cell(iterations.get(c.session_id, []), c),
                 fmt.cost(c.cost_usd, unpriced=int(c.cost_usd is None), short=True),
@@ -160,9 +173,8 @@ class BestOfScreen(NavMixin, Screen[None]):
             review = actions.display_keys(actions.by_id("review"), self.ampsm.user_keymap)
             status.update(
                 Text.assemble(
-                    ("★ ", "bold yellow"),
-                    f"winner {group.winner}: {review} reviews and lands the highlighted candidate, "
-                    "archiving the others",
+                    ("★ winner", "bold yellow"),
+                    f" · {review} reviews and lands the highlighted one; the others get archived",
                 )
             )
         else:
