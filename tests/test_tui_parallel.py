@@ -81,7 +81,7 @@ async def test_best_of_candidates_side_by_side_and_landing_the_winner_archives_t
         assert await wait_for(pilot, lambda: review.session is not None)
         await pilot.press("ctrl+g")
         assert await wait_for(pilot, lambda: review.finished, tries=300), screen_text(app)
-        assert await wait_for(pilot, lambda: "archived the other candidates" in screen_text(app))
+        assert await wait_for(pilot, lambda: "archived the others (restorable)" in screen_text(app))
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: app.screen is screen)
         assert await wait_for(pilot, lambda: "landed; the others are archived" in screen_text(app))

@@ -389,6 +389,7 @@ class ReviewScreen(Screen[None]):
             return
         self.stopped = False
         self.finished = True
+        self.query_one("#review-overlaps", Static).display = False  # landed: its overlaps are the base's now
         removed = "; worktree removed" if self.ampsm.config.git.remove_worktree_after_merge else ""
         self.step(True, f"merged into {session.base_branch}{removed}", "merge")
         self.step(True, "done: esc returns")
@@ -397,4 +398,4 @@ class ReviewScreen(Screen[None]):
 
         archived = await archive_the_others(self.ampsm.engine, session.id)  # a best-of winner: as `ampsm land`
         if archived:
-            self.step(True, f"archived the other candidates: {', '.join(archived)} (kept, restorable)")
+            self.step(True, f"archived the others (restorable): {', '.join(archived)}")
