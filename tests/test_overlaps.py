@@ -108,3 +108,25 @@ async def test_overlap_checks_skip_lone_sessions_and_bound_git(tmp_path: Path, m
         running += 1 if line.startswith("start ") else -1
         peak = max(peak, running)
     assert peak <= 2 * GIT_CONCURRENCY, peak
+
+
+def test_a_repo_with_many_live_sessions_compares_its_most_recent_ones(tmp_path: Path) -> None:
+    """A big batch on one repo: only the PER_REPO most recently updated live sessions are compared
+    (the pairs grow with the square), ended sessions and missing worktrees never."""
+    from ampsm_tui.engine.models import Session, SessionStatus
+    from ampsm_tui.engine.overlap import sharing_a_repo
+
+    def session(n: int, repo: str = "r", status: str = "idle", worktree: bool = True) -> Session:
+        wt = tmp_path / f"wt{n}"
+        if worktree:
+            wt.mkdir()
+        return Session(
+            id=f"sess-{n:08d}", name=str(n), repo_path=repo, base_branch="main", worktree_path=str(wt),
+            status=SessionStatus(status), updated_at=f"2025-03-14T10:{n:02d}:00.000Z",
+        )  # fmt: skip
+
+    many = [session(n) for n in range(10)]
+    kept = sharing_a_repo(many, per_repo=4)
+    assert [s.id for s in kept] == [f"sess-{n:08d}" for n in (9, 8, 7, 6)]
+    others = [session(20, "alone"), session(21, status="done"), session(22, worktree=False)]
+    assert {s.id for s in sharing_a_repo([*many[:2], *others])} == {"sess-00000000", "sess-00000001"}

@@ -432,6 +432,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.focus_next()
 
     def action_refresh(self) -> None:
+        self._overlap_key = None  # worktrees edited by hand: look at the overlaps again too
         self.reload()
 
     def _show_tab(self, pane: str) -> None:
