@@ -127,8 +127,8 @@ async def test_the_merge_queue_is_live_while_another_process_runs_it(repo: Path)
         assert await wait_for(pilot, lambda: [e.status for e in queue.entries] == ["landed"], tries=300)
         assert "✓ landed" in screen_text(app)
 
-        # another shell queues two more; the screen follows that process's run
-        other = asyncio.create_task(asyncio.to_thread(run_cli, "queue", "add", two, three, timeout=300))
+        # another shell (a real second process) queues two more; the screen follows its run
+        other = asyncio.create_task(asyncio.to_thread(run_cli, "queue", "add", two, three, timeout=300, process=True))
         assert await wait_for(pilot, lambda: len(queue.entries) == 3, tries=300)
         done = await other
         assert done.returncode == 1, done.stderr + done.stdout  # one was taken out
