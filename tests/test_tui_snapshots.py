@@ -116,6 +116,23 @@ def _keys(*keys: str) -> Any:
     return run
 
 
+def _overlaps(pilot: Pilot[Any]) -> Any:
+    """The dashboard with two live sessions flagged as overlapping (their worktrees are not on disk
+    here, so the marks are set as the overlap check would set them)."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        from ampsm_tui.widgets.session_list import SessionTable
+
+        await settle(pilot)
+        conflict = "overlaps {} on app.py: predicted conflict in app.py"
+        pilot.app.screen.query_one(SessionTable).set_overlaps(
+            {"sess-00000001": conflict.format("sess-00000004"), "sess-00000004": conflict.format("sess-00000001")}
+        )
+        await settle(pilot)
+
+    return run(pilot)
+
+
 def _screens() -> dict[str, Any]:
     from ampsm_tui.screens.bench import BenchScreen
     from ampsm_tui.screens.best_of import BestOfScreen
@@ -127,6 +144,7 @@ def _screens() -> dict[str, Any]:
 
     return {
         "dashboard": _keys(),
+        "dashboard_overlaps": _overlaps,
         "session_detail": _push(lambda: SessionScreen("sess-00000001")),
         "diff": _keys("d", "right_square_bracket"),
         "review": _keys("m"),
