@@ -50,6 +50,7 @@ NODE_ARGS: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A head and one worker node; the driver (this test process) joins it once."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report from a test machine
     c = Cluster(initialize_head=True, head_node_args=dict(NODE_ARGS))
     c.add_node(**NODE_ARGS)
     c.wait_for_nodes()
