@@ -157,12 +157,18 @@ async def test_twenty_items_over_two_repos_match_the_local_executor(tmp_path: Pa
     try:
         local = await engine.batches.start(load_batch(local_file), 2)
         assert str(local.status) == "done"
+        seen: list[Any] = []
+        engine.bus.subscribe("*", seen.append)  # the tasks' events stream to the driver's bus
         remote = await engine.batches.start(load_batch(ray_file), 2, executor="ray")
         assert str(remote.status) == "done", [i.error for i in await engine.store.list_batch_items(remote.id)]
         want = await snapshot(engine, local.id)
         got = await snapshot(engine, remote.id)
         assert len(want) == 20
         assert got == want
+        ray_sessions = {i.session_id for i in await engine.store.list_batch_items(remote.id)}
+        for topic in ("session.created", "iteration.started", "git.commit", "test.finished", "iteration.finished"):
+            got_ids = {e.session_id for e in seen if e.topic == topic and e.session_id in ray_sessions}
+            assert got_ids == ray_sessions, topic
         nodes = {i.node_id or "" for i in await engine.store.list_batch_items(remote.id)}
         alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
         assert nodes <= alive

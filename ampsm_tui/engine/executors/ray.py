@@ -16,7 +16,11 @@ pinned to the driver's node, as do the node that runs it and the agent's process
   and `batch resume` runs it again. An item whose session reached the driver is never run again.
 - Cancel: the task is cancelled (the session's agent is stopped by the engine on the worker), then
   the agent's process group is terminated on its node by a task pinned there (the agent runs in its
-  own session, so a killed worker process would not take it along).
+  own session, so a killed worker process would not take it along). A watchdog process per task
+  stops the agent when the worker process dies under it (a force cancel, the job of a SIGKILLed
+  driver) and removes the task's scratch folder.
+- `bench start --executor ray` runs each instance's agent session the same way (`RaySessions`); the
+  patch is taken and graded on the driver.
 - Secrets (API keys, git identity, `ray.forward_env`) reach workers only as the task's runtime
   environment variables: never in task arguments, the DB or the logs.
 """
@@ -183,8 +187,10 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
             if watch is not None:
                 watch.cancel()
             flusher.cancel()
-            if outbox:
-                sink.put.remote(("events", item.id, outbox[:]))
+            # awaited: Ray runs one caller's actor calls in order, so every event of this task is in
+            # the sink before its result reaches the driver
+            with contextlib.suppress(Exception):
+                await sink.put.remote(("events", item.id, outbox[:]))
             await engine.close(notify_timeout=1.0)
     finally:
         for pgid in agents:  # the engine stops its agent on a cancel; a group left over goes here
