@@ -9,6 +9,8 @@ machines are noisy): `ampsm new` (no agent) vs a shell's `git worktree add`; `li
 lines per second through `ampsm iterate` vs a plain Python reader of the same lines, and the
 peak RSS; a batch of 200 items x 1 s at concurrency 8 vs the ideal. Bytecode is on
 (PYTHONPYCACHEPREFIX to a temp dir, warmed once), as users run it; the machine's load is printed.
+Under each wall-time ratio, the same medians in CPU time (user + system of the processes run),
+which the machine's load moves much less.
 Everything happens in a throw-away folder.
 """
 
@@ -52,10 +54,25 @@ def run(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> subpro
     return proc
 
 
-def timed(fn: Callable[[], object]) -> float:
+class Timing(float):
+    """Wall seconds, with the CPU seconds (user + system) of the children it waited for: on a
+    machine shared by several engineers the wall time swings with the load, the CPU time much less."""
+
+    cpu: float
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> Timing:
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    t = Timing(time.perf_counter() - t0)
+    t.cpu = _children_cpu() - c0
+    return t
 
 
 def make_repo(path: Path, env: dict[str, str], files: int = 20) -> None:
@@ -66,13 +83,16 @@ def make_repo(path: Path, env: dict[str, str], files: int = 20) -> None:
     sh("git add -A && git commit -q -m init", path, env)
 
 
-def line(label: str, ours: list[float], floor: list[float], limit: float) -> str:
+def line(label: str, ours: list[Timing], floor: list[Timing], limit: float) -> str:
     m, f = statistics.median(ours), statistics.median(floor)
     ratio = m / f if f else float("inf")
     verdict = "ok" if ratio <= limit else "OVER"
+    mc, fc = statistics.median(t.cpu for t in ours), statistics.median(t.cpu for t in floor)
     return (
         f"{label:<34} ampsm {m * 1000:8.1f} ms   floor {f * 1000:7.1f} ms   "
-        f"ratio {ratio:5.2f}x  (goal <= {limit:g}x: {verdict})"
+        f"ratio {ratio:5.2f}x  (goal <= {limit:g}x: {verdict})\n"
+        f"{'':<34}   cpu {mc * 1000:8.1f} ms     cpu {fc * 1000:7.1f} ms   "
+        f"ratio {mc / fc if fc else float('inf'):5.2f}x"
     )
 
 
@@ -84,12 +104,12 @@ def bench_git_commands(work: Path, env: dict[str, str], runs: int) -> list[str]:
     make_repo(repo, env)
     frepo = work / "repo-floor"  # the shell's twin, so that both merges are fast-forwards
     make_repo(frepo, env)
-    new_t: list[float] = []
-    new_floor: list[float] = []
-    squash_t: list[float] = []
-    squash_floor: list[float] = []
-    merge_t: list[float] = []
-    merge_floor: list[float] = []
+    new_t: list[Timing] = []
+    new_floor: list[Timing] = []
+    squash_t: list[Timing] = []
+    squash_floor: list[Timing] = []
+    merge_t: list[Timing] = []
+    merge_floor: list[Timing] = []
     for i in range(runs):
         # new: ampsm vs `git worktree add -b`
         out: dict[str, str] = {}

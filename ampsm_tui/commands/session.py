@@ -261,6 +261,39 @@ def _age(iso: str) -> str:
     return f"{int(max(seconds, 0))}s"
 
 
+def _list_fast(args: argparse.Namespace, ctx: Context) -> int | None:
+    """`list --json` on plain sqlite3: no event loop, no engine start-up, no models. Exactly the
+    full path's document, or None (nothing written) where only the full path can tell: a repo
+    filter (git resolves it), live sessions (overlaps are computed with git), and whatever
+    `list_session_dicts` declines."""
+    if not ctx.json or args.repo:
+        return None
+    from pathlib import Path
+
+    from ..engine.paths import lean_db_settings
+    from ..engine.store.quick import list_session_dicts
+
+    settings = lean_db_settings()
+    if settings is None:  # a config file: validated by the models, its errors as the full path's
+        cfg = ctx.config
+        settings = (cfg.db_path, cfg.database.busy_timeout_ms / 1000)
+    db, timeout_s = settings
+    rows = list_session_dicts(db, status=args.status, limit=args.limit, timeout_s=timeout_s)
+    if rows is None:
+        return None
+    for row in rows:
+        if row["status"] not in ("done", "archived") and row["worktree_path"] and Path(row["worktree_path"]).is_dir():
+            return None  # a live session: its overlaps need git
+    for row in rows:
+        if row["notify_webhook"]:  # as _session_dict: rows stored before URLs were redacted
+            from ..engine.secrets import redact
+
+            row["notify_webhook"] = redact(row["notify_webhook"])
+        row["overlaps"] = []
+    ctx.emit_json(rows)
+    return 0
+
+
 @command(
     "list",
     "list sessions, newest first",
@@ -272,6 +305,7 @@ def _age(iso: str) -> str:
     arg("--repo", help="only sessions of this repository path"),
     arg("--limit", type=int, help="at most N (the most recent)"),
     json=True,
+    fast=_list_fast,
 )
 async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:
     engine = await _engine(ctx)

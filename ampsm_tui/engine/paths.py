@@ -27,3 +27,29 @@ def quick_db_path() -> Path:
         if isinstance(path, str) and path:
             return Path(os.path.expanduser(path))
     return cdir / "sessions.db"
+
+
+#: Environment overrides whose values the config models must check (a bad one is a config error).
+_CHECKED_ENV = (
+    "AMPSM_SQLITE_CACHE_SIZE",
+    "AMPSM_SQLITE_JOURNAL_MODE",
+    "AMPSM_BATCH_CONCURRENCY",
+    "AMPSM_STREAM_BUFFER_SIZE",
+)
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def lean_db_settings() -> tuple[Path, float] | None:
+    """(database path, busy timeout in seconds) when they are known without the config models:
+    no config file, and no environment override that the models would have to validate. None:
+    only `load_config()` can answer (and report a bad value as a config error)."""
+    env = os.environ
+    cdir = config_dir()
+    if (cdir / "config.yaml").exists() or any(env.get(name) for name in _CHECKED_ENV):
+        return None
+    if env.get("AMPSM_LOG_LEVEL") and env["AMPSM_LOG_LEVEL"].lower() not in _LOG_LEVELS:
+        return None
+    if env.get("AMPSM_AMP_BIN") and not env["AMPSM_AMP_BIN"].strip():
+        return None
+    db = env.get("AMPSM_DB_PATH") or str(cdir / "sessions.db")
+    return Path(os.path.expanduser(db)), 10.0  # database.busy_timeout_ms's default
