@@ -81,6 +81,9 @@ def _run_command(cmd: object, args: object) -> int:
         fast = getattr(cmd, "fast", None)
         if fast is not None and (status := fast(args, ctx)) is not None:
             return int(status)
+        from .engine.pydantic_boot import skip_plugin_scan
+
+        skip_plugin_scan()  # before the first model: no importlib.metadata when no plugin is installed
         import asyncio
 
         return asyncio.run(run())

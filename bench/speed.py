@@ -321,7 +321,11 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--skip-batch", action="store_true")
     ap.add_argument("--only", choices=("git", "list", "stream", "batch"), help="one group of figures")
+    ap.add_argument("--ampsm", metavar="PATH", help="the ampsm to measure (default: this venv's), e.g. main's")
     args = ap.parse_args()
+    if args.ampsm:
+        global AMPSM
+        AMPSM = str(Path(args.ampsm).resolve())
     work = Path(tempfile.mkdtemp(prefix="ampsm-speed-"))
     pyc = Path(tempfile.mkdtemp(prefix="ampsm-pyc-"))
     env = {**os.environ, **GIT_ENV, "AMPSM_CONFIG_DIR": str(work / "home"), "PYTHONPYCACHEPREFIX": str(pyc)}
@@ -331,7 +335,7 @@ def main() -> None:
     try:
         subprocess.run([AMPSM, "list"], env=env, capture_output=True)  # compile bytecode once
         print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-        print(f"medians of {args.runs}; bytecode on ({pyc})")
+        print(f"{AMPSM}: medians of {args.runs}; bytecode on ({pyc})")
         want = lambda name: args.only in (None, name)  # noqa: E731
         if want("git"):
             for text in bench_git_commands(work, env, args.runs):
