@@ -17,9 +17,9 @@ from ampsm_tui.cli import main
 from ampsm_tui.commands import load_for
 from ampsm_tui.commands.context import Context
 from ampsm_tui.commands.registry import COMMANDS, build_parser
-from ampsm_tui.engine.config import DatabaseConfig, load_config
+from ampsm_tui.engine.config import Config, load_config
 from ampsm_tui.engine.models import Session, SessionStatus
-from ampsm_tui.engine.paths import lean_db_settings
+from ampsm_tui.engine.paths import lean_config
 from ampsm_tui.engine.store import Store
 from ampsm_tui.engine.store.quick import SESSION_FIELDS, STATUSES, list_session_dicts
 
@@ -131,7 +131,19 @@ def test_model_and_lean_fields_agree() -> None:
     hints = typing.get_type_hints(Session)
     assert [(name, kinds[hints[name]]) for name in Session.model_fields] == list(SESSION_FIELDS)
     assert {s.value for s in SessionStatus} == STATUSES
-    assert lean_db_settings() == (load_config().db_path, DatabaseConfig().busy_timeout_ms / 1000)
+    cfg, lean = load_config(), lean_config()
+    assert lean is not None and lean == (
+        cfg.db_path,
+        Config().database.busy_timeout_ms / 1000,
+        cfg.log_path,
+        cfg.log_level,
+        Config().git.commit_prefix,
+        Config().git.squash_manual,
+        Config().git.lock_timeout,
+        Config().git.merge_mode,
+        Config().git.remove_worktree_after_merge,
+    )
+    assert Config().workspace.teardown is None  # the lean merge looks for .ampsm/teardown only
 
 
 def test_lean_path_declines_what_only_the_full_path_can_answer(
@@ -172,12 +184,12 @@ def test_config_file_and_checked_env_go_through_the_models(
     seeded: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("AMPSM_SQLITE_JOURNAL_MODE", "bogus")
-    assert lean_db_settings() is None
+    assert lean_config() is None
     assert main(["list", "--json"]) == 2  # the config error, as before
     assert "journal_mode" in capsys.readouterr().err
     monkeypatch.delenv("AMPSM_SQLITE_JOURNAL_MODE")
     (isolated_env / "config.yaml").write_text("database:\n  busy_timeout_ms: 2000\n")
-    assert lean_db_settings() is None
+    assert lean_config() is None
     assert _fast(["list", "--json"], capsys) == _full(["list", "--json"], capsys)
     (isolated_env / "config.yaml").write_text("database:\n  nope: 1\n")
     assert main(["list", "--json"]) == 2
