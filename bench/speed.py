@@ -1,6 +1,8 @@
 """Issue 17's figures in one run: ampsm beside the floor of the same work, medians, ratios.
 
-    .venv/bin/python bench/speed.py [--runs 10] [--lines 1000000] [--skip-batch]
+    .venv/bin/python bench/speed.py [--runs 10] [--lines 1000000] [--skip-batch] [--only git|list|...]
+    .venv/bin/python bench/speed.py --only git --ampsm /work/main/.venv/bin/ampsm --ampsm .venv/bin/ampsm
+
 
 Every figure is a ratio against a floor measured in the same run on the same machine (these
 machines are noisy): `ampsm new` (no agent) vs a shell's `git worktree add`; `list --json` with
@@ -11,6 +13,7 @@ peak RSS; a batch of 200 items x 1 s at concurrency 8 vs the ideal. Bytecode is 
 (PYTHONPYCACHEPREFIX to a temp dir, warmed once), as users run it; the machine's load is printed.
 Under each wall-time ratio, the same medians in CPU time (user + system of the processes run),
 which the machine's load moves much less.
+`--ampsm` (repeatable) measures other installs in the same run: a before/after side by side.
 Everything happens in a throw-away folder.
 """
 
@@ -316,42 +319,51 @@ def bench_batch() -> list[str]:
 
 
 def main() -> None:
+    global AMPSM
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--skip-batch", action="store_true")
     ap.add_argument("--only", choices=("git", "list", "stream", "batch"), help="one group of figures")
-    ap.add_argument("--ampsm", metavar="PATH", help="the ampsm to measure (default: this venv's), e.g. main's")
+    ap.add_argument(
+        "--ampsm",
+        metavar="PATH",
+        action="append",
+        help="an ampsm to measure (default: this venv's); repeat it for a before/after in one run, e.g. main's first",
+    )
     args = ap.parse_args()
-    if args.ampsm:
-        global AMPSM
-        AMPSM = str(Path(args.ampsm).resolve())
-    work = Path(tempfile.mkdtemp(prefix="ampsm-speed-"))
     pyc = Path(tempfile.mkdtemp(prefix="ampsm-pyc-"))
-    env = {**os.environ, **GIT_ENV, "AMPSM_CONFIG_DIR": str(work / "home"), "PYTHONPYCACHEPREFIX": str(pyc)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ.update({"PYTHONPYCACHEPREFIX": str(pyc)})
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    want = lambda name: args.only in (None, name)  # noqa: E731
     try:
-        subprocess.run([AMPSM, "list"], env=env, capture_output=True)  # compile bytecode once
-        print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-        print(f"{AMPSM}: medians of {args.runs}; bytecode on ({pyc})")
-        want = lambda name: args.only in (None, name)  # noqa: E731
-        if want("git"):
-            for text in bench_git_commands(work, env, args.runs):
-                print(text)
-        if want("list"):
-            for text in bench_list(work, env, args.runs):
-                print(text)
-        if want("stream"):
-            for text in bench_stream(work, env, args.lines):
-                print(text)
-        if want("batch") and not args.skip_batch:
-            for text in bench_batch():
-                print(text)
-        print(f"load average after:  {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+        for binary in args.ampsm or [AMPSM]:
+            AMPSM = str(Path(binary).absolute())
+            work = Path(tempfile.mkdtemp(prefix="ampsm-speed-"))
+            env = {**os.environ, **GIT_ENV, "AMPSM_CONFIG_DIR": str(work / "home"), "PYTHONPYCACHEPREFIX": str(pyc)}
+            try:
+                for warm in (["list"], ["status"]):  # compile bytecode once (the engine too)
+                    subprocess.run([AMPSM, *warm], env=env, capture_output=True)
+                load = os.getloadavg()
+                print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+                print(f"{AMPSM}: medians of {args.runs}; bytecode on ({pyc})")
+                if want("git"):
+                    for text in bench_git_commands(work, env, args.runs):
+                        print(text)
+                if want("list"):
+                    for text in bench_list(work, env, args.runs):
+                        print(text)
+                if want("stream"):
+                    for text in bench_stream(work, env, args.lines):
+                        print(text)
+                if want("batch") and not args.skip_batch:
+                    for text in bench_batch():
+                        print(text)
+                load = os.getloadavg()
+                print(f"load average after:  {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(pyc, ignore_errors=True)
 
 

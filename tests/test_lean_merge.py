@@ -128,6 +128,9 @@ def test_a_fast_forward_with_json(repo: Path) -> None:
     assert doc == {"ok": True, "conflicts": [], "sha": git(repo, "rev-parse", "main"), "message": None}
     assert not wt.exists() and _row(sid)["status"] == "done"
     assert git(repo, "rev-parse", f"refs/ampsm/merged/{sid}/merge") == doc["sha"]
+    db = load_config().db_path
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):  # the lean write keeps the DB private
+        assert not path.exists() or path.stat().st_mode & 0o777 == 0o600, path
 
 
 def test_conflicts_are_the_full_paths(tmp_path: Path) -> None:
