@@ -324,7 +324,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--skip-batch", action="store_true")
-    ap.add_argument("--only", choices=("git", "list", "stream", "batch"), help="one group of figures")
+    ap.add_argument(
+        "--only", choices=("git", "list", "stream", "batch"), action="append", help="a group of figures (repeatable)"
+    )
     ap.add_argument(
         "--ampsm",
         metavar="PATH",
@@ -335,7 +337,7 @@ def main() -> None:
     pyc = Path(tempfile.mkdtemp(prefix="ampsm-pyc-"))
     os.environ.update({"PYTHONPYCACHEPREFIX": str(pyc)})
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    want = lambda name: args.only in (None, name)  # noqa: E731
+    want = lambda name: not args.only or name in args.only  # noqa: E731
     try:
         for binary in args.ampsm or [AMPSM]:
             AMPSM = str(Path(binary).absolute())
