@@ -147,7 +147,7 @@ async def squash(
     wt = Path(worktree)
     async with RepoLock(wt, lock_timeout, purpose="squash"):
         await require_no_operation(wt, "worktree")
-        head = await git_out("rev-parse", "HEAD", cwd=wt)
+        head, head_tree = (await git_out("rev-parse", "HEAD", "HEAD^{tree}", cwd=wt)).split()  # one process
         mb = await merge_base(wt, base_branch)
         commits = await commits_between(wt, mb, head, prefix=prefix)
         if any(len(c.parents) != 1 for c in commits):
@@ -156,14 +156,13 @@ async def squash(
         manual_commits = [c for c in commits if not c.is_amp]
         if not amp:
             return head  # nothing of ampsm's to combine
-        head_tree = await _tree(wt, head)
         text = squash_message(message, amp)
         if manual == "fold" or not manual_commits:
-            new = await _commit_tree(wt, head_tree, mb, text)
+            new = await _commit_tree(wt, head_tree, mb, text)  # HEAD's own tree: unchanged by construction
         else:
             new = await _squash_keeping_manual(wt, mb, head_tree, amp, manual_commits, text)
-        if await _tree(wt, new) != head_tree:  # pragma: no cover - guarded by construction
-            raise AmpsmError(ErrorCode.GIT, "squash would change the tree; nothing was changed")
+            if await _tree(wt, new) != head_tree:  # pragma: no cover - guarded by construction
+                raise AmpsmError(ErrorCode.GIT, "squash would change the tree; nothing was changed")
         await git("update-ref", "-m", "ampsm: squash", "HEAD", new, head, cwd=wt)
         return new
 
