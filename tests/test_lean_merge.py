@@ -83,7 +83,9 @@ def _state(repo: Path, sid: str, wt: Path) -> dict[str, typing.Any]:
 
     return {
         "main_tree": git(repo, "rev-parse", "main^{tree}"),
-        "main_subjects": named(git(repo, "log", "--format=%s", "main")),
+        "main_tip": named(git(repo, "log", "-1", "--format=%s%n%P", "main")).count(" "),  # a merge has 2 parents
+        "main_head": named(git(repo, "log", "-1", "--format=%s", "main")),
+        "main_subjects": sorted(named(git(repo, "log", "--format=%s", "main")).splitlines()),  # same-second dates
         "branches": named(git(repo, "branch", "--format=%(refname:short)")).splitlines(),
         "worktree": wt.exists(),
         "refs": sorted(r.rsplit("/", 1)[0] if "/archive/" in r else r for r in refs),

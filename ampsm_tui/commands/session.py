@@ -441,7 +441,10 @@ def _run_lean(coro: Coroutine[Any, Any, T]) -> T:
     async def main() -> T:
         task = asyncio.current_task()
         if task is not None:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            try:
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            except (RuntimeError, ValueError):  # embedded off the main thread: the host owns signals
+                pass
         return await coro
 
     return asyncio.run(main())
