@@ -15,8 +15,10 @@ import pytest
 
 from ampsm_tui.cli import main
 from ampsm_tui.commands import load_for
+from ampsm_tui.commands import session as session_commands
 from ampsm_tui.commands.context import Context
 from ampsm_tui.commands.registry import COMMANDS, build_parser
+from ampsm_tui.engine import overlap
 from ampsm_tui.engine.config import Config, load_config
 from ampsm_tui.engine.models import Session, SessionStatus
 from ampsm_tui.engine.paths import lean_config
@@ -111,7 +113,7 @@ def seeded(repo: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         ["list", "--json", "--limit", "3"],
         ["list", "--json", "--status", "error"],
         ["list", "--json", "--status", "running"],
-        ["list", "--json", "--limit", "0"],
+        ["list", "--json", "--limit", "1"],
     ],
 )
 def test_lean_output_is_the_full_paths(seeded: list[str], argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,6 +133,7 @@ def test_model_and_lean_fields_agree() -> None:
     hints = typing.get_type_hints(Session)
     assert [(name, kinds[hints[name]]) for name in Session.model_fields] == list(SESSION_FIELDS)
     assert {s.value for s in SessionStatus} == STATUSES
+    assert session_commands._OVERLAP_PER_REPO == overlap.PER_REPO
     cfg, lean = load_config(), lean_config()
     assert lean is not None and lean == (
         cfg.db_path,
@@ -150,12 +153,15 @@ def test_lean_path_declines_what_only_the_full_path_can_answer(
     seeded: list[str], repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = load_config().db_path
-    # a live session: overlaps need git
-    live = repo / ".worktrees" / "gone-0"
-    live.mkdir(parents=True)
+    # one live session alone in its repo overlaps no one: answered, as the full path answers
+    (repo / ".worktrees" / "gone-0").mkdir(parents=True)
+    assert _fast(["list", "--json"], capsys) == _full(["list", "--json"], capsys)
+    # two live sessions of one repo: overlaps need git
+    (repo / ".worktrees" / "gone-1").mkdir()
     assert _fast(["list", "--json"], capsys) is None
-    assert _fast(["list", "--json", "--status", "error"], capsys) is not None  # the live one is filtered out
-    live.rmdir()
+    assert _fast(["list", "--json", "--status", "error"], capsys) is not None  # one live one is filtered out
+    for n in (0, 1):
+        (repo / ".worktrees" / f"gone-{n}").rmdir()
     # --repo is resolved by git
     assert _fast(["list", "--json", "--repo", str(repo)], capsys) is None
     # a value the model would reject (the full path fails loudly on it)

@@ -243,14 +243,35 @@ def _age(iso: str) -> str:
     return f"{int(max(seconds, 0))}s"
 
 
+#: overlap.PER_REPO (a test checks it): live sessions compared per repo.
+_OVERLAP_PER_REPO = 16
+
+
+def _overlaps_possible(rows: list[dict[str, Any]]) -> bool:
+    """Whether `overlap.sharing_a_repo` would keep any of these sessions (some repo with two live
+    ones among its most recently updated): only then can `find_overlaps` find anything."""
+    from pathlib import Path
+
+    by_repo: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["status"] not in ("done", "archived") and row["worktree_path"]:
+            by_repo.setdefault(row["repo_path"], []).append(row)
+    for group in by_repo.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda r: r["updated_at"] or r["created_at"], reverse=True)
+        if sum(1 for r in group[:_OVERLAP_PER_REPO] if Path(r["worktree_path"]).is_dir()) > 1:
+            return True
+    return False
+
+
 def _list_fast(args: argparse.Namespace, ctx: Context) -> int | None:
     """`list --json` on plain sqlite3: no event loop, no engine start-up, no models. Exactly the
     full path's document, or None (nothing written) where only the full path can tell: a repo
-    filter (git resolves it), live sessions (overlaps are computed with git), and whatever
+    filter (git resolves it), two live sessions in one repo (overlaps are computed with git), and whatever
     `list_session_dicts` declines."""
     if not ctx.json or args.repo:
         return None
-    from pathlib import Path
 
     from ..engine.paths import lean_config
     from ..engine.store.quick import list_session_dicts
@@ -264,9 +285,8 @@ def _list_fast(args: argparse.Namespace, ctx: Context) -> int | None:
     rows = list_session_dicts(db, status=args.status, limit=args.limit, timeout_s=timeout_s)
     if rows is None:
         return None
-    for row in rows:
-        if row["status"] not in ("done", "archived") and row["worktree_path"] and Path(row["worktree_path"]).is_dir():
-            return None  # a live session: its overlaps need git
+    if _overlaps_possible(rows):
+        return None  # two live sessions of one repo: their overlaps need git
     for row in rows:
         if row["notify_webhook"]:  # as _session_dict: rows stored before URLs were redacted
             from ..engine.secrets import redact
