@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from ampsm_tui.cli import main
-from ampsm_tui.commands import load_for
-from ampsm_tui.commands import session as session_commands
+from ampsm_tui.commands import load_for, session_lean
 from ampsm_tui.commands.context import Context
 from ampsm_tui.commands.registry import COMMANDS, build_parser
 from ampsm_tui.engine import overlap
@@ -133,7 +132,7 @@ def test_model_and_lean_fields_agree() -> None:
     hints = typing.get_type_hints(Session)
     assert [(name, kinds[hints[name]]) for name in Session.model_fields] == list(SESSION_FIELDS)
     assert {s.value for s in SessionStatus} == STATUSES
-    assert session_commands._OVERLAP_PER_REPO == overlap.PER_REPO
+    assert session_lean.OVERLAP_PER_REPO == overlap.PER_REPO
     cfg, lean = load_config(), lean_config()
     assert lean is not None and lean == (
         cfg.db_path,
