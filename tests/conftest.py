@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,6 +52,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
     yield cfg
+
+
+def db_rows(cfg: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    """Rows of the test's DB (`cfg` is its config dir), read with plain sqlite3 as a user would."""
+    conn = sqlite3.connect(cfg / "sessions.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute(sql, params))
+    finally:
+        conn.close()
 
 
 def git(cwd: Path, *args: str) -> str:

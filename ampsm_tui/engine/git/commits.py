@@ -6,6 +6,7 @@ tell ampsm's commits from the user's manual ones (which carry neither the prefix
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,11 +74,13 @@ _IDENTITY: dict[Path, tuple[str, ...]] = {}
 
 async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     """`-c user.name=... -c user.email=...` when git knows no identity here, else nothing. Asked
-    once per worktree per process (two `git var` processes), not on every commit."""
+    once per worktree per process (two `git var` processes, side by side), not on every commit."""
     key = Path(cwd).resolve()
     if key not in _IDENTITY:
-        res = await git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False)
-        author = await git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False)
+        res, author = await asyncio.gather(
+            git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False),
+            git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False),
+        )
         _IDENTITY[key] = () if res.ok and author.ok else FALLBACK_IDENTITY
     return _IDENTITY[key]
 
