@@ -151,6 +151,9 @@ class _Redactor:
     def needed(self, text: str) -> bool:
         return self._redact.needed(text)
 
+    def lines_needing(self, text: str) -> list[int]:
+        return self._redact.lines_needing(text)
+
 
 def _open_private(path: Path) -> IO[str]:
     private_dir(path.parent)
@@ -180,20 +183,28 @@ class LineSplitter:
         self._max = max_line
 
     def feed(self, chunk: bytes) -> list[str]:
+        block = self.feed_block(chunk)
+        return [] if block is None else block.split("\n")
+
+    def feed_block(self, chunk: bytes) -> str | None:
+        """The whole lines completed by `chunk`, joined by "\n" (no final newline), or None.
+
+        Decoded at once rather than line by line: a newline is never part of a UTF-8 sequence, so
+        the replacement characters are where a per-line decode puts them."""
         self._pending += chunk
-        lines: list[str] = []
-        start = 0
-        while (nl := self._pending.find(b"\n", start)) != -1:
-            lines.append(_decode(self._pending[start:nl]))
-            start = nl + 1
-        del self._pending[:start]
+        end = self._pending.rfind(b"\n")
+        block: str | None = None
+        if end != -1:
+            block = _decode_block(self._pending[:end])
+            del self._pending[: end + 1]
         if len(self._pending) > self._max:
             # Cut where no key can straddle the cut (each piece is redacted on its own): after the
             # last byte in the final CUT_OVERLAP bytes that cannot be part of a token.
             cut = _safe_cut(self._pending, len(self._pending) - CUT_OVERLAP)
-            lines.append(_decode(self._pending[:cut]))
+            piece = _decode(self._pending[:cut])
             del self._pending[:cut]
-        return lines
+            block = piece if block is None else f"{block}\n{piece}"
+        return block
 
     def close(self) -> list[str]:
         rest, self._pending = self._pending, bytearray()
@@ -216,6 +227,14 @@ def _safe_cut(data: bytes | bytearray, start: int) -> int:
 
 def _decode(raw: bytes | bytearray) -> str:
     return bytes(raw).decode("utf-8", "replace").rstrip("\r")
+
+
+def _decode_block(raw: bytes | bytearray) -> str:
+    """Lines joined by "\n", each without its trailing carriage returns (as `_decode` gives them)."""
+    text = raw.decode("utf-8", "replace")
+    if "\r" in text:
+        text = "\n".join(line.rstrip("\r") for line in text.split("\n"))
+    return text
 
 
 # --- process groups ---------------------------------------------------------------------------------
@@ -359,12 +378,14 @@ async def _run_agent(
                 except Exception:  # a subscriber's failure must not lose the agent's turn
                     log.exception("on_event failed for a %s event", event.kind)
 
-    async def handle(lines: list[str]) -> None:
-        """One chunk's lines: redacted (checked once for the chunk), kept, parsed, delivered."""
-        if not lines:
+    async def handle(block: str | None) -> None:
+        """One chunk's lines (joined by newlines): redacted (one scan for the chunk, then only the
+        lines it points at), kept, parsed, delivered."""
+        if block is None:
             return
-        if red.needed("\n".join(lines)):
-            lines = [red(line) for line in lines]
+        lines = block.split("\n")
+        for i in red.lines_needing(block):
+            lines[i] = red(lines[i])
         if raw_file is not None:
             raw_file.write("".join(f"{text}\n" for text in lines if text.strip()))
         for text in lines:
@@ -380,10 +401,10 @@ async def _run_agent(
             if state.first_byte_at is None:
                 state.first_byte_at = now_iso()
                 state.first_byte_ms = int((time.monotonic() - t0) * 1000)
-            await handle(splitter.feed(chunk))
+            await handle(splitter.feed_block(chunk))
             if raw_file is not None:
                 raw_file.flush()
-        await handle(splitter.close())
+        await handle("\n".join(splitter.close()) or None)
 
     async def read_stderr() -> None:
         assert proc.stderr is not None
