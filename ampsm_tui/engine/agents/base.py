@@ -246,6 +246,12 @@ class StreamParser:
 
     #: the stream has a final line (`result`); ending without it means the turn was interrupted
     has_final_result = True
+    #: kinds of event nobody would read (no subscriber shows the text, no budget watches the usage):
+    #: a parser that honours it keeps their bookkeeping, and its mirrors', without building them.
+    #: Set by the caller between lines (see `run_agent(quiet=...)`); replays always get everything.
+    quiet: frozenset[str] = frozenset()
+    #: parsers that keep the same bookkeeping of the quiet events (the runner's tally of a turn)
+    mirrors: tuple[StreamParser, ...] = ()
 
     def __init__(self) -> None:
         self.thread_id: str | None = None
@@ -322,6 +328,36 @@ class StreamParser:
         self._track([event])
 
     # bookkeeping -------------------------------------------------------------------------------------
+    def quiet_text(self, text: str) -> None:
+        """What `_track` does for a text event, without the event."""
+        keep = bool(text.strip())
+        self.events += 1
+        if keep:
+            self.last_text = text
+        for parser in self.mirrors:
+            parser.events += 1
+            if keep:
+                parser.last_text = text
+
+    def quiet_usage(self, input_tokens: int, output_tokens: int, cache_creation: int, cache_read: int,
+                    model: str | None) -> None:  # fmt: skip
+        """What `_track` does for a message's usage event, without the event."""
+        for parser in (self, *self.mirrors) if self.mirrors else (self,):
+            parser.events += 1
+            if model:
+                parser.model = model
+            summed = parser._summed
+            summed.input_tokens += input_tokens
+            summed.output_tokens += output_tokens
+            summed.cache_creation_tokens += cache_creation
+            summed.cache_read_tokens += cache_read
+
+    def quiet_event(self) -> None:
+        """An event with no bookkeeping (thinking), counted only."""
+        self.events += 1
+        for parser in self.mirrors:
+            parser.events += 1
+
     def _track(self, events: list[AgentEvent]) -> list[AgentEvent]:
         # dispatch on the `kind` tag (one string compare per branch; this runs for every event of
         # every line, twice when the runner observes too)

@@ -285,12 +285,18 @@ async def run_agent(
     on_start: OnStart | None = None,
     env: dict[str, str] | None = None,
     kill_grace_s: float = DEFAULT_KILL_GRACE_S,
+    quiet: Callable[[], frozenset[str]] | None = None,
+    mirror: StreamParser | None = None,
 ) -> AgentRunResult:
     """Run one turn to its end and report it. Raises AmpsmError(E002) when the agent cannot be
     started (missing binary, a model it cannot honour); everything after the start is reported
     in the result's `status` (completed | failed | interrupted | timeout), never raised.
 
     Cancelling the awaiting task ends the agent's process group before the cancel propagates.
+
+    `quiet`, asked once per chunk of output, names the kinds of event `on_event` does not need
+    (nobody subscribes to them): the parser keeps their bookkeeping, and `mirror`'s, without
+    building them. The raw stream file still holds every line.
     """
     argv = adapter.build_argv(prompt, thread_id=thread_id, model=model, cwd=cwd)
     adapter.resume_from(earlier_streams(raw_log_path) if raw_log_path is not None else [], thread_id)
@@ -299,7 +305,8 @@ async def run_agent(
     try:
         return await _run_agent(adapter, prompt, argv, child_env, cwd=cwd, model=model, timeout=timeout,
                                 config=config, raw_log_path=raw_log_path, buffer_size=buffer_size,
-                                on_event=on_event, on_start=on_start, kill_grace_s=kill_grace_s)  # fmt: skip
+                                on_event=on_event, on_start=on_start, kill_grace_s=kill_grace_s, quiet=quiet,
+                                mirror=mirror)  # fmt: skip
     finally:
         if prompt_file is not None:
             with contextlib.suppress(OSError):
@@ -337,12 +344,16 @@ async def _run_agent(
     on_event: OnEvent | None,
     on_start: OnStart | None,
     kill_grace_s: float,
+    quiet: Callable[[], frozenset[str]] | None = None,
+    mirror: StreamParser | None = None,
 ) -> AgentRunResult:
     argv[0] = resolve_binary(argv[0], adapter, path=child_env.get("PATH"), cwd=cwd)
     red = _Redactor(child_env)
     stdin_data = adapter.stdin_data(prompt)
     bufsize = buffer_size or (config.amp.stream_buffer_size if config is not None else 65536)
     parser = adapter.new_parser()
+    if mirror is not None:
+        parser.mirrors = (mirror,)
     started_at = now_iso()
     t0 = time.monotonic()
     try:
@@ -388,8 +399,12 @@ async def _run_agent(
             lines[i] = red(lines[i])
         if raw_file is not None:
             raw_file.write("".join(f"{text}\n" for text in lines if text.strip()))
-        for text in lines:
-            await deliver(parser.feed_line(text))
+        if quiet is not None:
+            parser.quiet = quiet()
+        feed = parser.feed_line
+        events = [event for text in lines for event in feed(text)]
+        if events:
+            await deliver(events)
 
     async def read_stdout() -> None:
         assert proc.stdout is not None
