@@ -82,6 +82,20 @@ async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     return _IDENTITY[key]
 
 
+async def _commit(wt: Path, message: str) -> None:
+    """`git commit` of the index. The identity is only asked about when the commit fails (two
+    `git var` processes per new worktree, i.e. per batch item, were a tenth of an iteration's
+    git work): without one, the commit is made again under ampsm's fallback identity."""
+    # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
+    argv = ("-c", "maintenance.auto=false", "commit", "--quiet", "--no-verify", "--file=-")
+    known = _IDENTITY.get(wt.resolve())
+    res = await git(*(known or ()), *argv, cwd=wt, input=message, check=False)
+    if not res.ok and known is None and await identity_options(wt):
+        res = await git(*FALLBACK_IDENTITY, *argv, cwd=wt, input=message, check=False)
+    if not res.ok:
+        raise GitError(res)
+
+
 async def require_own_worktree(wt: Path) -> None:
     """E004 unless `wt` is itself the top of a git worktree. Without its `.git` file git would find
     the enclosing repository (the user's checkout) and stage or switch branches there."""
@@ -160,8 +174,10 @@ async def commit_iteration(
     try:
         async with RepoLock(wt, lock_timeout, purpose=f"commit {session_id}", shared=True):
             if branch is not None:
-                await ensure_session_branch(wt, branch, session_id=session_id)
-            return await _commit_locked(wt, summary, session_id=session_id, iteration=iteration, prefix=prefix)
+                await ensure_session_branch(wt, branch, session_id=session_id)  # its own worktree, checked
+            return await _commit_locked(
+                wt, summary, session_id=session_id, iteration=iteration, prefix=prefix, checked=branch is not None
+            )
     except GitError as exc:
         raise AmpsmError(ErrorCode.GIT, f"commit failed in {wt}: {_git_detail(exc)}") from exc
     except OSError as exc:  # a worktree whose .git file is gone, a full disk under git
@@ -175,9 +191,10 @@ def _git_detail(exc: GitError) -> str:
 
 
 async def _commit_locked(
-    wt: Path, summary: str, *, session_id: str, iteration: int, prefix: str
+    wt: Path, summary: str, *, session_id: str, iteration: int, prefix: str, checked: bool = False
 ) -> CommitResult | None:
-    await require_own_worktree(wt)
+    if not checked:
+        await require_own_worktree(wt)
     op = await current_operation(wt)
     if op:
         raise AmpsmError(
@@ -186,14 +203,10 @@ async def _commit_locked(
     await git("add", "--all", "--", ".", f":(exclude){BOOKKEEPING_DIR}", cwd=wt)
     # whatever of ours was staged by someone else goes back out of the index
     await git("reset", "--quiet", "HEAD", "--", f":(literal){BOOKKEEPING_DIR}", cwd=wt, check=False)
-    if (await git("diff", "--cached", "--quiet", cwd=wt, check=False)).ok:
+    files = await diff_files(wt, staged=True)  # nothing staged, nothing listed: no commit
+    if not files:
         return None
-    files = await diff_files(wt, staged=True)
-    message = iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix)
-    ident = await identity_options(wt)
-    # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
-    await git("-c", "maintenance.auto=false", *ident, "commit", "--quiet", "--no-verify", "--file=-", cwd=wt,
-              input=message)  # fmt: skip
+    await _commit(wt, iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix))
     sha = await git_out("rev-parse", "HEAD", cwd=wt)
     return CommitResult(
         sha=sha,
