@@ -126,6 +126,9 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
     wt = Path(worktree)
     if not wt.is_dir():
         raise AmpsmError(ErrorCode.WORKTREE, f"worktree {wt} of branch {branch} is missing")
+    if await _on_branch(wt, branch):
+        return False
+    # something is off: the checks one by one, to name what
     await require_own_worktree(wt)
     op = await current_operation(wt)
     if op:
@@ -154,6 +157,18 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
         f"the worktree {wt} is on {where}, not on the session branch {branch}, and {branch} is not part of it;"
         f" nothing was committed: check it out again with `git -C {wt} switch {branch}`",
     )
+
+
+async def _on_branch(wt: Path, branch: str) -> bool:
+    """The usual case in one git process (it runs before and after every agent turn): `wt` is the
+    top of its own worktree, the branch exists and HEAD is attached to it, no rebase/merge going
+    on. False means "look closer", not that anything is wrong."""
+    res = await git("rev-parse", "--show-toplevel", f"refs/heads/{branch}^{{commit}}", "--symbolic-full-name", "HEAD",
+                    cwd=wt, check=False)  # fmt: skip
+    lines = res.out.splitlines()
+    if not res.ok or len(lines) != 3 or lines[2] != f"refs/heads/{branch}" or Path(lines[0]).resolve() != wt.resolve():
+        return False
+    return not await current_operation(wt)
 
 
 async def commit_iteration(
