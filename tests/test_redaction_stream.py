@@ -108,3 +108,11 @@ async def test_secrets_split_across_reads_never_reach_the_raw_log_or_events(tmp_
     assert events == stored
     assert all(REDACTED in line for line in stored[: len(SECRETS)])
     assert not any(value in "\n".join(stored) for value in KNOWN)
+
+
+def test_text_that_is_not_utf8_is_scanned_too() -> None:
+    """A lone surrogate (bytes of a non-UTF-8 file name) neither breaks the scan nor hides a key."""
+    value = "k3y-\udcff-value-0123"
+    red = Redactor([value])
+    assert red(f"path \udcfe/{value} end") == f"path \udcfe/{REDACTED} end"
+    assert red.lines_needing(f"plain \udcfe\nkey: {value}") == [1]

@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from pathlib import Path
 
-from ahocorasick_rs import AhoCorasick
+from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 #: Environment variables whose values are secrets wherever they appear.
 KEY_VARIABLES = (
@@ -80,7 +80,7 @@ WHITESPACE = (
 _FOLD = str.maketrans({"\u017f": "s", "\u03c2": "\u03c3"})
 
 
-def _prefilter(values_low: tuple[str, ...]) -> tuple[AhoCorasick, tuple[str, ...]]:
+def _prefilter(values_low: tuple[str, ...]) -> tuple[BytesAhoCorasick, tuple[str, ...]]:
     r"""One automaton for every literal some family of secrets cannot do without (in lower case),
     and the family of each: a chunk of an agent's stream is scanned once, whatever the number of
     families and known values (a substring test per literal was a scan each, as costly together as
@@ -90,18 +90,25 @@ def _prefilter(values_low: tuple[str, ...]) -> tuple[AhoCorasick, tuple[str, ...
     literals += [(word + c, "assign") for word in _ASSIGN_WORDS for c in "=:" + WHITESPACE]
     literals += [(hint, "token") for hint in _TOKEN_HINTS]
     literals += [(value, "known") for value in values_low]
-    return AhoCorasick([text for text, _ in literals]), tuple(family for _, family in literals)
+    # over UTF-8 bytes, as a DFA: twice the speed of the str automaton (no offsets to convert)
+    scan = BytesAhoCorasick([_utf8(text) for text, _ in literals], implementation=Implementation.DFA)
+    return scan, tuple(family for _, family in literals)
 
 
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
 
 
-def _lower(text: str) -> str:
+def _lower(text: str) -> bytes:
+    """`text` lower-cased and folded (see _FOLD), as the UTF-8 the automaton scans."""
     low = text.lower()
-    return low if low.isascii() else low.translate(_FOLD)
+    return _utf8(low if low.isascii() else low.translate(_FOLD))
 
 
-_NEWLINE = re.compile("\n")
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # a lone surrogate (a non-UTF-8 file name) is kept
+
+
+_NEWLINE = re.compile(b"\n")
 
 REDACTED = "[REDACTED]"
 
@@ -155,7 +162,7 @@ class Redactor:
         self.values = tuple(sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True))
         known = "|".join(re.escape(v) for v in self.values)
         self._known = f"(?P<known>{known})" if known else None
-        self._values_low = tuple(dict.fromkeys(_lower(v) for v in self.values))
+        self._values_low = tuple(dict.fromkeys(_lower(v).decode("utf-8", "surrogatepass") for v in self.values))
         self._scan, self._family_of = _prefilter(self._values_low)
         alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
         self.pattern = re.compile("|".join(alternatives))
@@ -171,7 +178,7 @@ class Redactor:
             return m.group(kind) + REDACTED
         return REDACTED
 
-    def _matches(self, text: str) -> tuple[str, list[tuple[int, int, int]]]:
+    def _matches(self, text: str) -> tuple[bytes, list[tuple[int, int, int]]]:
         low = _lower(text)
         return low, self._scan.find_matches_as_indexes(low, overlapping=True)
 
@@ -199,7 +206,7 @@ class Redactor:
         low, matches = self._matches(text)
         if not matches:
             return []
-        newlines = [m.start() for m in _NEWLINE.finditer(low)]
+        newlines = [m.start() for m in _NEWLINE.finditer(low)]  # byte offsets, as the matches' are
         found: set[int] = set()
         for _, start, end in matches:
             # a literal never spans a newline unless a known value holds one: every line it touches
