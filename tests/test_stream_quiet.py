@@ -119,3 +119,22 @@ async def test_iterations_record_the_same_with_and_without_a_subscriber(repo: Pa
         assert len(calls_q) == len(calls_l) == 1
     finally:
         await engine.close()
+
+
+def test_loads_line_is_json_loads() -> None:
+    """The scanner shortcut gives json.loads' result and json.loads' error on every kind of line."""
+    import json
+
+    from ampsm_tui.engine.agents.base import loads_line
+
+    lines = ['{"a": 1}', ' {"a":1}', '{"a":1} ', '{"a":1}x', "\ufeff{}", "[1,2]", '"s"', "12", "nul", "", '{"a":',
+             '{"a":1}{"b":2}', "NaN", "1e5", "  ", '{"t": "\\ud800"}', "{}\n"]  # fmt: skip
+
+    def outcome(fn: object, line: str) -> object:
+        try:
+            return ("ok", fn(line))  # type: ignore[operator]
+        except ValueError as exc:
+            return ("error", type(exc), str(exc))
+
+    for line in lines:
+        assert outcome(loads_line, line) == outcome(json.loads, line), line
