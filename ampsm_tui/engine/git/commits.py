@@ -6,12 +6,13 @@ tell ampsm's commits from the user's manual ones (which carry neither the prefix
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AmpsmError, ErrorCode
-from .diffs import FileDiff, diff_files, merge_base
+from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
 from .locks import RepoLock
 from .repo import BOOKKEEPING_DIR, current_operation, rev
 from .runner import GitError, git, git_out
@@ -205,6 +206,20 @@ def _git_detail(exc: GitError) -> str:
     return " ".join(lines[:3]) if lines else f"git {exc.result.args[0]} exited {exc.result.returncode}"
 
 
+def _ours(path: str | None) -> bool:
+    return path is not None and (path == BOOKKEEPING_DIR or path.startswith(BOOKKEEPING_DIR + "/"))
+
+
+async def _staged(wt: Path) -> list[FileDiff]:
+    """Everything staged, ampsm's own folder included: one look tells both what the commit holds
+    and whether a `reset` of `.ampsm/` is needed at all (it is a process per iteration otherwise)."""
+    status, numstat = await asyncio.gather(
+        git("diff", *DIFF_OPTIONS, "--name-status", "-z", "--cached", "HEAD", cwd=wt),
+        git("diff", *DIFF_OPTIONS, "--numstat", "-z", "--cached", "HEAD", cwd=wt),
+    )
+    return parse_diff(status.stdout, numstat.stdout)
+
+
 async def _commit_locked(
     wt: Path, summary: str, *, session_id: str, iteration: int, prefix: str, checked: bool = False
 ) -> CommitResult | None:
@@ -216,10 +231,12 @@ async def _commit_locked(
             ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; cannot commit: {operation_hint(wt, op)}"
         )
     await git("add", "--all", "--", ".", f":(exclude){BOOKKEEPING_DIR}", cwd=wt)
-    # whatever of ours was staged by someone else goes back out of the index
-    await git("reset", "--quiet", "HEAD", "--", f":(literal){BOOKKEEPING_DIR}", cwd=wt, check=False)
-    files = await diff_files(wt, staged=True)  # nothing staged, nothing listed: no commit
-    if not files:
+    files = await _staged(wt)
+    if any(_ours(f.path) or _ours(f.old_path) for f in files):
+        # whatever of ours was staged by someone else goes back out of the index
+        await git("reset", "--quiet", "HEAD", "--", f":(literal){BOOKKEEPING_DIR}", cwd=wt, check=False)
+        files = await diff_files(wt, staged=True)
+    if not files:  # nothing staged, nothing listed: no commit
         return None
     await _commit(wt, iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix))
     sha = await git_out("rev-parse", "HEAD", cwd=wt)
