@@ -77,23 +77,24 @@ class StreamJsonParser(StreamParser):
         if not isinstance(message, dict):
             return []
         events: list[AgentEvent] = []
-        sid = obj.get("session_id")
-        if isinstance(sid, str) and sid and self.thread_id is None:
-            events.append(ThreadEvent(id=sid))
+        if self.thread_id is None:
+            sid = obj.get("session_id")
+            if isinstance(sid, str) and sid:
+                events.append(ThreadEvent(id=sid))
         content = message.get("content")
         quiet = self.quiet
         first_text: str | None = None
-        for block in content if isinstance(content, list) else []:
+        for block in content if isinstance(content, list) else ():
             if not isinstance(block, dict):
                 continue
             btype = block.get("type")
-            if btype == "text" and isinstance(block.get("text"), str):
+            if btype == "text" and isinstance(text := block.get("text"), str):
                 if first_text is None:
-                    first_text = block["text"]
+                    first_text = text
                 if "text" in quiet:
-                    self.quiet_text(block["text"])
+                    self.quiet_text(text)
                 else:
-                    events.append(TextEvent(text=block["text"]))
+                    events.append(TextEvent(text=text))
             elif btype in ("thinking", "redacted_thinking"):
                 if "thinking" in quiet:
                     self.quiet_event()
