@@ -165,7 +165,9 @@ class IterationRunner:
             # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
             async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
                 agent = asyncio.ensure_future(
-                    self._run_with_retries(adapter, session, prompt, model, raw_path, on_event, quiet, seen)
+                    self._run_with_retries(
+                        adapter, session, prompt, model, raw_path, on_event, iteration, quiet=quiet, mirror=seen
+                    )
                 )
                 result = await agent
         except asyncio.CancelledError:
@@ -237,6 +239,8 @@ class IterationRunner:
         model: str | None,
         raw_path: Path,
         on_event: Any,
+        iteration: Iteration | None = None,
+        *,
         quiet: Any = None,
         mirror: Any = None,
     ) -> AgentRunResult:
@@ -249,6 +253,10 @@ class IterationRunner:
         attempts = 0 if adapter.retries_itself else max(0, self.config.amp.retry_attempts)
         for attempt in range(attempts + 1):
             path = raw_path if attempt == 0 else raw_path.with_name(f"{raw_path.stem}.attempt{attempt + 1}.jsonl")
+            if attempt and iteration is not None and iteration.id is not None:
+                # the iteration names the attempt whose output it shows (the earlier ones stay beside it)
+                iteration.raw_log_path = str(path)
+                await self.store.update_iteration(iteration.id, raw_log_path=str(path))
             result = await run_agent(
                 adapter,
                 prompt,

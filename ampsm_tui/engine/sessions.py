@@ -221,6 +221,8 @@ class SessionService:
 
         wt = self._worktree(session)
         await self._stop_orphan(session)
+        if workspace.setup_failed(session):
+            await workspace.setup_again(self, session)
         try:
             async with RepoLock(wt, self.config.git.lock_timeout, purpose=f"iterate {session.id}"):
                 if session.branch:  # checks that it is its own worktree first
@@ -288,6 +290,7 @@ class SessionService:
         if (
             session.status is SessionStatus.RUNNING
             and session.pid
+            and session.pid != os.getpid()  # a stale claim of this very process: never signal ourselves
             and same_process(session.pid, session.pid_started_at)
         ):
             try:
