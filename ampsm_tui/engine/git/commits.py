@@ -74,11 +74,13 @@ _IDENTITY: dict[Path, tuple[str, ...]] = {}
 
 async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     """`-c user.name=... -c user.email=...` when git knows no identity here, else nothing. Asked
-    once per worktree per process (two `git var` processes), not on every commit."""
+    once per worktree per process (two `git var` processes, side by side), not on every commit."""
     key = Path(cwd).resolve()
     if key not in _IDENTITY:
-        res = await git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False)
-        author = await git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False)
+        res, author = await asyncio.gather(
+            git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False),
+            git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False),
+        )
         _IDENTITY[key] = () if res.ok and author.ok else FALLBACK_IDENTITY
     return _IDENTITY[key]
 
