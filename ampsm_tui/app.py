@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from .live_tail import RemoteTails
 
 Clock = Callable[[], datetime]
+#: Worker groups that land sessions (the merge queue's run, the review screen's tests/merge/undo).
+LAND_GROUPS = ("merge-queue", "review-run")
 #: How long quitting waits for webhook/email messages still in flight.
 NOTIFY_DRAIN_S = 10.0
 EngineFactory = Callable[["Config"], Awaitable["Engine"]]
@@ -281,6 +283,11 @@ class AmpsmApp(App[None]):
     def running_iterations(self) -> int:
         return sum(1 for worker in self.workers if worker.group.startswith("iterate:") and worker.is_running)
 
+    def running_lands(self) -> int:
+        """Merge-queue runs and review lands under way here: quitting mid-way stops a rebase or a
+        merge between its steps, so `q` asks for these as it does for running iterations."""
+        return sum(1 for worker in self.workers if worker.group in LAND_GROUPS and worker.is_running)
+
     # -- notifications ----------------------------------------------------------------------
 
     def alert(self, message: str, *, title: str = "", severity: str = "information") -> None:
@@ -331,10 +338,12 @@ class AmpsmApp(App[None]):
         self.push_screen(BenchScreen())
 
     async def action_quit(self) -> None:
-        running = self.running_iterations()
-        if not running:
+        running, lands = self.running_iterations(), self.running_lands()
+        if not running and not lands:
             self.exit()
             return
+        busy = [f"{running} iteration(s) running"] if running else []
+        busy += [f"{lands} merge-queue run / land under way"] if lands else []
         from .screens.dialogs import ConfirmScreen
 
         def decided(yes: bool | None) -> None:
@@ -342,7 +351,7 @@ class AmpsmApp(App[None]):
                 self.exit()
 
         self.push_screen(
-            ConfirmScreen(f"{running} iteration(s) running. Quit and cancel them?", yes="Quit", no="Stay"),
+            ConfirmScreen(f"{', '.join(busy)}. Quit and cancel them?", yes="Quit", no="Stay"),
             decided,
         )
 

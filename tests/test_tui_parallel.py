@@ -147,6 +147,54 @@ async def test_the_merge_queue_is_live_while_another_process_runs_it(repo: Path)
     assert git(repo, "show", "main:a.txt") == "a"
 
 
+async def test_q_asks_while_the_merge_queue_lands_here(repo: Path, tmp_path: Path) -> None:
+    """A land cut mid-way is data-safety relevant: `q` asks while this app's queue run is landing
+    (its gate on the merged tree hangs), like it does for a running iteration."""
+    import os
+    import signal
+    import uuid
+
+    from ampsm_tui.screens.dialogs import ConfirmScreen
+
+    from .tui_support import processes_with
+
+    marker = f"ampsm-gate-{uuid.uuid4().hex[:8]}"
+    hang = tmp_path / "hang"
+    gate = f"test ! -f {hang} || exec sh -c 'sleep 600' {marker}"
+    sid = _session(repo, "gated", "echo a > a.txt", "--script", gate)  # green on its own: no flag yet
+    hang.touch()  # the gate on the merged tree hangs: the land stays under way
+    app = create_app(make_test_config(), cursor_blink=False)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            _select(app, sid)
+            assert await wait_for(pilot, lambda: dashboard(app).selected == sid)
+            await pilot.press("u")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, MergeQueueScreen))
+            assert await wait_for(pilot, lambda: bool(processes_with(marker)), tries=300)
+            assert app.running_lands() == 1 and app.running_iterations() == 0
+            await pilot.press("q")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "1 merge-queue run / land under way" in app.screen.question
+            await pilot.press("n")  # stay: the land goes on
+            assert await wait_for(pilot, lambda: isinstance(app.screen, MergeQueueScreen))
+            assert app.return_code is None and app.running_lands() == 1
+            await pilot.press("q")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+        assert app.return_code == 0
+        assert "a.txt" not in git(repo, "ls-tree", "--name-only", "main").split()  # the base did not move
+        for _ in range(300):  # the gate's process group goes with the app
+            if not processes_with(marker):
+                break
+            await asyncio.sleep(0.1)
+        assert processes_with(marker) == []
+    finally:
+        for pid in processes_with(marker):  # the gate is not this test's subject: never leave it behind
+            os.kill(pid, signal.SIGKILL)
+
+
 async def test_two_live_sessions_editing_one_file_are_flagged_with_the_predicted_conflict(repo: Path) -> None:
     one = _session(repo, "one", "printf 'def add(a, b):\\n    return a + b + 1\\n' > app.py")
     two = _session(repo, "two", "printf 'def add(a, b):\\n    return a + b + 2\\n' > app.py")
