@@ -211,6 +211,17 @@ async def test_two_live_sessions_editing_one_file_are_flagged_with_the_predicted
             assert any(f"{OVERLAP_MARK}{name} " in line for line in lines), lines
         assert not any(f"{OVERLAP_MARK}alone" in line for line in lines)
         assert alone not in table.overlaps
+        # the selected one's ⚠ spelled out in the dashboard, above its output
+        note = dashboard(app).query_one("#overlap-note")
+        _select(app, one)
+        assert await wait_for(pilot, lambda: dashboard(app).selected == one and bool(note.display))
+        await settle(pilot)
+        shown = screen_text(app)
+        assert f"{OVERLAP_MARK}overlaps {two} (two) on app.py" in shown, shown
+        assert "predicted conflict in app.py" in shown, shown
+        _select(app, alone)
+        assert await wait_for(pilot, lambda: dashboard(app).selected == alone and not note.display)
+        assert "predicted conflict" not in screen_text(app)
 
         _select(app, two)
         assert await wait_for(pilot, lambda: dashboard(app).selected == two)

@@ -30,7 +30,7 @@ from ..widgets.diff_view import DiffView
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
 from ..widgets.output_log import OutputLog, feed_items
-from ..widgets.session_list import SessionRow, SessionTable
+from ..widgets.session_list import OVERLAP_MARK, SessionRow, SessionTable
 from ..widgets.timeline import Timeline, metrics_text
 from . import session_actions
 
@@ -88,6 +88,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
                 filter_input.cursor_blink = self.ampsm.cursor_blink
                 yield filter_input
             with Vertical(id="detail-pane"):
+                yield Static("", id="overlap-note")  # the selected session's ⚠ spelled out
                 yield OutputLog(id="output", max_lines=self.ampsm.output_max_lines)
                 # The Diff/Timeline/Metrics tabs are mounted right after the first paint (`_mount_tabs`).
         yield BatchStrip(id="batch-strip")
@@ -213,6 +214,15 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.query_one(SessionTable).set_overlaps(
             {sid: "; ".join(o.describe() for o in os) for sid, os in found.items()}
         )
+        self._show_overlap()
+
+    def _show_overlap(self) -> None:
+        """The selected session's ⚠ spelled out above its output: the live session it overlaps, on
+        which files, and the conflict git predicts (what the review screen repeats before landing)."""
+        text = self.query_one(SessionTable).overlaps.get(self.selected or "", "")
+        note = self.query_one("#overlap-note", Static)
+        note.update(Text(OVERLAP_MARK + text, style="bold yellow") if text else "")
+        note.display = bool(text)
 
     def _show_summary(self) -> None:
         """The header line: what needs you first (running, waiting, filter, sort), then today's cost and
@@ -322,6 +332,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
 
     def _select(self, session_id: str | None) -> None:
         self.selected = session_id
+        self._show_overlap()
         output = self.query_one(OutputLog)
         output.clear()
         self._output_of = None
