@@ -29,6 +29,8 @@ FORM_ORDER = [
     "model",
     "timeout",
     "agent_cmd",
+    "agents",
+    "n",
     "base",
     "run_now",
     "create",

@@ -98,6 +98,39 @@ async def test_best_of_candidates_side_by_side_and_landing_the_winner_archives_t
     assert run_cli("restore", others[0]).returncode == 0
 
 
+async def test_the_new_session_form_starts_a_best_of_run(repo: Path, tmp_path: Path) -> None:
+    """The form's agents + N fields make the same group as `ampsm new --agents command --n 3`: three
+    candidates, the one that passes the gate wins, and the ranked group opens."""
+    from ampsm_tui.screens.new_session import NewSessionScreen
+
+    flag = tmp_path / "winner-taken"
+    cmd = f"if mkdir {flag} 2>/dev/null; then echo ok > pass.txt; else printf 'a\\nb\\n' > fail.txt; fi"
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        form = app.screen
+        values = {"repo": str(repo), "name": "pick", "script": "test -f pass.txt", "agent_cmd": cmd}
+        values |= {"agents": "command", "n": "0"}
+        for field, value in values.items():
+            form.query_one(f"#{field}").value = value  # type: ignore[attr-defined]
+        form.query_one("#prompt").text = "make it pass"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "N is 1 or more" in screen_text(app)  # a wrong N stops at the form
+        form.query_one("#n").value = "3"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, BestOfScreen), tries=600)
+        found = groups(_engine_like())
+        assert len(found) == 1 and len(found[0].candidates) == 3
+        winner = found[0].winner
+        assert winner is not None and [c.passed for c in found[0].candidates] == [True, False, False]
+        assert await wait_for(pilot, lambda: "★ winner" in screen_text(app), tries=200), screen_text(app)
+        names = sorted(c.name for c in found[0].candidates)
+        assert names == ["pick command 1", "pick command 2", "pick command 3"]
+
+
 async def _status(session_id: str) -> str:
     out = await asyncio.to_thread(run_cli, "status", session_id, "--json")
     return str(json.loads(out.stdout)["session"]["status"])

@@ -1,9 +1,10 @@
-"""The new-session form: repo (with path completion), name, prompt, script, agent, model, timeout."""
+"""The new-session form: repo (with path completion), name, prompt, script, agent, model, timeout,
+and best-of (agents a,b and N: the same engine call as `ampsm new --agents a,b --n N`)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +36,19 @@ class NewSessionRequest:
     timeout_s: float | None
     base: str | None
     run_now: bool
+    #: best-of: one session per agent and k in 1..n, their first turns in parallel, then ranked
+    agents: list[str] = field(default_factory=list)
+    n: int = 1
+
+    @property
+    def best_of(self) -> bool:
+        return bool(self.agents)
+
+    def best_of_kwargs(self) -> dict[str, Any]:
+        """`run_best_of`'s arguments: `agent` gives way to `agents` (the command only goes to `command`)."""
+        kwargs = self.create_kwargs()
+        del kwargs["agent"]
+        return {**kwargs, "agents": self.agents, "n": self.n}
 
     def create_kwargs(self) -> dict[str, Any]:
         return {
@@ -89,6 +103,9 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
                 yield self._input("model", "model / mode (optional)")
                 yield self._input("timeout", "timeout s", type="number")
             yield self._input("agent_cmd", "command to run (agent = command)")
+            with Horizontal(classes="row"):
+                yield self._input("agents", "best-of: agents a,b (optional; N alone: the agent above)")
+                yield self._input("n", "N", type="integer")
             yield self._input("base", "base branch (default: the repo's default)")
             yield Checkbox("Start the first iteration now", value=True, id="run_now")
             yield Label("", id="form-error", classes="error")
@@ -126,7 +143,19 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
             return "Give the session a name."
         agent = str(self.query_one("#agent", Select).value)
         agent_cmd = self._value("agent_cmd") or None
-        if agent == "command" and not agent_cmd:
+        agents = [a.strip() for a in self._value("agents").split(",") if a.strip()]
+        unknown = [a for a in agents if a not in AGENTS]
+        if unknown:
+            return f"Unknown agent {unknown[0]!r} in best-of (known: {', '.join(AGENTS)})."
+        try:
+            n = int(self._value("n") or 0)
+        except ValueError:
+            return "N is a whole number."
+        if self._value("n") and n < 1:
+            return "N is 1 or more."
+        if n and not agents:
+            agents = [agent]  # N alone: best-of the agent chosen above, as `--n` without `--agents`
+        if "command" in (agents or [agent]) and not agent_cmd:
             return "The command agent needs a command to run."
         timeout = self._value("timeout")
         try:
@@ -144,6 +173,8 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
             timeout_s=timeout_s,
             base=self._value("base") or None,
             run_now=self.query_one("#run_now", Checkbox).value,
+            agents=agents,
+            n=n or 1,
         )
 
     def action_submit(self) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
+    from ..engine.bestof import BestOf
     from ..engine.models import Session
     from .new_session import NewSessionRequest
 
@@ -43,6 +44,9 @@ class SessionActions:
     def _create(self, request: NewSessionRequest | None) -> None:
         if request is None:
             return
+        if request.best_of:
+            self._create_best_of(request)
+            return
         app = self._app
 
         async def work() -> Any:
@@ -57,6 +61,33 @@ class SessionActions:
                 self._iterate(session.id, None)
 
         app.run_engine(work, group=f"create:{request.name}", description="New session", on_done=done)
+
+    def _create_best_of(self, request: NewSessionRequest) -> None:
+        """The form's best-of: `run_best_of`, as `ampsm new --agents a,b --n N`. Its worker is in an
+        `iterate:` group because it runs the candidates' first turns (quitting asks, as for a turn);
+        the candidates appear in the list as they are made, and the ranked group opens at the end."""
+        app = self._app
+
+        async def work() -> Any:
+            from ..engine.bestof import run_best_of
+
+            return await run_best_of(app.engine, **request.best_of_kwargs())
+
+        def done(group: BestOf) -> None:
+            from .best_of import BestOfScreen
+
+            verdict = f"{group.winner} wins" if group.winner else "none passed the test gate"
+            app.notify(f"Best-of {len(group.candidates)} ranked: {verdict}", title="Best-of")
+            first = group.winner or group.candidates[0].session_id
+            select = getattr(self, "select_session", None)
+            if select is not None:
+                select(first)
+            app.push_screen(BestOfScreen(first))
+
+        app.notify(f"Best-of: {len(request.agents) * request.n} candidates starting", title="Best-of")
+        app.run_engine(
+            work, group=f"iterate:best-of:{request.name}", description="Best-of", on_done=done, exclusive=False
+        )
 
     # -- iterate / chat -----------------------------------------------------------------------
 
