@@ -131,6 +131,50 @@ async def test_the_new_session_form_starts_a_best_of_run(repo: Path, tmp_path: P
         assert names == ["pick command 1", "pick command 2", "pick command 3"]
 
 
+async def test_the_batch_monitor_groups_best_of_candidates_under_their_item(tmp_path: Path) -> None:
+    """A batch item with `agents:` × `bestOf:` shows as one row with its candidates under it, the winner
+    starred once the batch ranked them; `enter` on that row opens the ranked group."""
+    from ampsm_tui.screens.batches import BatchesScreen
+    from tests.test_batch_file import make_repo
+
+    ws = tmp_path / "ws"
+    make_repo(ws / "repo")
+    flag = tmp_path / "winner-taken"
+    cmd = f"if mkdir {flag} 2>/dev/null; then echo ok > pass.txt; else echo no > fail.txt; fi"
+    f = ws / "batch.yaml"
+    f.write_text(
+        "name: pick\nrepos:\n  - path: repo\nitems:\n"
+        f'  - name: pick\n    prompt: make it pass\n    agents: [command]\n    bestOf: 3\n    agentCmd: "{cmd}"\n'
+        "    script: test -f pass.txt\n"
+        '  - name: plain\n    prompt: p\n    agent: command\n    agentCmd: "echo p > p.txt"\n'
+        "concurrency: 2\n"
+    )
+    out = run_cli("batch", "start", "--file", str(f), "--json", timeout=300, process=True)
+    assert out.returncode == 1, out.stderr + out.stdout  # two candidates fail the gate
+    (group,) = groups(_engine_like())
+    winner = group.winner
+    assert winner is not None
+
+    app = create_app(make_test_config(), cursor_blink=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, BatchesScreen))
+        screen = app.screen
+        assert await wait_for(pilot, lambda: f"★ winner {winner}" in screen_text(app), tries=200), screen_text(app)
+        items = screen.query_one("#items")
+        cells = [[str(c) for c in items.get_row_at(i)] for i in range(items.row_count)]  # type: ignore[attr-defined]
+        names = [row[1].strip(" ★·") for row in cells]
+        assert names == ["pick", "command 1", "command 2", "command 3", "plain"], cells
+        starred = [row[7] for row in cells[1:4] if "★" in row[1]]
+        assert starred == [winner], cells  # the one that passed the gate, and only it
+        assert cells[0][3] == "best-of 3" and cells[0][4] == "3/3"
+        items.focus()  # type: ignore[attr-defined]
+        items.move_cursor(row=0)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, BestOfScreen))
+
+
 async def _status(session_id: str) -> str:
     out = await asyncio.to_thread(run_cli, "status", session_id, "--json")
     return str(json.loads(out.stdout)["session"]["status"])

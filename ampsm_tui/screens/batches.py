@@ -2,7 +2,8 @@
 
 Everything shown is read from the Store, so a batch run by a headless `ampsm batch start` in
 another terminal updates here too (the app's DB poll posts DataChanged). `enter` on an item opens
-its session.
+its session. A best-of item (`agents:`/`bestOf:`) is shown as one row with its candidates under
+it, the winner starred once the batch has ranked them; `enter` on that row opens the ranked group.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class BatchesScreen(NavMixin, Screen[None]):
         self.on_open = on_open
         self.selected: str | None = None
         self._item_sessions: dict[str, str | None] = {}
+        self._group_rows: dict[str, str | None] = {}  # a best-of row -> a ranked candidate (or None)
         self._any_running = False
 
     @property
@@ -145,8 +147,15 @@ class BatchesScreen(NavMixin, Screen[None]):
         if self.selected is None and runs:
             self.selected = runs[0].id
         rows = await store.batch_item_stats(self.selected) if self.selected else []
+        run = next((r for r in runs if r.id == self.selected), None)
+        parents = best_of_parents(run)
+        winners: dict[str, str | None] = {}
+        if parents:
+            import asyncio
+
+            winners = await asyncio.to_thread(ranked_winners, self.ampsm.engine)
         self._fill_batches(runs, counts, {r.id: is_stalled(r) for r in runs})
-        self._fill_items(rows)
+        self._fill_items(rows, parents, winners)
 
     def _fill_batches(self, runs: list[BatchRun], counts: dict[str, dict[str, int]], stalled: dict[str, bool]) -> None:
         self.query_one("#batches-empty", Static).display = not runs
@@ -171,17 +180,39 @@ class BatchesScreen(NavMixin, Screen[None]):
         if self.selected and self.selected in {r.id for r in runs}:
             table.move_cursor(row=table.get_row_index(self.selected))
 
-    def _fill_items(self, rows: list[dict[str, Any]]) -> None:
+    def _fill_items(
+        self,
+        rows: list[dict[str, Any]],
+        parents: dict[str, str] | None = None,
+        winners: dict[str, str | None] | None = None,
+    ) -> None:
+        parents, winners = parents or {}, winners or {}
         table = self.query_one("#items", DataTable)
         cursor = table.cursor_row
         table.clear()
         now = self.ampsm.clock()
         self._item_sessions = {}
+        self._group_rows = {}
+        group: tuple[str, str] | None = None
+        winner: str | None = None
         for r in rows:
+            parent = parents.get(r["name"])
+            name: str | Text = r["name"]
+            if parent is None:
+                group = None
+            else:
+                if group != (parent, r["repo_path"]):  # the first candidate: the best-of item's row
+                    group = (parent, r["repo_path"])
+                    members = [m for m in rows if parents.get(m["name"]) == parent and m["repo_path"] == group[1]]
+                    winner = self._add_group_row(table, r, parent, members, winners)
+                won = winner is not None and r["session_id"] == winner
+                name = Text.assemble(
+                    ("  ★ " if won else "  · ", "bold yellow" if won else "dim"), r["name"][len(parent) + 1 :]
+                )
             cost = fmt.cost(r["cost_usd"], unpriced=r["unpriced"], short=True)
             table.add_row(
                 str(r["ordinal"]),
-                r["name"],
+                name,
                 Path(r["repo_path"]).name,
                 Text(shown := item_state(r["status"], r["error"]), style=STATUS_STYLE.get(shown, "")),
                 _elapsed(r, now),
@@ -193,10 +224,44 @@ class BatchesScreen(NavMixin, Screen[None]):
             )
             self._item_sessions[r["id"]] = r["session_id"]
         self._any_running = any(r["status"] == "running" for r in rows)
-        if rows:
-            table.move_cursor(row=min(cursor, len(rows) - 1))
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
         title = self.query_one("#items-title", Static)
         title.update(f"Items of {self.selected}" if self.selected else "Items")
+
+    def _add_group_row(
+        self,
+        table: DataTable[Any],
+        first: dict[str, Any],
+        parent: str,
+        members: list[dict[str, Any]],
+        winners: dict[str, str | None],
+    ) -> str | None:
+        """The best-of item's own row above its candidates; returns the winner once ranked."""
+        ranked = next((m["session_id"] for m in members if m["session_id"] in winners), None)
+        winner = winners.get(ranked) if ranked else None
+        if ranked is None:
+            note = Text("ranked when the batch ends", style="dim")
+        elif winner is None:
+            note = Text("ranked: none passed the gate", style="red")
+        else:
+            note = Text(f"★ winner {winner}", style="bold yellow")
+        done = sum(1 for m in members if m["status"] in ("succeeded", "failed"))
+        key = f"best-of:{first['id']}"
+        table.add_row(
+            "",
+            Text(parent, style="bold"),
+            Path(first["repo_path"]).name,
+            Text(f"best-of {len(members)}", style="bold"),
+            f"{done}/{len(members)}",
+            "",
+            "",
+            winner or "–",
+            note,
+            key=key,
+        )
+        self._group_rows[key] = ranked
+        return winner
 
     @on(DataTable.RowHighlighted, "#batches")
     def _batch_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -217,6 +282,15 @@ class BatchesScreen(NavMixin, Screen[None]):
         if not table.row_count:
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key in self._group_rows:  # a best-of item: its ranked candidates side by side
+            ranked = self._group_rows[key]
+            if ranked is None:
+                self.notify("Its candidates are ranked when the batch ends.", severity="warning")
+                return
+            from .best_of import BestOfScreen
+
+            self.ampsm.push_screen(BestOfScreen(ranked))
+            return
         session_id = self._item_sessions.get(key or "")
         if not session_id:
             self.notify("This item has no session yet.", severity="warning")
@@ -232,6 +306,23 @@ class BatchesScreen(NavMixin, Screen[None]):
     @on(DataTable.RowSelected, "#items")
     def _item_selected(self, _: DataTable.RowSelected) -> None:
         self.action_open_item()
+
+
+def best_of_parents(run: BatchRun | None) -> dict[str, str]:
+    """Each best-of candidate's item name -> its best-of item's name (from the run's batch file)."""
+    from ..engine.batch import definition_of
+
+    spec = definition_of(run) if run is not None else None
+    if spec is None:
+        return {}
+    return {name: item.name for item in spec.items if item.is_best_of for name, _agent in item.candidates()}
+
+
+def ranked_winners(engine: Any) -> dict[str, str | None]:
+    """Each ranked candidate's session -> its group's winner (None: none passed the gate)."""
+    from ..engine.bestof import groups
+
+    return {c.session_id: g.winner for g in groups(engine) for c in g.candidates}
 
 
 def _note(row: dict[str, Any]) -> str:
