@@ -42,7 +42,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check ampsm_tui tests bench
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy ampsm_tui/engine
+	$(BIN)/mypy ampsm_tui
 
 # npm 11 runs no install scripts by default: Amp's places its native binary (from its platform package).
 $(NPM_STAMP):
@@ -62,8 +62,11 @@ $(AIDER_STAMP):
 
 agents: $(NPM_STAMP) $(AIDER_STAMP)
 
+# Three workers on two cores: most tests wait on git, agents and subprocesses rather than compute.
+# loadgroup keeps a module whose fixture is expensive (the SWE-bench environments) on one worker.
+PYTEST_WORKERS ?= 3
 pytest: $(TEST_STAMP) agents
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

@@ -69,7 +69,10 @@ def _run_command(cmd: object, args: object) -> int:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         if task is not None:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+            try:
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+            except (RuntimeError, ValueError):  # embedded off the main thread: the host owns signals
+                pass
         try:
             return await cmd.handler(args, ctx)  # type: ignore[attr-defined]
         finally:

@@ -121,7 +121,7 @@ def render(text: str, sections: dict[str, Callable[[], str]] | None = None) -> s
         if not pattern.search(text):
             raise SystemExit(f"README has no <!-- BEGIN {name} --> section")
         body = fn().rstrip() + "\n"
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)  # type: ignore[misc]
     return text
 
 

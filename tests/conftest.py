@@ -7,11 +7,26 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = Path(__file__).resolve().parent / "fakes"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bytecode on, in a cache beside the venv, for this process and every `ampsm` the tests start.
+
+    These machines set PYTHONDONTWRITEBYTECODE=1, so each of the suite's few hundred `python -m
+    ampsm_tui` subprocesses would compile every module it imports again: a third of its start-up.
+    Users run with bytecode; so do the tests (the prefix keeps the source tree free of __pycache__).
+    """
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX") or str(Path(sys.prefix) / "pycache")
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.pycache_prefix = prefix
+    sys.dont_write_bytecode = False
 
 
 @pytest.fixture(autouse=True)
@@ -58,16 +73,97 @@ def run_cli(
     cwd: Path | None = None,
     input: str | None = None,
     timeout: float = 120,
+    process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `ampsm` in a subprocess (the same interpreter and the test's environment)."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "ampsm_tui", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        input=input,
-        timeout=timeout,
+    """Run `ampsm` with these arguments: in this process by default, in a real one with `process=True`.
+
+    A subprocess proves something only where the process itself is the subject (import hygiene,
+    signals, a second process racing this one, the interpreter's exit); for the rest it costs
+    half a second of start-up per call. In-process runs go through the same `cli.main` with the
+    same environment, working directory, stdin and exit status as the real command.
+    """
+    if process:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "ampsm_tui", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd,
+            input=input,
+            timeout=timeout,
+        )
+    return _run_in_process(list(args), env=env, cwd=cwd, input=input)
+
+
+def _run_in_process(
+    args: list[str], *, env: dict[str, str] | None, cwd: Path | None, input: str | None
+) -> subprocess.CompletedProcess[str]:
+    import asyncio
+    import io
+    import logging
+    import threading
+    import traceback
+
+    from ampsm_tui import cli
+    from ampsm_tui.engine import logs
+
+    def stream(data: bytes = b"") -> io.TextIOWrapper:
+        return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", write_through=True)
+
+    out, err = stream(), stream()
+    result: dict[str, int] = {}
+
+    def target() -> None:
+        try:
+            result["code"] = cli.main(args)
+        except SystemExit as exc:  # argparse's usage errors and --help, as the interpreter reports them
+            if exc.code is None or isinstance(exc.code, int):
+                result["code"] = exc.code or 0
+            else:
+                err.write(f"{exc.code}\n")
+                result["code"] = 1
+        except BaseException:  # an escaped exception: the interpreter's traceback and status 1
+            traceback.print_exc(file=err)
+            result["code"] = 1
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+    logger = logging.getLogger("ampsm_tui")
+    saved_handlers, saved_propagate = list(logger.handlers), logger.propagate
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin, sys.stdout, sys.stderr = stream((input or "").encode()), out, err
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            target()
+        else:  # called from an async test: the command gets its own loop, on its own thread
+            worker = threading.Thread(target=target)
+            worker.start()
+            worker.join()
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for handler in list(logger.handlers):
+            if handler not in saved_handlers:
+                logger.removeHandler(handler)
+                handler.close()
+        logger.propagate = saved_propagate
+        logs._configured = None
+    return subprocess.CompletedProcess(
+        ["ampsm", *args],
+        result.get("code", 1),
+        _text(out),
+        _text(err),
     )
+
+
+def _text(stream: Any) -> str:
+    stream.flush()
+    return stream.buffer.getvalue().decode("utf-8", "replace").replace("\r\n", "\n")

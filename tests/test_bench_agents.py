@@ -108,6 +108,9 @@ def test_two_agents_leaderboard_with_tokens_and_cost(tmp_path: Path, fx: bench_f
     assert amp["median_s"] is not None and amp["p90_s"] is not None
     md = run_cli("bench", "report", "cmp", "--markdown").stdout
     assert "| amp |" in md and "| claude |" in md and "$0.0143" in md and "$0.0486" in md
+    table = run_cli("bench", "report", "cmp", env={"COLUMNS": "200"})  # the plain tables, for a terminal
+    assert table.returncode == 0, table.stderr
+    assert "acme__calc-1" in table.stdout and "$0.0143" in table.stdout and "$0.0486" in table.stdout
 
 
 def test_max_cost_stops_starting_instances(tmp_path: Path, fx: bench_fixture.FixtureBench) -> None:

@@ -20,6 +20,10 @@ from .conftest import ROOT, git, run_cli
 IDS = bench_fixture.IDS
 
 
+# one xdist worker takes the whole module: its module fixture is built once
+pytestmark = pytest.mark.xdist_group("bench-evaluate")
+
+
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory: pytest.TempPathFactory) -> bench_fixture.FixtureBench:
     return bench_fixture.build(tmp_path_factory.mktemp("benchfx"))
@@ -77,6 +81,13 @@ def test_gold_predictions_resolve_every_instance(tmp_path: Path, fx: bench_fixtu
     assert (calc4 / "eval.sh").exists()
     assert "XFAIL tests/test_square.py::test_square_str" in (calc4 / "test_output.txt").read_text()
     assert _worktrees(fx.repo) == [f"worktree {fx.repo}"]  # every evaluation worktree removed
+    from ampsm_tui.engine.bench.evaluate import worktree_holder
+    from ampsm_tui.engine.bench.predictions import Prediction
+
+    holder = worktree_holder(
+        "gold-run", Prediction(instance_id=IDS[0], model_name_or_path="fixture/gold", model_patch=""), out.resolve()
+    )
+    assert not holder.parent.parent.exists()  # nor an empty folder of the run under the temp dir
 
 
 def test_p_gold_uses_the_reference_patches(tmp_path: Path, fx: bench_fixture.FixtureBench) -> None:

@@ -28,7 +28,8 @@ from ampsm_tui.engine.bench.swebench_specs import MAP_REPO_VERSION_TO_SPECS
 
 from .conftest import run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+# one xdist worker takes the whole module: its module fixture builds the environments once
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600), pytest.mark.xdist_group("bench-real")]
 
 CACHE = Path(os.environ.get("AMPSM_TEST_CACHE") or "~/.cache/ampsm-tests").expanduser()
 

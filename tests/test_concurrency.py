@@ -145,3 +145,29 @@ async def test_batch_claim_is_atomic_against_a_live_owner(isolated_env: Path) ->
         await engine.close()
         sleeper.kill()
         sleeper.wait()
+
+
+def test_cancel_never_signals_its_own_process(repo: Path, isolated_env: Path) -> None:
+    """A session left `running` under this very process's pid (an embedding host, a crashed engine
+    in a long-lived process) is not cancelled by SIGTERM to ourselves."""
+    import os
+    import signal
+
+    from ampsm_tui.engine.procinfo import process_start_time
+
+    sid = _new(repo, "true")
+    with _db(isolated_env) as conn:
+        conn.execute(
+            "UPDATE sessions SET status = 'running', pid = ?, pid_started_at = ? WHERE id = ?",
+            (os.getpid(), process_start_time(os.getpid()), sid),
+        )
+    received: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: received.append(signum))
+    try:
+        out = run_cli("cancel", sid)
+        time.sleep(0.2)  # a signal sent to ourselves is delivered at once; give it a moment anyway
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # without the guard the signal reaches the command's own loop, which stops as "terminated"
+    assert received == [] and "terminated" not in out.stderr, out.stderr
+    assert out.returncode in (0, 1), out.stderr

@@ -286,6 +286,7 @@ async def bench_custom(args: argparse.Namespace, ctx: Context) -> int:
 async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
     import sys
 
+    from .. import format as text
     from ..engine.bench.report import COLUMNS, fmt, instances_markdown, leaderboard, to_csv, to_markdown
     from ..engine.errors import UsageError
 
@@ -321,7 +322,7 @@ async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
         for label in ("instance", "agent/model", "status", "time s", "cost", "session", "reason"):
             detail.add_column(label, overflow="fold")
         for r in rows:
-            cost = fmt.NOTHING if r.session_id is None else fmt.price(r.cost_usd)
+            cost = text.NOTHING if r.session_id is None else text.price(r.cost_usd)
             detail.add_row(
                 r.instance_id,
                 r.model_name_or_path,

@@ -1,4 +1,4 @@
-"""Which sessions the demo makes, driven through the real engine (SessionService, BatchScheduler):
+"""Which sessions the demo makes, driven through the real engine (SessionService, BatchService):
 
 - `green`: a finished iteration whose tests pass, ready to review and merge;
 - `failing`: an iteration whose new test fails, so the session is `awaiting-input` (iterate again and
@@ -65,7 +65,6 @@ def set_speed(speed: float) -> None:
 async def build_sessions(engine: Engine, ws: DemoWorkspace, *, speed: float) -> DemoResult:
     """Create and drive every session except the live one's iteration (see `start_live`)."""
     from ..engine.batch import load_batch
-    from ..engine.scheduler import BatchScheduler, create_batch, engine_run_item
 
     set_speed(speed * SETUP_SPEEDUP if speed > 0 else 0.0)
     result = DemoResult()
@@ -88,8 +87,7 @@ async def build_sessions(engine: Engine, ws: DemoWorkspace, *, speed: float) -> 
         BATCH_YAML.format(repo=json.dumps(str(ws.repo)), script=json.dumps(ws.test_script)), encoding="utf-8"
     )
     plan = load_batch(batch_file, default_base="main")
-    run = await create_batch(engine.store, plan, plan.concurrency(None, engine.config.batch.concurrency))
-    await BatchScheduler(engine.store, run.id, engine_run_item(engine), bus=engine.bus).run()
+    run = await engine.batches.start(plan, plan.concurrency(None, engine.config.batch.concurrency))
     result.batch_id = run.id
     # one batch result already reviewed and merged: the dashboard shows a `done` session too
     merged = next((i for i in await engine.store.list_batch_items(run.id) if i.name == "changelog"), None)

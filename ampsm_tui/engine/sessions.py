@@ -287,6 +287,7 @@ class SessionService:
         if (
             session.status is SessionStatus.RUNNING
             and session.pid
+            and session.pid != os.getpid()  # a stale claim of this very process: never signal ourselves
             and same_process(session.pid, session.pid_started_at)
         ):
             try:

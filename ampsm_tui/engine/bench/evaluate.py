@@ -105,6 +105,27 @@ def worktree_holder(run_id: str, prediction: Prediction, report_dir: Path | None
     )
 
 
+def _make_holder(holder: Path) -> None:
+    """mkdir -p that tolerates another worker's `_drop_empty_parents` removing a parent under it."""
+    for attempt in range(5):
+        try:
+            holder.mkdir(parents=True)
+            return
+        except FileNotFoundError:
+            if attempt == 4:
+                raise
+
+
+def _drop_empty_parents(holder: Path) -> None:
+    """The run's and model's folders above an instance's holder, once nothing else is in them: a
+    finished run leaves nothing under the temp dir."""
+    for parent in (holder.parent, holder.parent.parent):
+        try:
+            parent.rmdir()
+        except OSError:  # not empty (another instance, another run) or already gone
+            return
+
+
 def _repo_lock(repo: Path) -> RepoLock:
     """`git worktree add/remove` under the repository lock every ampsm process honours."""
     return RepoLock(repo, 300.0, purpose="bench eval worktree")
@@ -224,7 +245,7 @@ class Evaluator:
                 await proc.git("worktree", "remove", "--force", str(tree), cwd=repo)
                 shutil.rmtree(holder, ignore_errors=True)
                 await proc.git("worktree", "prune", cwd=repo)
-            holder.mkdir(parents=True)
+            _make_holder(holder)
             res = await proc.git("worktree", "add", "--detach", str(tree), instance.base_commit, cwd=repo)
         if not res.ok:
             shutil.rmtree(holder, ignore_errors=True)
@@ -240,6 +261,7 @@ class Evaluator:
             # record pruned under it: `worktree remove` would scan a large tree while holding the
             # lock that the other workers need to create theirs
             await asyncio.to_thread(shutil.rmtree, holder, True)
+            _drop_empty_parents(holder)
             async with _repo_lock(repo):
                 await proc.git("worktree", "prune", cwd=repo)
             outcome.timings["cleanup_s"] = time.perf_counter() - t1
