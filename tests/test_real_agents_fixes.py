@@ -183,6 +183,8 @@ def test_each_attempt_keeps_its_own_stream_and_retries_stay_within_the_turns_bud
     assert out.returncode == 0, out.stderr
     streams = sorted(p.name for p in (isolated_env / "streams").rglob("*.jsonl"))
     assert streams == ["0001.attempt2.jsonl", "0001.jsonl"]
+    shown = json.loads(run_cli("status", json.loads(out.stdout)["id"], "--json").stdout)["iterations"][0]
+    assert Path(shown["raw_log_path"]).name == "0001.attempt2.jsonl"  # the attempt whose output counts
 
     # a persistent transient failure: five retries allowed, but the turn's budget (2.5 s) is spent
     # before the backoff would let them run (the first retry waits 1 s, the second 2 s)

@@ -201,3 +201,35 @@ def test_kill_9_mid_turn_then_resume_loses_at_most_one_checkpoint_interval(
     committed = git(wt, "show", "--name-only", "--format=", "HEAD").splitlines()
     assert "resumed.txt" in committed and {p.name for p in back} <= set(committed)
     assert git(repo, "for-each-ref", "refs/ampsm/checkpoints/") == ""  # superseded by the commit
+
+
+def test_restore_runs_the_setup_of_the_new_worktree(repo: Path, tmp_path: Path) -> None:
+    """A restored worktree is a new worktree: its setup runs; a failing one keeps the restored work,
+    leaves the session `error` and fails the command, and the next iterate runs the setup again."""
+    ran, broken = tmp_path / "setup-ran", tmp_path / "broken"
+    setup = f'test ! -f "{broken}" || exit 4; echo "$AMPSM_WORKTREE" >> "{ran}"'
+    s = new_session(repo, "--setup", setup)
+    wt = Path(s["worktree_path"])
+    assert ran.read_text() == f"{wt}\n"
+    (wt / "work.txt").write_text("unmerged\n")
+    assert run_cli("archive", s["id"], "--yes").returncode == 0
+
+    broken.write_text("")
+    out = run_cli("restore", s["id"], "--json")
+    assert out.returncode == 1
+    assert "E004: setup script failed (exit 4)" in out.stderr and "the work is restored" in out.stderr
+    assert "setup script failed" in json.loads(out.stdout)["setup_error"]
+    assert (wt / "work.txt").read_text() == "unmerged\n"  # the work is back all the same
+    assert json.loads(run_cli("status", s["id"], "--json").stdout)["session"]["status"] == "error"
+    assert "setup script failed again" in run_cli("iterate", s["id"]).stderr
+
+    broken.unlink()
+    assert run_cli("iterate", s["id"]).returncode == 0  # the setup passes: the turn runs
+    assert ran.read_text() == f"{wt}\n{wt}\n"
+
+    # a passing setup on restore: the session is idle at once
+    assert run_cli("archive", s["id"], "--yes").returncode == 0
+    again = run_cli("restore", s["id"])
+    assert again.returncode == 0, again.stderr
+    assert ran.read_text() == f"{wt}\n{wt}\n{wt}\n"
+    assert json.loads(run_cli("status", s["id"], "--json").stdout)["session"]["status"] == "idle"

@@ -27,7 +27,7 @@ from ampsm_tui.engine.agents.base import (
 from ampsm_tui.engine.events import AgentEventPublished, IterationStarted
 from ampsm_tui.engine.models import Iteration
 
-from .tui_support import FIXED_NOW, fixed_clock, make_test_config, open_store, seed, stand_in_factory
+from .tui_support import FIXED_NOW, fixed_clock, make_test_config, open_store, seed, seed_parallel, stand_in_factory
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 
@@ -52,6 +52,7 @@ def make_app(*, every_status: bool = True, batch: bool = False, running: bool = 
     config = make_test_config()
     config.ui.theme = "gruvbox"
     seed(config, every_status=every_status, batch=batch)
+    seed_parallel(config)
     if running:
         import asyncio
 
@@ -115,8 +116,26 @@ def _keys(*keys: str) -> Any:
     return run
 
 
+def _overlaps(pilot: Pilot[Any]) -> Any:
+    """The dashboard with two live sessions flagged as overlapping (their worktrees are not on disk
+    here, so the marks are set as the overlap check would set them)."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        from ampsm_tui.widgets.session_list import SessionTable
+
+        await settle(pilot)
+        conflict = "overlaps {} on app.py: predicted conflict in app.py"
+        pilot.app.screen.query_one(SessionTable).set_overlaps(
+            {"sess-00000001": conflict.format("sess-00000004"), "sess-00000004": conflict.format("sess-00000001")}
+        )
+        await settle(pilot)
+
+    return run(pilot)
+
+
 def _screens() -> dict[str, Any]:
     from ampsm_tui.screens.bench import BenchScreen
+    from ampsm_tui.screens.best_of import BestOfScreen
     from ampsm_tui.screens.chat import ChatScreen
     from ampsm_tui.screens.conflict import ConflictScreen
     from ampsm_tui.screens.dialogs import ConfirmScreen, PromptScreen
@@ -125,11 +144,14 @@ def _screens() -> dict[str, Any]:
 
     return {
         "dashboard": _keys(),
+        "dashboard_overlaps": _overlaps,
         "session_detail": _push(lambda: SessionScreen("sess-00000001")),
         "diff": _keys("d", "right_square_bracket"),
         "review": _keys("m"),
         "chat": _push(lambda: ChatScreen("sess-00000001")),
         "batches": _keys("b"),
+        "best_of": _push(lambda: BestOfScreen("sess-00000001")),
+        "merge_queue": _keys("Q"),
         "bench": _push(BenchScreen),
         "help": _keys("question_mark"),
         "new_session": _push(lambda: NewSessionScreen(repo="/home/dev/projects/webapp")),

@@ -16,6 +16,32 @@ def new(repo: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return run_cli("new", "--repo", str(repo), "--name", "ready", "--agent", "command", "--agent-cmd", "true", *extra)
 
 
+def test_iterate_after_a_failed_setup_runs_the_setup_again_first(
+    repo: Path, isolated_env: Path, tmp_path: Path
+) -> None:
+    """The agent never starts in a worktree whose setup failed: the next `iterate` runs the setup
+    again; failing again is E004 with nothing run, passing clears the error and the turn runs."""
+    fixed = tmp_path / "fixed"
+    out = new(repo, "--setup", f'test -f "{fixed}" || {{ echo "still broken" >&2; exit 3; }}; echo ran >> .setup-ran')
+    assert out.returncode != 0 and "E004: setup script failed" in out.stderr
+    sid = json.loads(run_cli("list", "--json").stdout)[0]["id"]
+
+    again = run_cli("iterate", sid, "--prompt", "go")
+    assert again.returncode != 0
+    assert "E004: setup script failed again for" in again.stderr and "(exit 3)" in again.stderr
+    assert "nothing was run" in again.stderr and "still broken" in again.stderr  # the log's tail
+    data = json.loads(run_cli("status", sid, "--json").stdout)
+    assert data["session"]["status"] == "error" and data["iterations"] == []
+
+    fixed.write_text("yes\n")
+    ran = run_cli("iterate", sid, "--prompt", "go", "--json")
+    assert ran.returncode == 0, ran.stderr
+    data = json.loads(run_cli("status", sid, "--json").stdout)
+    assert len(data["iterations"]) == 1 and data["session"]["last_error"] is None
+    assert (Path(data["session"]["worktree_path"]) / ".setup-ran").read_text() == "ran\n"
+    assert "[exit 0]" in Path(data["workspace"]["setup_log"]).read_text()
+
+
 def test_worktreeinclude_copies_env_and_links_large_folders(repo: Path, isolated_env: Path) -> None:
     (repo / ".gitignore").write_text(".env\nnode_modules/\nsecret.local\nconfig/local.yaml\n")
     (repo / ".worktreeinclude").write_text("# copied into every worktree\n.env\nnode_modules/\nconfig/*.yaml\n")

@@ -284,3 +284,37 @@ def dashboard(app: Any) -> Any:
     screen = app.screen
     assert isinstance(screen, DashboardScreen), type(screen)
     return screen
+
+
+def seed_parallel(config: Config) -> None:
+    """A best-of group over three seeded sessions and a merge queue with one entry in each state,
+    with fixed ids and times (the group and queue files live beside the config)."""
+    from ampsm_tui.engine.bestof import BestOf, Candidate, save
+    from ampsm_tui.engine.queue import QueueEntry, _File
+
+    engine: Any = type("EngineLike", (), {"config": config})()
+    candidates = [
+        Candidate(session_id="sess-00000004", agent="amp", name="refactor-parser", passed=True, status="completed",
+                  test_exit_code=0, lines_changed=13, cost_usd=0.0125, duration_s=42, rank=1),
+        Candidate(session_id="sess-00000001", agent="claude", name="fix-login-bug", passed=False,
+                  status="completed", test_exit_code=1, lines_changed=26, cost_usd=0.0375, duration_s=65, rank=2),
+        Candidate(session_id="sess-00000002", agent="codex", name="upgrade-deps", passed=False, status="failed",
+                  lines_changed=0, cost_usd=None, duration_s=12, error="agent exited with 1", rank=3),
+    ]  # fmt: skip
+    save(engine, BestOf(id="best-00000001", repo_path="/home/dev/projects/webapp", prompt="Refactor the parser",
+                        candidates=candidates, winner="sess-00000004", created_at="2025-03-14T14:00:00.000Z"))  # fmt: skip
+    at = "2025-03-14T14:50:00.000Z"
+    entries = [
+        QueueEntry(id="q-00000001", session_id="sess-00000003", repo_path="/home/dev/projects/webapp",
+                   base_branch="main", branch="amp/docs-readme/20250314-130000", status="landed",
+                   sha="0123456789abcdef", added_at=at, ended_at=at),
+        QueueEntry(id="q-00000002", session_id="sess-00000001", repo_path="/home/dev/projects/webapp",
+                   base_branch="main", branch="amp/fix-login-bug/20250314-110000", status="removed",
+                   reason="conflict: rebase conflicts in app.py, README.md", branch_tip="fedcba9876543210",
+                   added_at=at, ended_at=at),
+        QueueEntry(id="q-00000003", session_id="sess-00000004", repo_path="/home/dev/projects/webapp",
+                   base_branch="main", branch="amp/refactor-parser/20250314-140000", status="landing", added_at=at),
+        QueueEntry(id="q-00000004", session_id="sess-00000005", repo_path="/home/dev/projects/webapp",
+                   base_branch="main", branch="amp/speed-up-tests/20250314-150000", added_at=at),
+    ]  # fmt: skip
+    (config.config_dir / "merge-queue.json").write_text(_File(entries=entries).model_dump_json(indent=2))

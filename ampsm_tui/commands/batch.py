@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import format as fmt
+from .argtypes import positive_float
 from .context import Context
 from .registry import arg, command, group
 
@@ -275,7 +276,7 @@ async def batch_resume(args: argparse.Namespace, ctx: Context) -> int:
     "a batch's items: status, elapsed, tokens, cost; --follow for a live view",
     arg("batch_id", metavar="ID"),
     arg("--follow", action="store_true", help="refresh until the batch ends"),
-    arg("--interval", type=float, default=1.0, help="refresh period for --follow, in seconds"),
+    arg("--interval", type=positive_float, default=1.0, help="refresh period for --follow, in seconds"),
     json=True,
 )
 async def batch_status(args: argparse.Namespace, ctx: Context) -> int:

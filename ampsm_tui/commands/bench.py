@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .argtypes import positive_float, positive_int
 from .context import Context
 from .registry import arg, command, group
 
@@ -25,13 +26,13 @@ _COMMON = (
         help='override: this python runs every row\'s tests, e.g. "/path/venv/bin/python" (default: an environment'
         " built from the official spec of each row's repo and version)",
     ),
-    arg("--workers", type=int, help="instances at once (default 1)"),
-    arg("--timeout", type=float, help="test timeout per instance, seconds (default 1800)"),
-    arg("--agent-timeout", type=float, help="agent turn timeout per instance, seconds (default: amp.timeout)"),
-    arg("--max-cost", type=float, help="stop starting instances once the run has cost this many dollars"),
+    arg("--workers", type=positive_int, help="instances at once (default 1)"),
+    arg("--timeout", type=positive_float, help="test timeout per instance, seconds (default 1800)"),
+    arg("--agent-timeout", type=positive_float, help="agent turn timeout per instance, seconds (default: amp.timeout)"),
+    arg("--max-cost", type=positive_float, help="stop starting instances once the run has cost this many dollars"),
     arg("--redo", action="store_true", help="run instances already graded in this run id again"),
     arg("--instance-ids", nargs="+", metavar="ID", help="only these instances (space or comma separated)"),
-    arg("--limit", type=int, help="at most N instances (after --shuffle)"),
+    arg("--limit", type=positive_int, help="at most N instances (after --shuffle)"),
     arg("--shuffle", action="store_true", help="shuffle the instances (with --seed for a repeatable order)"),
     arg("--seed", type=int, help="seed for --shuffle"),
     arg(
@@ -336,7 +337,7 @@ async def bench_report(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-@command("bench list", "benchmark runs, newest first", arg("--limit", type=int, default=20), json=True)
+@command("bench list", "benchmark runs, newest first", arg("--limit", type=positive_int, default=20), json=True)
 async def bench_list(args: argparse.Namespace, ctx: Context) -> int:
     store = await ctx.store()
     runs = await store.list_bench_runs(args.limit)
@@ -433,7 +434,7 @@ async def bench_env_build(args: argparse.Namespace, ctx: Context) -> int:
     "bench env prune",
     "remove incomplete environments and those of specs no longer current (--all: every one)",
     arg("--all", action="store_true", help="remove every cached environment"),
-    arg("--older-than", type=float, metavar="DAYS", help="also those unused for this many days"),
+    arg("--older-than", type=positive_float, metavar="DAYS", help="also those unused for this many days"),
     _ENVS_DIR,
     json=True,
 )

@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     json=True,
 )
 async def restore(args: argparse.Namespace, ctx: Context) -> int:
+    from ..engine.workspace import setup_failed
+
     engine = await ctx.engine()
     result = await engine.sessions.restore(args.id)
+    session = await engine.sessions.get(args.id)
+    setup_error = session.last_error if setup_failed(session) else None
     if ctx.json:
         ctx.emit_json(
             {
@@ -33,6 +37,7 @@ async def restore(args: argparse.Namespace, ctx: Context) -> int:
                 "tip": result.tip,
                 "source": result.source,
                 "snapshot": result.snapshot,
+                "setup_error": setup_error,
             }
         )
     else:
@@ -42,6 +47,11 @@ async def restore(args: argparse.Namespace, ctx: Context) -> int:
             markup=False,
             soft_wrap=True,
         )
+    if setup_error:  # the work is back; the worktree is not ready: say so, and fail
+        ctx.err_console.print(
+            f"{setup_error} (the work is restored; `ampsm iterate` runs the setup again)", markup=False, soft_wrap=True
+        )
+        return 1
     return 0
 
 

@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from .. import format as fmt
+from .argtypes import positive_float, positive_int
 from .context import Context
 from .registry import agent_names, arg, command
 
@@ -29,29 +30,6 @@ def _session_dict(s: Session) -> dict[str, Any]:
     if data.get("notify_webhook"):  # rows stored before webhook URLs were redacted on the way in
         data["notify_webhook"] = redact(data["notify_webhook"])
     return data
-
-
-def _positive_float(value: str) -> float:
-    """A number of seconds or dollars: zero or less is a usage error, not a silent no-limit."""
-    import math
-
-    try:
-        n = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not math.isfinite(n) or n <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {value}")
-    return n
-
-
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
 
 
 def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
@@ -135,10 +113,10 @@ async def _run_iteration(
 
 _ITERATE_ARGS = (
     arg("--stream", action="store_true", help="print the agent's events live (JSONL with --json)"),
-    arg("--until-green", type=_positive_int, metavar="N", help="feed failing test output back, up to N iterations"),
+    arg("--until-green", type=positive_int, metavar="N", help="feed failing test output back, up to N iterations"),
     arg(
         "--max-cost",
-        type=_positive_float,
+        type=positive_float,
         metavar="USD",
         help="session budget: no turn starts once the session has spent this much",
     ),
@@ -159,13 +137,13 @@ _ITERATE_ARGS = (
         help="command line for --agent command (prompt on stdin, in $AMPSM_PROMPT_FILE and $AMPSM_PROMPT)",
     ),
     arg("--model", help="model (or Amp mode: low|medium|high|ultra)"),
-    arg("--timeout", type=_positive_float, metavar="SECONDS", help="agent turn timeout (default: amp.timeout)"),
+    arg("--timeout", type=positive_float, metavar="SECONDS", help="agent turn timeout (default: amp.timeout)"),
     arg("--base", help="base branch (default: git.default_base_branch, else the repo's HEAD branch)"),
     arg("--notify-webhook", metavar="URL", help="POST this session's notifications to URL"),
     arg("--setup", help="setup command run once in the new worktree (default: workspace.setup, .ampsm/setup)"),
     arg("--run", action="store_true", help="also run the first iteration"),
     arg("--agents", metavar="A,B", help="best-of-N: one session per agent (× --n), run in parallel and ranked"),
-    arg("--n", type=_positive_int, metavar="N", help="best-of-N: N sessions per agent (default 1; implies --run)"),
+    arg("--n", type=positive_int, metavar="N", help="best-of-N: N sessions per agent (default 1; implies --run)"),
     *_ITERATE_ARGS,
     json=True,
 )
@@ -270,7 +248,7 @@ def _age(iso: str) -> str:
         help="only this status",
     ),
     arg("--repo", help="only sessions of this repository path"),
-    arg("--limit", type=int, help="at most N (the most recent)"),
+    arg("--limit", type=positive_int, help="at most N (the most recent)"),
     json=True,
 )
 async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:

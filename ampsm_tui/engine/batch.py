@@ -39,6 +39,21 @@ class ItemSpec(_Strict):
     repos: list[str] | None = Field(None, min_length=1)
     retries: int = Field(0, ge=0, le=20)
     setup: str | None = None  # run once in the item's new worktree (default: workspace.setup, .ampsm/setup)
+    # best-of: `agents` × `bestOf` candidate sessions for this item (on each repo), ranked at the end
+    agents: list[str] | None = Field(None, min_length=1)
+    best_of: int | None = Field(None, alias="bestOf", ge=1, le=20)
+
+    @property
+    def is_best_of(self) -> bool:
+        return self.agents is not None or self.best_of is not None
+
+    def candidates(self) -> list[tuple[str, str]]:
+        """(planned item name, agent) of each best-of candidate: `<name> <agent> <k>`, as `ampsm new
+        --agents … --n K` names its sessions; just the item itself when it is not a best-of item."""
+        if not self.is_best_of:
+            return [(self.name, self.agent)]
+        n = self.best_of or 1
+        return [(f"{self.name} {agent} {k}", agent) for agent in self.agents or [self.agent] for k in range(1, n + 1)]
 
 
 class NotificationsSpec(_Strict):
@@ -142,11 +157,21 @@ def load_batch(path: Path | str, *, default_base: str = "main", check_repos: boo
 
     seen: dict[str, int] = {}
     for index, item in enumerate(spec.items):
-        if item.name in seen:
-            raise fail(["items", index, "name"], f"duplicate item name {item.name!r} (also item {seen[item.name]})")
-        seen[item.name] = index
-        if item.agent == "command" and not item.agent_cmd:
-            raise fail(["items", index, "agent"], "the command agent needs agentCmd (the command to run)")
+        for name, _agent in item.candidates():
+            if name in seen:
+                raise fail(["items", index, "name"], f"duplicate item name {name!r} (also item {seen[name]})")
+            seen[name] = index
+        agents = item.agents or [item.agent]
+        if "command" in agents and not item.agent_cmd:
+            key = "agents" if item.agents else "agent"
+            raise fail(["items", index, key], "the command agent needs agentCmd (the command to run)")
+        if item.agents:
+            from .agents.registry import AGENT_NAMES
+
+            for a_index, agent in enumerate(item.agents):
+                if agent not in AGENT_NAMES:
+                    known = ", ".join(sorted(AGENT_NAMES))
+                    raise fail(["items", index, "agents", a_index], f"unknown agent {agent!r} (known: {known})")
 
     planned: list[PlannedItem] = []
     for index, item in enumerate(spec.items):
@@ -158,18 +183,18 @@ def load_batch(path: Path | str, *, default_base: str = "main", check_repos: boo
                 if not match:
                     raise fail(["items", index, "repos", r_index], f"{wanted!r} is not one of the batch's repos")
                 targets.extend(m for m in match if m not in targets)
-        for _repo, resolved, base in targets:
+        for (_repo, resolved, base), (name, agent) in ((t, c) for t in targets for c in item.candidates()):
             planned.append(
                 PlannedItem(
                     ordinal=len(planned),
-                    name=item.name,
+                    name=name,
                     repo_path=str(resolved),
                     base_branch=base,
                     prompt=item.prompt,
                     script=item.script,
                     model=item.model,
-                    agent=item.agent,
-                    agent_cmd=item.agent_cmd,
+                    agent=agent,
+                    agent_cmd=item.agent_cmd if agent == "command" else None,
                     timeout_s=item.timeout,
                     retries=item.retries,
                     setup=item.setup,
@@ -196,6 +221,21 @@ def _repo_matches(wanted: str, spec: RepoSpec, resolved: Path, folder: Path) -> 
     if wanted in (spec.path, resolved.name):
         return True
     return (folder / Path(wanted).expanduser()).resolve() == resolved
+
+
+def best_of_groups(spec: BatchFile, items: list[BatchItem]) -> list[tuple[ItemSpec, list[BatchItem]]]:
+    """The batch's best-of items: for each best-of item spec and repo, its candidates' rows."""
+    found: list[tuple[ItemSpec, list[BatchItem]]] = []
+    for item in spec.items:
+        if not item.is_best_of:
+            continue
+        names = {name for name, _ in item.candidates()}
+        per_repo: dict[str, list[BatchItem]] = {}
+        for row in items:
+            if row.name in names:
+                per_repo.setdefault(row.repo_path, []).append(row)
+        found.extend((item, rows) for rows in per_repo.values())
+    return found
 
 
 def to_rows(plan: BatchPlan, concurrency: int) -> tuple[BatchRun, list[BatchItem]]:
@@ -248,6 +288,7 @@ __all__ = [
     "PlannedItem",
     "RepoSpec",
     "YamlSourceError",
+    "best_of_groups",
     "definition_of",
     "load_batch",
     "plan_table",

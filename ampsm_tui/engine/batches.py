@@ -102,21 +102,49 @@ class BatchService:
         self._schedulers[run.id] = scheduler
         try:
             result = await scheduler.run()
+            winners_only: set[str] | None = None
+            if spec is not None and any(item.is_best_of for item in spec.items):
+                winners_only = await self.rank_best_of(run.id)
             if spec is not None and spec.queue and str(result.status) != "aborted":
-                await self.queue_green(run.id)
+                await self.queue_green(run.id, skip=winners_only)
             return result
         finally:
             self._schedulers.pop(run.id, None)
             await engine.sessions.shutdown()
 
-    async def queue_green(self, batch_id: str) -> list[str]:
+    async def rank_best_of(self, batch_id: str) -> set[str]:
+        """The batch's best-of items (`agents:`/`bestOf:`): rank each item's candidates (per repo) into
+        a best-of group, as `ampsm new --agents … --n K` does; returns the sessions that lost (the
+        merge queue takes only winners; landing a winner archives the others)."""
+        from .batch import best_of_groups, definition_of
+        from .bestof import rank_batch_items
+
+        run = await self.resolve(batch_id)
+        spec = definition_of(run)
+        if spec is None:
+            return set()
+        losers: set[str] = set()
+        items = await self.engine.store.list_batch_items(batch_id)
+        for item_spec, rows in best_of_groups(spec, items):
+            ids = [r.session_id for r in rows if r.session_id]
+            group = await rank_batch_items(self.engine, ids, item_spec.prompt)
+            if group is not None:
+                losers.update(c.session_id for c in group.candidates if c.session_id != group.winner)
+        return losers
+
+    async def queue_green(self, batch_id: str, skip: set[str] | None = None) -> list[str]:
         """The batch's `queue: true`: every succeeded item's session joins the merge queue, in item
-        order, and the queue runs (one land at a time; a conflict or red gate takes one out)."""
+        order, and the queue runs (one land at a time; a conflict or red gate takes one out). `skip`:
+        best-of candidates that lost (only a group's winner is queued)."""
         from .models import BatchItemStatus
         from .queue import MergeQueue
 
         items = await self.engine.store.list_batch_items(batch_id)
-        green = [i.session_id for i in items if i.status == BatchItemStatus.SUCCEEDED and i.session_id]
+        green = [
+            i.session_id
+            for i in items
+            if i.status == BatchItemStatus.SUCCEEDED and i.session_id and i.session_id not in (skip or set())
+        ]
         if not green:
             return []
         queue = MergeQueue(self.engine)

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from .clock import now_iso, parse_iso
 from .errors import UsageError
-from .models import IterationStatus, SessionStatus, new_id
+from .models import Iteration, IterationStatus, Session, SessionStatus, new_id
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -85,6 +85,12 @@ def groups(engine: Engine) -> list[BestOf]:
     return found
 
 
+def group_of(engine: Engine, session_id: str) -> BestOf | None:
+    """The best-of group `session_id` is a candidate of (the newest one), else None."""
+    found = [g for g in groups(engine) if any(c.session_id == session_id for c in g.candidates)]
+    return max(found, key=lambda g: g.created_at) if found else None
+
+
 async def run_best_of(
     engine: Engine,
     *,
@@ -127,35 +133,60 @@ async def run_best_of(
     )
     candidates: list[Candidate] = []
     for session, outcome in zip(sessions, outcomes, strict=True):
-        c = Candidate(session_id=session.id, agent=session.agent, name=session.name)
         if isinstance(outcome, BaseException):
             if not isinstance(outcome, Exception):  # a cancellation is not a candidate's failure
                 raise outcome
-            c.status, c.error = "error", str(outcome)
+            candidates.append(candidate(session, None, error=str(outcome)))
         else:
-            it = outcome
-            c.status = str(it.status)
-            c.test_exit_code = it.test_exit_code
-            c.passed = it.status == IterationStatus.COMPLETED and it.test_exit_code in (None, 0)
-            c.lines_changed = it.lines_added + it.lines_removed
-            c.cost_usd = it.cost_usd
-            c.error = it.error
-            if it.started_at and it.ended_at:
-                c.duration_s = (parse_iso(it.ended_at) - parse_iso(it.started_at)).total_seconds()
-        candidates.append(c)
+            candidates.append(candidate(session, outcome))
+    return ranked(engine, sessions[0].repo_path, prompt, candidates)
+
+
+def candidate(session: Session, it: Iteration | None, *, error: str | None = None) -> Candidate:
+    """A candidate from its session's turn (None: it never ran one, `error` says why)."""
+    c = Candidate(session_id=session.id, agent=session.agent, name=session.name)
+    if it is None:
+        c.status, c.error = "error", error or "no turn ran"
+        return c
+    c.status = str(it.status)
+    c.test_exit_code = it.test_exit_code
+    c.passed = it.status == IterationStatus.COMPLETED and it.test_exit_code in (None, 0)
+    c.lines_changed = it.lines_added + it.lines_removed
+    c.cost_usd = it.cost_usd
+    c.error = it.error
+    if it.started_at and it.ended_at:
+        c.duration_s = (parse_iso(it.ended_at) - parse_iso(it.started_at)).total_seconds()
+    return c
+
+
+def ranked(engine: Engine, repo_path: str, prompt: str, candidates: list[Candidate]) -> BestOf:
+    """Rank the candidates, mark the winner (only one that passed the gate wins) and keep the group."""
     candidates.sort(key=rank_key)
     for index, c in enumerate(candidates, 1):
         c.rank = index
     group = BestOf(
         id=new_id("best"),
-        repo_path=sessions[0].repo_path,
+        repo_path=repo_path,
         prompt=prompt,
         candidates=candidates,
-        winner=candidates[0].session_id if candidates[0].passed else None,
+        winner=candidates[0].session_id if candidates and candidates[0].passed else None,
         created_at=now_iso(),
     )
     save(engine, group)
     return group
+
+
+async def rank_batch_items(engine: Engine, session_ids: list[str], prompt: str) -> BestOf | None:
+    """A batch's best-of item (`agents:`/`bestOf:`): its candidates ran as batch items; rank them on
+    their latest turns once the batch ended. None when none of them got a session."""
+    sessions = [s for s in [await engine.store.get_session(sid) for sid in session_ids] if s is not None]
+    if not sessions:
+        return None
+    candidates = []
+    for session in sessions:
+        iterations = await engine.store.list_iterations(session.id)
+        candidates.append(candidate(session, iterations[-1] if iterations else None))
+    return ranked(engine, sessions[0].repo_path, prompt, candidates)
 
 
 async def archive_the_others(engine: Engine, landed_id: str) -> list[str]:
@@ -182,4 +213,16 @@ def as_dict(group: BestOf) -> dict[str, Any]:
     return group.model_dump(mode="json")
 
 
-__all__ = ["BestOf", "Candidate", "archive_the_others", "as_dict", "groups", "rank_key", "run_best_of"]
+__all__ = [
+    "BestOf",
+    "Candidate",
+    "archive_the_others",
+    "as_dict",
+    "candidate",
+    "group_of",
+    "groups",
+    "rank_batch_items",
+    "rank_key",
+    "ranked",
+    "run_best_of",
+]

@@ -164,6 +164,9 @@ class MergeQueue:
                     await review.abort(entry.session_id)
             return self._update(entry.id, status="removed", reason=reason, branch_tip=tip, ended_at=now_iso())
         if result.landed:
+            from .bestof import archive_the_others
+
+            await archive_the_others(self.engine, entry.session_id)  # a best-of winner: as `ampsm land`
             return self._update(entry.id, status="landed", sha=result.sha, reason=None, ended_at=now_iso())
         reason = _why(result)
         if result.stopped:  # put the session back as it was: the queue never leaves a half-land

@@ -154,7 +154,7 @@ class IterationRunner:
             # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
             async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
                 agent = asyncio.ensure_future(
-                    self._run_with_retries(adapter, session, prompt, model, raw_path, on_event)
+                    self._run_with_retries(adapter, session, prompt, model, raw_path, on_event, iteration)
                 )
                 result = await agent
         except asyncio.CancelledError:
@@ -219,7 +219,14 @@ class IterationRunner:
         )
 
     async def _run_with_retries(
-        self, adapter: Any, session: Session, prompt: str, model: str | None, raw_path: Path, on_event: Any
+        self,
+        adapter: Any,
+        session: Session,
+        prompt: str,
+        model: str | None,
+        raw_path: Path,
+        on_event: Any,
+        iteration: Iteration | None = None,
     ) -> AgentRunResult:
         """One turn within one time budget: the timeout covers every attempt together. An agent that
         retries 429/5xx itself (`retries_itself`) gets one attempt, since ampsm's retries would
@@ -230,6 +237,10 @@ class IterationRunner:
         attempts = 0 if adapter.retries_itself else max(0, self.config.amp.retry_attempts)
         for attempt in range(attempts + 1):
             path = raw_path if attempt == 0 else raw_path.with_name(f"{raw_path.stem}.attempt{attempt + 1}.jsonl")
+            if attempt and iteration is not None and iteration.id is not None:
+                # the iteration names the attempt whose output it shows (the earlier ones stay beside it)
+                iteration.raw_log_path = str(path)
+                await self.store.update_iteration(iteration.id, raw_log_path=str(path))
             result = await run_agent(
                 adapter,
                 prompt,

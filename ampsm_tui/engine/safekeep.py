@@ -72,7 +72,7 @@ async def restore_session(service: SessionService, session: Session) -> RestoreR
     )
     await service.store.update_session(session.id, worktree_path=str(target))
     session.worktree_path = str(target)
-    await workspace.allocate_ports(service.store, service.config, session.id)
+    ports = await workspace.allocate_ports(service.store, service.config, session.id)
     await workspace.copy_includes(
         root,
         target,
@@ -80,7 +80,14 @@ async def restore_session(service: SessionService, session: Session) -> RestoreR
         service.config.workspace.link_threshold_mb,
         skip=[worktrees_root(root, service.config.git.worktree_dir)],
     )
-    await service.runner.set_status(session, SessionStatus.IDLE, f"restored from {source}", last_error=None)
+    # a restored worktree is a new worktree: it gets its setup (dependencies, generated files) too;
+    # a failure keeps the restored work and leaves the session `error` until a setup passes
+    setup = await workspace.run_setup(service, session, ports)
+    if setup is not None and not setup.ok:
+        reason = workspace.setup_failure(setup)
+        await service.runner.set_status(session, SessionStatus.ERROR, reason, last_error=reason)
+    else:
+        await service.runner.set_status(session, SessionStatus.IDLE, f"restored from {source}", last_error=None)
     return result
 
 

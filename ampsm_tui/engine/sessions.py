@@ -221,6 +221,8 @@ class SessionService:
 
         wt = self._worktree(session)
         await self._stop_orphan(session)
+        if workspace.setup_failed(session):
+            await workspace.setup_again(self, session)
         try:
             async with RepoLock(wt, self.config.git.lock_timeout, purpose=f"iterate {session.id}"):
                 await require_own_worktree(wt)

@@ -243,21 +243,62 @@ async def prepare(service: SessionService, session: Session) -> Session:
     except BaseException:
         await asyncio.shield(_undo(service, session))
         raise
-    command = hook_command("setup", session.setup or config.workspace.setup, wt, root)
-    if command:
-        result = await run_hook(
-            "setup",
-            command,
-            wt,
-            session_env(session, ports),
-            hook_log(config, session.id, "setup"),
-            config.workspace.hook_timeout,
-        )
-        if not result.ok:
-            code = "timed out" if result.exit_code is None else f"exit {result.exit_code}"
-            reason = f"E004: setup script failed ({code}); log: {result.log_path}"
-            await service.runner.set_status(session, SessionStatus.ERROR, reason, last_error=reason)
+    result = await run_setup(service, session, ports)
+    if result is not None and not result.ok:
+        reason = setup_failure(result)
+        await service.runner.set_status(session, SessionStatus.ERROR, reason, last_error=reason)
     return session
+
+
+#: How a failed setup is recorded in `last_error`: `iterate` knows from it to run the setup again.
+SETUP_FAILED = "E004: setup script failed"
+
+
+def setup_failure(result: HookResult) -> str:
+    code = "timed out" if result.exit_code is None else f"exit {result.exit_code}"
+    return f"{SETUP_FAILED} ({code}); log: {result.log_path}"
+
+
+def setup_failed(session: Session) -> bool:
+    from .models import SessionStatus
+
+    return session.status is SessionStatus.ERROR and (session.last_error or "").startswith(SETUP_FAILED)
+
+
+async def run_setup(service: SessionService, session: Session, ports: tuple[int, int] | None) -> HookResult | None:
+    config = service.config
+    root, wt = Path(session.repo_path), Path(session.worktree_path)
+    command = hook_command("setup", session.setup or config.workspace.setup, wt, root)
+    if not command:
+        return None
+    return await run_hook(
+        "setup",
+        command,
+        wt,
+        session_env(session, ports),
+        hook_log(config, session.id, "setup"),
+        config.workspace.hook_timeout,
+    )
+
+
+async def setup_again(service: SessionService, session: Session) -> None:
+    """Before the next turn of a session whose setup failed: the setup runs again (the user fixed
+    the script, or what it needed), and the agent never starts in a worktree that is not ready.
+    Passing clears the error; failing again is E004 with nothing run."""
+    from .errors import AmpsmError, ErrorCode
+    from .models import SessionStatus
+
+    result = await run_setup(service, session, await session_ports(service.store, session.id))
+    if result is not None and not result.ok:
+        reason = setup_failure(result)
+        await service.runner.set_status(session, SessionStatus.ERROR, reason, last_error=reason)
+        code = "timed out" if result.exit_code is None else f"exit {result.exit_code}"
+        raise AmpsmError(
+            ErrorCode.WORKTREE,
+            f"setup script failed again for {session.id} ({code}); log: {result.log_path} (nothing was run)",
+            details=log_tail(result.log_path),
+        )
+    await service.runner.set_status(session, SessionStatus.IDLE, "setup passed", last_error=None)
 
 
 async def _undo(service: SessionService, session: Session) -> None:

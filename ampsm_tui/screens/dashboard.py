@@ -80,6 +80,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         # in its read leaves it unset, so the next load reads the history again
         self._output_of: str | None = None
         self._summary: tuple[list[SessionListItem], float, int] | None = None
+        self._overlap_key: tuple[tuple[str, str, str], ...] | None = None
 
     @property
     def ampsm(self) -> AmpsmApp:
@@ -220,6 +221,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self._notify_batches(batches)
         self.query_one(BatchStrip).show(batches)
         self._summary = (sessions, today_cost, today_unpriced)
+        self._check_overlaps(sessions)
         self._show_summary()
         self._show_empty_hint(len(sessions), table)
         if table.selected_id != self.selected or self._first_load:
@@ -230,6 +232,22 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
             # the git diff behind it) alone.
             self._detail_row = self._rows.get(self.selected)
             self.load_detail(self.selected, reset_output=False)
+
+    @work(exclusive=True, group="dashboard-overlaps", exit_on_error=False)
+    async def _check_overlaps(self, sessions: list[SessionListItem]) -> None:
+        """Flag live sessions of one repo touching the same files (git runs only for repos with two
+        live sessions, and only when one of those changed since the last check)."""
+        from ..engine.overlap import find_overlaps, sharing_a_repo
+
+        pairs = sharing_a_repo(sessions)
+        key = tuple((s.id, s.status.value, s.updated_at) for s in pairs)
+        if key == self._overlap_key:
+            return
+        found = await find_overlaps(pairs) if pairs else {}
+        self._overlap_key = key
+        self.query_one(SessionTable).set_overlaps(
+            {sid: "; ".join(o.describe() for o in os) for sid, os in found.items()}
+        )
 
     def _show_summary(self) -> None:
         """The header line: what needs you first (running, waiting, filter, sort), then today's cost and
@@ -469,6 +487,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
 
     def action_refresh(self) -> None:
         self._detail_row = None  # `r` reloads the selected session's detail too
+        self._overlap_key = None  # worktrees edited by hand: look at the overlaps again too
         self.reload()
 
     async def _show_tab(self, pane: str) -> None:

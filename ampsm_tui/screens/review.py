@@ -89,6 +89,7 @@ class ReviewScreen(Screen[None]):
                 onto.cursor_blink = self.ampsm.cursor_blink
                 yield onto
                 yield Static("", id="review-status")
+                yield Static("", id="review-overlaps")
                 message = TextArea("", id="message", soft_wrap=True)
                 message.cursor_blink = self.ampsm.cursor_blink
                 yield message
@@ -255,6 +256,20 @@ class ReviewScreen(Screen[None]):
         commits = sum(1 for it in iterations if it.commit_sha)
         self.step(None, f"{len(iterations)} iteration(s), {commits} commit(s) on {session.branch}")
         await self._load_diff()
+        await self._show_overlaps(session)
+
+    async def _show_overlaps(self, session: Session) -> None:
+        """Before landing: other live sessions of this repo touching the same files, with the
+        conflict git predicts (the same check as `ampsm land` prints)."""
+        from ..engine.overlap import overlaps_of
+
+        box = self.query_one("#review-overlaps", Static)
+        try:
+            found = await overlaps_of(session, await self.ampsm.store.list_sessions(repo_path=session.repo_path))
+        except Exception as exc:  # a broken worktree elsewhere must not block the review
+            found, box.tooltip = [], str(exc)
+        box.update(Text("\n".join(f"⚠ {o.describe()}" for o in found), style="bold yellow"))
+        box.display = bool(found)
 
     async def _load_diff(self) -> None:
         diff_view = self.query_one(DiffView)
@@ -374,7 +389,13 @@ class ReviewScreen(Screen[None]):
             return
         self.stopped = False
         self.finished = True
+        self.query_one("#review-overlaps", Static).display = False  # landed: its overlaps are the base's now
         removed = "; worktree removed" if self.ampsm.config.git.remove_worktree_after_merge else ""
         self.step(True, f"merged into {session.base_branch}{removed}", "merge")
         self.step(True, "done: esc returns")
         self.ampsm.notify(f"{session.name} merged into {session.base_branch}", title="Merge")
+        from ..engine.bestof import archive_the_others
+
+        archived = await archive_the_others(self.ampsm.engine, session.id)  # a best-of winner: as `ampsm land`
+        if archived:
+            self.step(True, f"archived the others (restorable): {', '.join(archived)}")

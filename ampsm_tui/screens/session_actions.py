@@ -122,6 +122,59 @@ class SessionActions:
 
         self._app.push_screen(ReviewScreen(session.id))
 
+    # -- best-of and the merge queue -------------------------------------------------------------
+
+    def action_best_of(self) -> None:
+        session = self._need_session()
+        if session is None:
+            return
+        from ..engine.bestof import group_of
+
+        if group_of(self._app.engine, session.id) is None:
+            self._app.notify(
+                f"{session.name} is not a best-of candidate (ampsm new --agents a,b --n N makes a group).",
+                severity="warning",
+            )
+            return
+        from .best_of import BestOfScreen
+
+        self._app.push_screen(BestOfScreen(session.id))
+
+    def action_merge_queue(self) -> None:
+        from .merge_queue import MergeQueueScreen
+
+        self._app.push_screen(MergeQueueScreen())
+
+    def action_queue_add(self) -> None:
+        """Queue the selected session and run the queue in an app worker (one land at a time; a
+        queue already running here or in another process takes the entry), showing the queue."""
+        session = self._need_session()
+        if session is None:
+            return
+        app = self._app
+        from ..engine.queue import MergeQueue
+
+        queue = MergeQueue(app.engine)
+
+        async def work() -> Any:
+            await queue.add([session.id])
+            return await queue.run()
+
+        def done(ran: Any) -> None:
+            if ran is None:
+                app.notify("Queued; the queue is running elsewhere and takes it.", title="Merge queue")
+                return
+            landed = sum(1 for e in ran if e.status == "landed")
+            removed = len(ran) - landed
+            app.notify(
+                f"Merge queue: {landed} landed, {removed} taken out",
+                title="Merge queue",
+                severity="warning" if removed else "information",
+            )
+
+        app.run_engine(work, group="merge-queue", description="Merge queue", on_done=done, exclusive=False)
+        self.action_merge_queue()
+
     # -- cancel / archive ---------------------------------------------------------------------------
 
     def action_cancel(self) -> None:

@@ -41,6 +41,9 @@ NAME_MIN = 10
 WIDE_NAME = 24
 REPO_WIDTH = 12
 
+#: Before the name of a live session whose changes touch the same files as another live session's.
+OVERLAP_MARK = "⚠ "
+
 #: A running session's status cell cycles through these (the frame comes from the clock).
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -137,6 +140,9 @@ class SessionTable(DataTable[Text | str]):
         self._layout: list[tuple[str, str, int]] = layout(80)
         self.want_selected: str | None = None  # moved to once its row exists (a just-created session)
         self._by_id: dict[str, SessionRow] = {}
+        #: live sessions touching the same files as another live session of their repo -> what they
+        #: overlap (marked ⚠ before the name; the review screen shows the predicted conflict)
+        self.overlaps: dict[str, str] = {}
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -219,6 +225,12 @@ class SessionTable(DataTable[Text | str]):
         self.now = now
         self._render_rows()
 
+    def set_overlaps(self, overlaps: dict[str, str]) -> None:
+        """Mark the sessions that overlap another live session (only changed cells are redrawn)."""
+        if overlaps != self.overlaps:
+            self.overlaps = overlaps
+            self._render_rows()
+
     def tick(self, now: datetime, *, all_rows: bool = True) -> None:
         """The clock moved: spinners and elapsed times of running sessions change, and (`all_rows`) the
         ages of the rows on screen; only cells whose text differs are redrawn."""
@@ -259,7 +271,7 @@ class SessionTable(DataTable[Text | str]):
             age_cell = fmt.age(fmt.seconds_between(s.created_at, now)) if now else ""
         values: dict[str, Text | str] = {
             "status": status_cell,
-            "name": Text(s.name, overflow="ellipsis", no_wrap=True),
+            "name": self._name_cell(s),
             "repo": Text(os.path.basename(s.repo_path.rstrip("/")) or s.repo_path, overflow="ellipsis", no_wrap=True),
             "branch": Text(s.branch, overflow="ellipsis", no_wrap=True),
             "iters": str(t.iterations),
@@ -269,6 +281,12 @@ class SessionTable(DataTable[Text | str]):
             "age": age_cell,
         }
         return [values[key] for key in self.column_keys]
+
+    def _name_cell(self, s: SessionListItem) -> Text:
+        name = Text(s.name, overflow="ellipsis", no_wrap=True)
+        if s.id in self.overlaps:
+            return Text.assemble((OVERLAP_MARK, "bold yellow"), name, overflow="ellipsis", no_wrap=True)
+        return name
 
     def _update_row(self, row: SessionRow) -> None:
         sid = row.session.id

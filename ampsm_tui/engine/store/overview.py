@@ -36,6 +36,8 @@ class SessionListItem(NamedTuple):
     updated_at: str
     last_test_exit: int | None = None
     last_error: str | None = None
+    base_branch: str = ""  # these two for the overlap marks (`engine.overlap`)
+    worktree_path: str = ""
 
 
 class RowTotals(NamedTuple):
@@ -95,7 +97,8 @@ class OverviewRepo(StoreBase):
         reload). The totals mean what `session_totals` says."""
         rows = await self._fetchall(
             "SELECT s.id, s.name, s.repo_path, s.branch, s.agent, s.status, s.created_at, s.updated_at,"
-            " s.last_test_exit, s.last_error, t.n, t.input, t.output, t.cache, t.running_since, t.cost, t.unpriced"
+            " s.last_test_exit, s.last_error, s.base_branch, s.worktree_path,"
+            " t.n, t.input, t.output, t.cache, t.running_since, t.cost, t.unpriced"
             " FROM sessions s LEFT JOIN ("
             "  SELECT session_id, COUNT(*) AS n, SUM(input_tokens) AS input, SUM(output_tokens) AS output,"
             "  SUM(cache_creation_tokens + cache_read_tokens) AS cache,"
@@ -108,13 +111,15 @@ class OverviewRepo(StoreBase):
         out: list[tuple[SessionListItem, RowTotals]] = []
         for r in rows:
             status = _STATUSES.get(r[5]) or SessionStatus(r[5])
-            item = SessionListItem(r[0], r[1], r[2], r[3] or "", r[4], status, r[6], r[7], r[8], r[9])
-            if r[10] is None:
+            item = SessionListItem(
+                r[0], r[1], r[2], r[3] or "", r[4], status, r[6], r[7], r[8], r[9], r[10] or "", r[11] or ""
+            )
+            if r[12] is None:
                 totals = _NO_TOTALS
             else:
-                inp, outp = int(r[11] or 0), int(r[12] or 0)
-                cost = float(r[15]) if r[15] is not None else None
-                totals = RowTotals(int(r[10]), inp + outp, inp, outp, int(r[13] or 0), r[14], cost, int(r[16] or 0))
+                inp, outp = int(r[13] or 0), int(r[14] or 0)
+                cost = float(r[17]) if r[17] is not None else None
+                totals = RowTotals(int(r[12]), inp + outp, inp, outp, int(r[15] or 0), r[16], cost, int(r[18] or 0))
             out.append((item, totals))
         return out
 
