@@ -29,9 +29,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -qq -e . --config-settings editable_mode=compat
 	touch $(STAMP)
 
-# The swebench extra lets the tests compare our grader with the official one.
+# The swebench extra lets the tests compare our grader with the official one; the ray extra runs the
+# Ray executor's tests on a multi-node cluster on this machine.
 $(TEST_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install -qq -e '.[test,swebench]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install -qq -e '.[test,swebench,ray]' --config-settings editable_mode=compat
 	touch $(TEST_STAMP)
 
 run: $(STAMP)

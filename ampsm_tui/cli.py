@@ -57,13 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_command(cmd: object, args: object) -> int:
-    import asyncio
-
     from .commands.context import Context
 
     ctx = Context(args)  # type: ignore[arg-type]
 
     async def run() -> int:
+        import asyncio
+
         # SIGTERM cancels the command like Ctrl-C does: a running agent is terminated, its iteration
         # recorded as interrupted, and the session is never left `running` (lesson 15).
         loop = asyncio.get_running_loop()
@@ -79,6 +79,16 @@ def _run_command(cmd: object, args: object) -> int:
             await ctx.close()
 
     try:
+        # A lean synchronous path (e.g. `list --json`) answers without the event loop, the engine
+        # or the models when it can; None leaves the command to its handler.
+        fast = getattr(cmd, "fast", None)
+        if fast is not None and (status := fast(args, ctx)) is not None:
+            return int(status)
+        from .engine.pydantic_boot import skip_plugin_scan
+
+        skip_plugin_scan()  # before the first model: no importlib.metadata when no plugin is installed
+        import asyncio
+
         return asyncio.run(run())
     except BaseException as exc:
         failure: BaseException = exc

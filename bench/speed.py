@@ -1,6 +1,8 @@
 """Issue 17's figures in one run: ampsm beside the floor of the same work, medians, ratios.
 
-    .venv/bin/python bench/speed.py [--runs 10] [--lines 1000000] [--skip-batch]
+    .venv/bin/python bench/speed.py [--runs 10] [--lines 1000000] [--skip-batch] [--only git|list|...]
+    .venv/bin/python bench/speed.py --only git --ampsm /work/main/.venv/bin/ampsm --ampsm .venv/bin/ampsm
+
 
 Every figure is a ratio against a floor measured in the same run on the same machine (these
 machines are noisy): `ampsm new` (no agent) vs a shell's `git worktree add`; `list --json` with
@@ -9,6 +11,9 @@ machines are noisy): `ampsm new` (no agent) vs a shell's `git worktree add`; `li
 lines per second through `ampsm iterate` vs a plain Python reader of the same lines, and the
 peak RSS; a batch of 200 items x 1 s at concurrency 8 vs the ideal. Bytecode is on
 (PYTHONPYCACHEPREFIX to a temp dir, warmed once), as users run it; the machine's load is printed.
+Under each wall-time ratio, the same medians in CPU time (user + system of the processes run),
+which the machine's load moves much less.
+`--ampsm` (repeatable) measures other installs in the same run: a before/after side by side.
 Everything happens in a throw-away folder.
 """
 
@@ -52,10 +57,25 @@ def run(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> subpro
     return proc
 
 
-def timed(fn: Callable[[], object]) -> float:
+class Timing(float):
+    """Wall seconds, with the CPU seconds (user + system) of the children it waited for: on a
+    machine shared by several engineers the wall time swings with the load, the CPU time much less."""
+
+    cpu: float
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> Timing:
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    t = Timing(time.perf_counter() - t0)
+    t.cpu = _children_cpu() - c0
+    return t
 
 
 def make_repo(path: Path, env: dict[str, str], files: int = 20) -> None:
@@ -66,13 +86,16 @@ def make_repo(path: Path, env: dict[str, str], files: int = 20) -> None:
     sh("git add -A && git commit -q -m init", path, env)
 
 
-def line(label: str, ours: list[float], floor: list[float], limit: float) -> str:
+def line(label: str, ours: list[Timing], floor: list[Timing], limit: float) -> str:
     m, f = statistics.median(ours), statistics.median(floor)
     ratio = m / f if f else float("inf")
     verdict = "ok" if ratio <= limit else "OVER"
+    mc, fc = statistics.median(t.cpu for t in ours), statistics.median(t.cpu for t in floor)
     return (
         f"{label:<34} ampsm {m * 1000:8.1f} ms   floor {f * 1000:7.1f} ms   "
-        f"ratio {ratio:5.2f}x  (goal <= {limit:g}x: {verdict})"
+        f"ratio {ratio:5.2f}x  (goal <= {limit:g}x: {verdict})\n"
+        f"{'':<34}   cpu {mc * 1000:8.1f} ms     cpu {fc * 1000:7.1f} ms   "
+        f"ratio {mc / fc if fc else float('inf'):5.2f}x"
     )
 
 
@@ -84,12 +107,12 @@ def bench_git_commands(work: Path, env: dict[str, str], runs: int) -> list[str]:
     make_repo(repo, env)
     frepo = work / "repo-floor"  # the shell's twin, so that both merges are fast-forwards
     make_repo(frepo, env)
-    new_t: list[float] = []
-    new_floor: list[float] = []
-    squash_t: list[float] = []
-    squash_floor: list[float] = []
-    merge_t: list[float] = []
-    merge_floor: list[float] = []
+    new_t: list[Timing] = []
+    new_floor: list[Timing] = []
+    squash_t: list[Timing] = []
+    squash_floor: list[Timing] = []
+    merge_t: list[Timing] = []
+    merge_floor: list[Timing] = []
     for i in range(runs):
         # new: ampsm vs `git worktree add -b`
         out: dict[str, str] = {}
@@ -250,6 +273,11 @@ print(n)
 """
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_stream(work: Path, env: dict[str, str], lines: int) -> list[str]:
     data = work / "stream.jsonl"
     _stream_lines(lines, data)
@@ -263,15 +291,19 @@ def bench_stream(work: Path, env: dict[str, str], lines: int) -> list[str]:
     out = run([AMPSM, "new", "--repo", str(repo), "--name", "stream", "--prompt", "go", "--json"], senv)
     sid = json.loads(out.stdout)["id"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run([AMPSM, "iterate", sid, "--prompt", "go"], env=senv, capture_output=True, text=True)
     ours = time.perf_counter() - t0
+    ours_cpu = _children_cpu() - cpu0
     rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if proc.returncode not in (0, 16):
         raise SystemExit(f"iterate failed: {proc.stderr[-400:]}")
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     run([sys.executable, "-c", READER, str(data)], senv)
     plain = time.perf_counter() - t0
+    plain_cpu = _children_cpu() - cpu0
     rss_note = "" if rss_mb > before / 1024 else " (peak of an earlier child; lower bound)"
     ours_rate, plain_rate = lines / ours, lines / plain
     return [
@@ -280,6 +312,8 @@ def bench_stream(work: Path, env: dict[str, str], lines: int) -> list[str]:
         f"{'plain Python reader (json.loads)':<34} {plain_rate:10,.0f} lines/s   ratio {ours_rate / plain_rate:4.2f} "
         f"(goal >= 0.33: {'ok' if ours_rate / plain_rate >= 1 / 3 else 'UNDER'})",
         f"{'peak RSS of iterate':<34} {rss_mb:10.1f} MB{rss_note} (goal <= 150 MB: {'ok' if rss_mb <= 150 else 'OVER'})",
+        # CPU seconds (user + sys, the agent's `cat` included) move far less with the load than wall time
+        f"{'CPU seconds, iterate vs reader':<34} {ours_cpu:10.1f} s vs {plain_cpu:.1f} s   ratio {plain_cpu / ours_cpu:4.2f}",
     ]
 
 
@@ -296,38 +330,53 @@ def bench_batch() -> list[str]:
 
 
 def main() -> None:
+    global AMPSM
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--skip-batch", action="store_true")
-    ap.add_argument("--only", choices=("git", "list", "stream", "batch"), help="one group of figures")
+    ap.add_argument(
+        "--only", choices=("git", "list", "stream", "batch"), action="append", help="a group of figures (repeatable)"
+    )
+    ap.add_argument(
+        "--ampsm",
+        metavar="PATH",
+        action="append",
+        help="an ampsm to measure (default: this venv's); repeat it for a before/after in one run, e.g. main's first",
+    )
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ampsm-speed-"))
     pyc = Path(tempfile.mkdtemp(prefix="ampsm-pyc-"))
-    env = {**os.environ, **GIT_ENV, "AMPSM_CONFIG_DIR": str(work / "home"), "PYTHONPYCACHEPREFIX": str(pyc)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ.update({"PYTHONPYCACHEPREFIX": str(pyc)})
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    want = lambda name: not args.only or name in args.only  # noqa: E731
     try:
-        subprocess.run([AMPSM, "list"], env=env, capture_output=True)  # compile bytecode once
-        print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-        print(f"medians of {args.runs}; bytecode on ({pyc})")
-        want = lambda name: args.only in (None, name)  # noqa: E731
-        if want("git"):
-            for text in bench_git_commands(work, env, args.runs):
-                print(text)
-        if want("list"):
-            for text in bench_list(work, env, args.runs):
-                print(text)
-        if want("stream"):
-            for text in bench_stream(work, env, args.lines):
-                print(text)
-        if want("batch") and not args.skip_batch:
-            for text in bench_batch():
-                print(text)
-        print(f"load average after:  {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+        for binary in args.ampsm or [AMPSM]:
+            AMPSM = str(Path(binary).absolute())
+            work = Path(tempfile.mkdtemp(prefix="ampsm-speed-"))
+            env = {**os.environ, **GIT_ENV, "AMPSM_CONFIG_DIR": str(work / "home"), "PYTHONPYCACHEPREFIX": str(pyc)}
+            try:
+                for warm in (["list"], ["status"]):  # compile bytecode once (the engine too)
+                    subprocess.run([AMPSM, *warm], env=env, capture_output=True)
+                load = os.getloadavg()
+                print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+                print(f"{AMPSM}: medians of {args.runs}; bytecode on ({pyc})")
+                if want("git"):
+                    for text in bench_git_commands(work, env, args.runs):
+                        print(text)
+                if want("list"):
+                    for text in bench_list(work, env, args.runs):
+                        print(text)
+                if want("stream"):
+                    for text in bench_stream(work, env, args.lines):
+                        print(text)
+                if want("batch") and not args.skip_batch:
+                    for text in bench_batch():
+                        print(text)
+                load = os.getloadavg()
+                print(f"load average after:  {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(pyc, ignore_errors=True)
 
 

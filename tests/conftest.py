@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,15 +17,19 @@ FAKES = Path(__file__).resolve().parent / "fakes"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Bytecode on, in a cache beside the venv, for this process and every `ampsm` the tests start.
+    """Bytecode on for this process, written to a cache beside the venv; read from there, never
+    written, by every process the tests start.
 
-    These machines set PYTHONDONTWRITEBYTECODE=1, so each of the suite's few hundred `python -m
-    ampsm_tui` subprocesses would compile every module it imports again: a third of its start-up.
-    Users run with bytecode; so do the tests (the prefix keeps the source tree free of __pycache__).
+    These machines set PYTHONDONTWRITEBYTECODE=1, so each of the suite's `python -m ampsm_tui`
+    processes would compile every module it imports again: a third of its start-up. This process
+    imports those modules first and caches them; the processes read the cache. They never write
+    to it: a test that rewrites a module within the same second at the same size (`a - b` → `a + b`)
+    must not have its test script run the bytecode of the first version (a pyc is checked against
+    its source by size and mtime in whole seconds).
     """
     prefix = os.environ.get("PYTHONPYCACHEPREFIX") or str(Path(sys.prefix) / "pycache")
     os.environ["PYTHONPYCACHEPREFIX"] = prefix
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     sys.pycache_prefix = prefix
     sys.dont_write_bytecode = False
 
@@ -47,6 +52,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
     yield cfg
+
+
+def db_rows(cfg: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    """Rows of the test's DB (`cfg` is its config dir), read with plain sqlite3 as a user would."""
+    conn = sqlite3.connect(cfg / "sessions.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute(sql, params))
+    finally:
+        conn.close()
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -83,13 +98,11 @@ def run_cli(
     same environment, working directory, stdin and exit status as the real command.
     """
     if process:
-        full_env = dict(os.environ)
-        full_env.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "ampsm_tui", *args],
             capture_output=True,
             text=True,
-            env=full_env,
+            env={**os.environ, **(env or {})},
             cwd=cwd,
             input=input,
             timeout=timeout,

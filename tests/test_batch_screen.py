@@ -68,6 +68,16 @@ async def test_batches_screen_lists_items_updates_live_and_opens_a_session() -> 
                 break
         assert items.get_row("bitem-00000004")[3].plain == "paused"  # type: ignore[union-attr]
 
+        # An item run on a Ray cluster (issue 20) says which node ran it.
+        other = await open_store(config)
+        await other.update_batch_item("bitem-00000001", node_id="ab12cd34ef56", node_host="gpu-7")
+        await other.close()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if str(items.get_row("bitem-00000001")[8]).startswith("on gpu-7 ab12cd34"):
+                break
+        assert str(items.get_row("bitem-00000001")[8]).startswith("on gpu-7 ab12cd34")
+
         items.focus()
         items.move_cursor(row=0)
         await pilot.press("enter")

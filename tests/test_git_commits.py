@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ampsm_tui.engine.git import create_worktree
 from ampsm_tui.engine.git.commits import commit_iteration, session_commits, subject_line
 from ampsm_tui.engine.git.diffs import diff_files, last_iteration_diff, session_diff
@@ -117,3 +119,27 @@ async def test_diffs(repo: Path) -> None:
 def test_subject_line_is_bounded_and_clean() -> None:
     assert subject_line("\n\n  hello \x1b[31m world  \nsecond") == "hello [31m world"
     assert len(subject_line("x" * 500)) == 72
+
+
+async def test_iteration_is_committed_without_any_git_identity(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No user.name/email anywhere: the commit is made under ampsm's fallback identity (git is
+    asked about the identity only when a commit fails), and an existing identity is used as is."""
+    info = await create_worktree(repo, "sess-id", "ident", "main")
+    write(info.path / "a.txt", "a\n")
+    result = await commit_iteration(info.path, "with identity", session_id="sess-id", iteration=1)
+    assert result is not None and git(info.path, "log", "-1", "--format=%ae") == "author@example.com"
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "nohome"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
+    (home / "gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")  # no guessing from the host name
+    other = await create_worktree(repo, "sess-id2", "noident", "main")
+    for n in (1, 2):  # the second commit knows already: one attempt
+        write(other.path / f"b{n}.txt", "b\n")
+        result = await commit_iteration(other.path, f"no identity {n}", session_id="sess-id2", iteration=n)
+        assert result is not None and git(other.path, "rev-parse", "HEAD") == result.sha
+        assert git(other.path, "log", "-1", "--format=%an <%ae>") == "ampsm <ampsm@localhost>"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from ampsm_tui.engine.agents.amp import AmpAdapter
 from ampsm_tui.engine.agents.pricing import price_usage
-from tests.conftest import ROOT, git, run_cli
+from tests.conftest import ROOT, db_rows, git, run_cli
 from tests.scripted_model_server import ScriptedModelServer
 
 NPM_BIN = ROOT / ".venv" / "agents" / "node_modules" / ".bin"
@@ -129,15 +128,6 @@ def agent_env(agent: str, server: ScriptedModelServer, tmp: Path) -> dict[str, s
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         }
     return env
-
-
-def db_rows(cfg: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(cfg / "sessions.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return list(conn.execute(sql, params))
-    finally:
-        conn.close()
 
 
 def new_session(agent: str, repo: Path, env: dict[str, str], prompt: str) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAKES, git, run_cli
-from tests.test_session_flow import _marker_processes, db_rows
+from tests.conftest import FAKES, db_rows, git, run_cli
+from tests.test_session_flow import _marker_processes
 
 
 @pytest.fixture

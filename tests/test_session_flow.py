@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAKES, git, run_cli
+from tests.conftest import FAKES, db_rows, git, run_cli
 
 SECRET = "amp-test-key-7c1e9d2b4a6f"
 
@@ -26,15 +26,6 @@ def agent_env(tmp_path: Path) -> dict[str, str]:
         "FAKE_AGENT_LOG": str(tmp_path / "agent-calls.jsonl"),
         "FAKE_AGENT_MARKER": f"marker-{tmp_path.name}",
     }
-
-
-def db_rows(cfg: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(cfg / "sessions.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return list(conn.execute(sql, params))
-    finally:
-        conn.close()
 
 
 def new_session(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,15 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git, run_cli
-
-
-def rows(cfg: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(cfg / "sessions.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return list(conn.execute(sql, params))
-    finally:
-        conn.close()
+from tests.conftest import db_rows as rows
 
 
 def new_session(repo: Path, agent_cmd: str, *extra: str) -> dict[str, str]:

@@ -40,6 +40,8 @@ BATCH_ITEM_COLUMNS = (
     "test_exit_code",
     "started_at",
     "ended_at",
+    "node_host",
+    "node_id",
 )
 
 
@@ -146,9 +148,12 @@ def render_status(run: BatchRun, rows: list[dict[str, Any]]) -> Any:
     )
     bar = ProgressBar(total=max(1, info["total"]), completed=info["finished"], width=60)
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("#", "item", "repo", "status", "elapsed", "tokens", "cost", "session", "note"):
+    remote = any(r.get("node_id") for r in rows)  # run on a Ray cluster: which node ran which item
+    columns = ("#", "item", "repo", "status", "elapsed", "tokens", "cost", "session", *(("node",) if remote else ()))
+    for col in (*columns, "note"):
         table.add_column(col, no_wrap=col != "note", overflow="fold")
     for r in rows:
+        node = (r.get("node_host") or "-", f"{r['node_id'][:8]}" if r.get("node_id") else "")
         table.add_row(
             str(r["ordinal"]),
             r["name"],
@@ -158,12 +163,39 @@ def render_status(run: BatchRun, rows: list[dict[str, Any]]) -> Any:
             str(r["input_tokens"] + r["output_tokens"]),
             _cost(r["cost_usd"], r["unpriced"]),
             r["session_id"] or "-",
+            *((" ".join(p for p in node if p),) if remote else ()),
             (r["error"] or "")[:60],
         )
     return Group(head, bar, table)
 
 
-async def _run_batch(ctx: Context, engine: Engine, run: BatchRun, concurrency: int | None) -> int:
+def _check_executor(args: argparse.Namespace, ctx: Context) -> None:
+    """Before anything is created: `--address` means a Ray cluster."""
+    from ..engine.errors import UsageError
+
+    if args.address and (args.executor or ctx.config.batch.executor) != "ray":
+        raise UsageError("--address is for --executor ray")
+
+
+def _executor_args() -> list[Any]:
+    return [
+        arg(
+            "--executor",
+            choices=("local", "ray"),
+            help="where items run: local (this process) or ray (tasks on a Ray cluster); default: batch.executor",
+        ),
+        arg("--address", help="the Ray cluster to join (--executor ray; default: ray.address, else a local one)"),
+    ]
+
+
+async def _run_batch(
+    ctx: Context,
+    engine: Engine,
+    run: BatchRun,
+    concurrency: int | None,
+    executor: str | None = None,
+    address: str | None = None,
+) -> int:
     """Run (or resume) a batch in this process through the engine's BatchService; this face only
     shows progress and the summary, and turns Ctrl-C / SIGTERM into a clean stop."""
     import asyncio
@@ -186,7 +218,7 @@ async def _run_batch(ctx: Context, engine: Engine, run: BatchRun, concurrency: i
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.batches.stop, run.id)
     try:
-        result = await engine.batches.run(run, concurrency)
+        result = await engine.batches.run(run, concurrency, executor=executor, address=address)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -213,6 +245,7 @@ async def _run_batch(ctx: Context, engine: Engine, run: BatchRun, concurrency: i
     arg("--file", "-f", required=True, help="the batch YAML"),
     arg("--concurrency", "-c", type=_concurrency, help="override the file's concurrency (default: batch.concurrency)"),
     arg("--dry-run", action="store_true", help="validate and print the plan; start nothing"),
+    *_executor_args(),
     json=True,
 )
 async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
@@ -225,6 +258,7 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
     except YamlSourceError as exc:
         raise UsageError(str(exc)) from None
     concurrency = plan.concurrency(args.concurrency, ctx.config.batch.concurrency)
+    _check_executor(args, ctx)
     if args.dry_run:
         from ..engine.secrets import scrub
 
@@ -255,7 +289,7 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
     run = await engine.batches.create(plan, concurrency)
     if not ctx.json:
         ctx.print(f"batch {run.id}: {len(plan.items)} sessions, concurrency {concurrency}")
-    return await _run_batch(ctx, engine, run, concurrency)
+    return await _run_batch(ctx, engine, run, concurrency, args.executor, args.address)
 
 
 @command(
@@ -263,12 +297,14 @@ async def batch_start(args: argparse.Namespace, ctx: Context) -> int:
     "run the items of a batch that did not finish (after abort, Ctrl-C or a killed process)",
     arg("batch_id", metavar="ID"),
     arg("--concurrency", "-c", type=_concurrency, help="override the batch's concurrency"),
+    *_executor_args(),
     json=True,
 )
 async def batch_resume(args: argparse.Namespace, ctx: Context) -> int:
+    _check_executor(args, ctx)
     engine = await _engine(ctx)
     run = await engine.batches.resolve(args.batch_id)
-    return await _run_batch(ctx, engine, run, args.concurrency)
+    return await _run_batch(ctx, engine, run, args.concurrency, args.executor, args.address)
 
 
 @command(

@@ -47,6 +47,12 @@ _AGENTS = (
     arg("--model", action="append", metavar="M", help="model (repeat; paired with --agent in order)"),
     arg("--predictions-only", action="store_true", help="run agents and write predictions; do not evaluate"),
     arg("--prompt-template", metavar="FILE", help="prompt template ({problem_statement}, {repo}, ... fields)"),
+    arg(
+        "--executor",
+        choices=("local", "ray"),
+        help="where the agents run: local (default) or ray (tasks on a Ray cluster; grading stays here)",
+    ),
+    arg("--address", help="the Ray cluster to join (--executor ray; default: ray.address, else a local one)"),
 )
 
 
@@ -103,7 +109,10 @@ def build_options(args: argparse.Namespace, stored: RunOptions | None, *, kind: 
 
     base = stored.model_dump() if stored else {}
     given: dict[str, Any] = {"kind": kind}
-    for key in ("repos_dir", "env_cmd", "workers", "timeout", "agent_timeout", "max_cost", "limit", "seed", "grader"):
+    for key in (
+        *("repos_dir", "env_cmd", "workers", "timeout", "agent_timeout", "max_cost", "limit", "seed", "grader"),
+        *("executor", "address"),
+    ):
         value = getattr(args, key, None)
         if value is not None:
             given[key] = value

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from .context import Context
 
 Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
+#: A synchronous lean path tried before the event loop starts: its exit status, or None when only
+#: the handler can answer (it must then have written nothing).
+FastPath = Callable[[argparse.Namespace, "Context"], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Command:
     args: list[Arg] = field(default_factory=list)
     json: bool = False  # accepts --json for machine output
     description: str | None = None
+    fast: FastPath | None = None
 
     @property
     def name(self) -> str:
@@ -98,13 +102,18 @@ def group(name: str, help: str) -> None:
 
 
 def command(
-    name: str, help: str, *args: Arg, json: bool = False, description: str | None = None
+    name: str,
+    help: str,
+    *args: Arg,
+    json: bool = False,
+    description: str | None = None,
+    fast: FastPath | None = None,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         path = tuple(name.split())
         if path in COMMANDS:
             raise ValueError(f"command registered twice: {name}")
-        COMMANDS[path] = Command(path, help, handler, list(args), json, description or handler.__doc__)
+        COMMANDS[path] = Command(path, help, handler, list(args), json, description or handler.__doc__, fast)
         return handler
 
     return register

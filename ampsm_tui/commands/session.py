@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..engine.git.integrate import IntegrationResult
     from ..engine.models import Iteration, Session
 
+
 AGENTS = agent_names()  # the adapter registry's, read when parsing
 
 
@@ -239,6 +240,18 @@ def _age(iso: str) -> str:
     return f"{int(max(seconds, 0))}s"
 
 
+def _list_fast(args: argparse.Namespace, ctx: Context) -> int | None:
+    if not ctx.json:
+        return None
+    from .session_lean import list_rows
+
+    rows = list_rows(args, lambda: ctx.config)
+    if rows is None:
+        return None
+    ctx.emit_json(rows)
+    return 0
+
+
 @command(
     "list",
     "list sessions, newest first",
@@ -250,6 +263,7 @@ def _age(iso: str) -> str:
     arg("--repo", help="only sessions of this repository path"),
     arg("--limit", type=positive_int, help="at most N (the most recent)"),
     json=True,
+    fast=_list_fast,
 )
 async def list_sessions(args: argparse.Namespace, ctx: Context) -> int:
     engine = await _engine(ctx)
@@ -372,21 +386,32 @@ async def diff(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _squash_done(ctx: Context, sha: str) -> int:
+    if ctx.json:
+        ctx.emit_json({"sha": sha})
+    else:
+        ctx.print(f"squashed: {sha[:10]}")
+    return 0
+
+
+def _squash_fast(args: argparse.Namespace, ctx: Context) -> int | None:
+    from . import session_lean
+
+    sha = session_lean.squash(args)
+    return None if sha is None else _squash_done(ctx, sha)
+
+
 @command(
     "squash",
     "squash the session's amp: commits into one (manual commits per git.squash_manual)",
     arg("id", help="session id or unique prefix"),
     arg("--message", "-m", help="the commit message (default: written from the iterations' summaries)"),
     json=True,
+    fast=_squash_fast,
 )
 async def squash(args: argparse.Namespace, ctx: Context) -> int:
     engine = await _engine(ctx)
-    sha = await engine.sessions.squash(args.id, args.message)
-    if ctx.json:
-        ctx.emit_json({"sha": sha})
-    else:
-        ctx.print(f"squashed: {sha[:10]}")
-    return 0
+    return _squash_done(ctx, await engine.sessions.squash(args.id, args.message))
 
 
 def _integration_exit(ctx: Context, op: str, result: IntegrationResult) -> int:
@@ -423,6 +448,13 @@ async def rebase(args: argparse.Namespace, ctx: Context) -> int:
     return _integration_exit(ctx, "rebase", result)
 
 
+def _merge_fast(args: argparse.Namespace, ctx: Context) -> int | None:
+    from . import session_lean
+
+    result = session_lean.merge(args)
+    return None if result is None else _integration_exit(ctx, "merge", result)
+
+
 @command(
     "merge",
     "merge the session into its base branch (fast-forward when possible, per git.merge_mode)",
@@ -430,6 +462,7 @@ async def rebase(args: argparse.Namespace, ctx: Context) -> int:
     arg("--keep-worktree", action="store_true", help="keep the worktree and branch after merging"),
     arg("--message", "-m", help="merge commit message (when not a fast-forward)"),
     json=True,
+    fast=_merge_fast,
 )
 async def merge(args: argparse.Namespace, ctx: Context) -> int:
     engine = await _engine(ctx)

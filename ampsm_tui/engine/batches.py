@@ -65,18 +65,32 @@ class BatchService:
             stored_url(notes.webhook, secrets_dir(self.engine.store.path), f"{run.id}.webhook")
         return run
 
-    async def start(self, plan: BatchPlan, concurrency: int) -> BatchRun:
-        return await self.run(await self.create(plan, concurrency), concurrency)
+    async def start(
+        self, plan: BatchPlan, concurrency: int, *, executor: str | None = None, address: str | None = None
+    ) -> BatchRun:
+        return await self.run(await self.create(plan, concurrency), concurrency, executor=executor, address=address)
 
-    async def resume(self, ref: str, concurrency: int | None = None) -> BatchRun:
+    async def resume(
+        self, ref: str, concurrency: int | None = None, *, executor: str | None = None, address: str | None = None
+    ) -> BatchRun:
         """Run the items that did not finish (after an abort, Ctrl-C or a killed owner)."""
-        return await self.run(await self.resolve(ref), concurrency)
+        return await self.run(await self.resolve(ref), concurrency, executor=executor, address=address)
 
-    async def run(self, run: BatchRun, concurrency: int | None = None) -> BatchRun:
-        """Run the batch in this process until every item ended or `stop` was called."""
+    async def run(
+        self,
+        run: BatchRun,
+        concurrency: int | None = None,
+        *,
+        executor: str | None = None,
+        address: str | None = None,
+    ) -> BatchRun:
+        """Run the batch until every item ended or `stop` was called: its items in this process
+        (the `local` executor) or as tasks on a Ray cluster (`ray`, at `address`); the loop, the
+        DB writes and the events stay here either way."""
         from . import telemetry
         from .batch import definition_of
-        from .scheduler import BatchScheduler, engine_run_item
+        from .executors import executor_for
+        from .scheduler import BatchScheduler
 
         engine = self.engine
         spec = definition_of(run)
@@ -90,11 +104,13 @@ class BatchService:
                 else None
             )
             engine.notifier.add_targets(engine.config, webhooks=[hook] if hook else [], emails=list(notes.email or []))
+        runner = executor_for(engine, executor, address)
         await telemetry.prune(engine.store, engine.config)
+        await runner.open(run.id)
         scheduler = BatchScheduler(
             engine.store,
             run.id,
-            engine_run_item(engine),
+            runner.run_item,
             bus=engine.bus,
             concurrency=concurrency,
             gate=budget_gate(engine, run.id, spec.max_cost if spec else None),
@@ -110,7 +126,10 @@ class BatchService:
             return result
         finally:
             self._schedulers.pop(run.id, None)
-            await engine.sessions.shutdown()
+            try:
+                await runner.close()
+            finally:
+                await engine.sessions.shutdown()
 
     async def rank_best_of(self, batch_id: str) -> set[str]:
         """The batch's best-of items (`agents:`/`bestOf:`): rank each item's candidates (per repo) into

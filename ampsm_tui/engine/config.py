@@ -143,6 +143,24 @@ class UiConfig(_Section):
 
 class BatchConfig(_Section):
     concurrency: int = Field(3, ge=1, le=256, description="Default batch concurrency (AMPSM_BATCH_CONCURRENCY)")
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where batch items run: local (this process) or ray (tasks on a Ray cluster)"
+    )
+
+
+class RayConfig(_Section):
+    """The Ray executor (`--executor ray`): each batch item a task on a Ray cluster (issue 20)."""
+
+    address: str | None = Field(
+        None, description="Cluster to join (ray://host:10001, host:6379, auto); unset starts a local one"
+    )
+    num_cpus: float = Field(1.0, ge=0, description="CPUs each item's task asks the cluster for")
+    memory_mb: int | None = Field(None, ge=1, description="Memory (MB) each item's task asks for; unset asks none")
+    max_retries: int = Field(2, ge=0, le=100, description="Times a task lost with its worker or node is run again")
+    forward_env: list[str] = Field(
+        default_factory=list,
+        description="More environment variables the workers get (agent API keys and git identity always are)",
+    )
 
 
 class WorkspaceConfig(_Section):
@@ -201,6 +219,7 @@ class Config(_Section):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     pricing: dict[str, Price] = Field(default_factory=dict, description="Per-model prices, $/M tokens")
@@ -368,6 +387,11 @@ workspace:
 
 budget:
   daily: null                        # dollars per UTC day: no turn or batch item starts past it
+
+ray:                                 # `batch start --executor ray` (pip install 'ampsm-tui[ray]')
+  address: null                      # ray://head:10001, head:6379 or auto; unset starts a local cluster
+  num_cpus: 1                        # per item's task
+  max_retries: 2                     # a task lost with its node runs again elsewhere
 """
 
 

@@ -72,6 +72,17 @@ class AmpsmError(Exception):
     def one_line(self) -> str:
         return f"{self.code.value}: {self.message}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole (a Ray worker's error reaches the driver as itself, code and all)."""
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[AmpsmError], args: tuple[Any, ...], state: dict[str, Any]) -> AmpsmError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 def _rest(message: str) -> str | None:
     lines = message.strip().splitlines()

@@ -171,6 +171,8 @@ class BatchItem(Row):
     attempts: int = 0
     retries: int = 0  # extra attempts after a failed one (the item's `retries:` key)
     setup: str | None = None  # the item's `setup:` command for its new worktree
+    node_id: str | None = None  # the Ray node that ran it (None: this machine, the local executor)
+    node_host: str | None = None
     error: str | None = None
     started_at: str | None = None
     ended_at: str | None = None

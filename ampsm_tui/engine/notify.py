@@ -11,12 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import smtplib
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from .events import BatchFinished, Event, MetricsEventBus, SessionStatusChanged
@@ -81,6 +77,8 @@ def message_for(event: Event) -> dict[str, Any]:
 def post_json(target: WebhookTarget, body: dict[str, Any]) -> Delivery:
     """Blocking POST with retries and exponential backoff; runs in a worker thread."""
     import time
+    import urllib.error  # here, not at the top: every session command builds a notifier, few send
+    import urllib.request
 
     data = json.dumps(body, default=str).encode()
     error: str | None = None
@@ -108,6 +106,9 @@ def post_json(target: WebhookTarget, body: dict[str, Any]) -> Delivery:
 
 def send_email(target: EmailTarget, subject: str, body: str) -> Delivery:
     """Blocking SMTP send (STARTTLS when configured); the password comes from the keyring/env."""
+    import smtplib
+    from email.message import EmailMessage
+
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = target.sender

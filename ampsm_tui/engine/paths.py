@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 
 def config_dir() -> Path:
@@ -27,3 +28,45 @@ def quick_db_path() -> Path:
         if isinstance(path, str) and path:
             return Path(os.path.expanduser(path))
     return cdir / "sessions.db"
+
+
+#: Environment overrides whose values the config models must check (a bad one is a config error).
+_CHECKED_ENV = (
+    "AMPSM_SQLITE_CACHE_SIZE",
+    "AMPSM_SQLITE_JOURNAL_MODE",
+    "AMPSM_BATCH_CONCURRENCY",
+    "AMPSM_STREAM_BUFFER_SIZE",
+)
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class LeanConfig(NamedTuple):
+    """The few settings the lean command paths read, with the config models' defaults (a test
+    checks them against `Config()`)."""
+
+    db_path: Path
+    busy_timeout_s: float
+    log_path: Path
+    log_level: str
+    commit_prefix: str = "amp:"
+    squash_manual: str = "keep"
+    lock_timeout: float = 60.0
+    merge_mode: str = "ff"
+    remove_worktree_after_merge: bool = True
+
+
+def lean_config() -> LeanConfig | None:
+    """The settings when they are known without the config models: no config file, and no
+    environment override that the models would have to validate. None: only `load_config()` can
+    answer (and report a bad value as a config error)."""
+    env = os.environ
+    cdir = config_dir()
+    if (cdir / "config.yaml").exists() or any(env.get(name) for name in _CHECKED_ENV):
+        return None
+    level = (env.get("AMPSM_LOG_LEVEL") or "info").lower()
+    if level not in _LOG_LEVELS:
+        return None
+    if env.get("AMPSM_AMP_BIN") and not env["AMPSM_AMP_BIN"].strip():
+        return None
+    db = env.get("AMPSM_DB_PATH") or str(cdir / "sessions.db")
+    return LeanConfig(Path(os.path.expanduser(db)), 10.0, cdir / "logs" / "ampsm.log", level)

@@ -25,6 +25,12 @@ DEFAULT_GRACE_S = 5.0
 
 def group_alive(pgid: int) -> bool:
     """Any live (non-zombie) process left in the group? /proc where there is one, else kill(0)."""
+    try:  # no process at all, zombies included: no need to read every process's stat (per agent turn)
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
     proc = Path("/proc")
     if proc.is_dir():
         for entry in proc.iterdir():

@@ -40,6 +40,10 @@ from .toolcalls import ToolCallRecorder
 
 log = logging.getLogger(__name__)
 
+#: what an iteration's parser need not build when nobody subscribes to agent events
+_QUIET = frozenset({"text", "thinking", "usage"})
+_QUIET_TEXT = frozenset({"text", "thinking"})
+
 
 def commit_summary(text: str | None, fallback: str) -> str:
     for candidate in (text or "", fallback):
@@ -141,6 +145,13 @@ class IterationRunner:
         over_budget: list[float] = []  # the turn's cost when it reached cost_limit
         agent: asyncio.Future[AgentRunResult] | None = None
 
+        # Text and usage nobody reads are not built at all (a headless run without --stream, a batch):
+        # the parsers keep their totals, `seen` included. A budget watches the usage as it comes.
+        quiet_kinds = _QUIET if cost_limit is None else _QUIET_TEXT
+
+        def quiet() -> frozenset[str]:
+            return frozenset() if self.bus.has_subscribers(AgentEventPublished.topic) else quiet_kinds
+
         async def on_event(event: AgentEvent) -> None:
             seen.observe(event)
             await self._record_event(session, iteration, event, calls)
@@ -154,7 +165,9 @@ class IterationRunner:
             # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
             async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
                 agent = asyncio.ensure_future(
-                    self._run_with_retries(adapter, session, prompt, model, raw_path, on_event, iteration)
+                    self._run_with_retries(
+                        adapter, session, prompt, model, raw_path, on_event, iteration, quiet=quiet, mirror=seen
+                    )
                 )
                 result = await agent
         except asyncio.CancelledError:
@@ -227,6 +240,9 @@ class IterationRunner:
         raw_path: Path,
         on_event: Any,
         iteration: Iteration | None = None,
+        *,
+        quiet: Any = None,
+        mirror: Any = None,
     ) -> AgentRunResult:
         """One turn within one time budget: the timeout covers every attempt together. An agent that
         retries 429/5xx itself (`retries_itself`) gets one attempt, since ampsm's retries would
@@ -254,6 +270,8 @@ class IterationRunner:
                 raw_log_path=path,
                 buffer_size=self.config.amp.stream_buffer_size,
                 on_start=lambda agent_pid: self._agent_started(session, agent_pid),
+                quiet=quiet,
+                mirror=mirror,
             )
             delay = min(2**attempt, 10)
             if not (result.error_transient and result.status == "failed" and attempt < attempts):

@@ -285,6 +285,8 @@ class BatchScheduler:
             return False
 
     async def _progress(self, item_id: str | None, status: BatchItemStatus | None = None) -> None:
+        if not self.bus.has_subscribers(BatchProgress.topic):  # the counts are a query: only for a reader
+            return
         counts = await self.store.batch_counts(self.batch_id)
         await self.bus.publish(
             BatchProgress(

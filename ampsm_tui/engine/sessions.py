@@ -225,9 +225,10 @@ class SessionService:
             await workspace.setup_again(self, session)
         try:
             async with RepoLock(wt, self.config.git.lock_timeout, purpose=f"iterate {session.id}"):
-                await require_own_worktree(wt)
-                if session.branch:
+                if session.branch:  # checks that it is its own worktree first
                     await ensure_session_branch(wt, session.branch, session_id=session.id)
+                else:
+                    await require_own_worktree(wt)
         except AmpsmError as exc:
             raise AmpsmError(exc.code, f"{exc.message} (nothing was run)", details=exc.details) from None
         except GitError as exc:

@@ -36,6 +36,15 @@ class ToolCallRecorder:
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
+        self._stamp: tuple[float, str] | None = None
+
+    def _now(self) -> str:
+        """One timestamp per millisecond (its resolution): the calls of one chunk of the agent's
+        output arrived together, and each `now_iso` reads the clock and formats a date."""
+        tick = time.monotonic()
+        if self._stamp is None or tick - self._stamp[0] >= 0.001:
+            self._stamp = (tick, now_iso())
+        return self._stamp[1]
 
     async def started(self, event: ToolCallEvent) -> None:
         call = ToolCall(
@@ -44,7 +53,7 @@ class ToolCallRecorder:
             tool_use_id=event.id,
             name=event.name,
             args_summary=event.input_summary,
-            started_at=now_iso(),
+            started_at=self._now(),
         )
         self._inserts.append(call)
         if event.id:  # a call without an id cannot be matched with its result

@@ -188,7 +188,7 @@ class BatchesScreen(NavMixin, Screen[None]):
                 fmt.tokens(fmt.token_total(r["input_tokens"], r["output_tokens"])),
                 cost,
                 r["session_id"] or "–",
-                (r["error"] or "")[:40],
+                _note(r),
                 key=r["id"],
             )
             self._item_sessions[r["id"]] = r["session_id"]
@@ -232,3 +232,12 @@ class BatchesScreen(NavMixin, Screen[None]):
     @on(DataTable.RowSelected, "#items")
     def _item_selected(self, _: DataTable.RowSelected) -> None:
         self.action_open_item()
+
+
+def _note(row: dict[str, Any]) -> str:
+    """The item's error; an item run on a Ray cluster says on which node first (issue 20)."""
+    error = (row["error"] or "")[:40]
+    if not row.get("node_id"):
+        return error
+    node = f"on {row.get('node_host') or '?'} {row['node_id'][:8]}"
+    return f"{node}: {error}" if error else node

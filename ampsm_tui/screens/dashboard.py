@@ -406,7 +406,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
                 )
                 feed_items(output, items)
             if not iterations and not self.ampsm.transcripts.has(session_id):
-                output.feed_line("detail", "No iterations yet: i runs the agent, c starts a chat.")
+                output.feed_line("hint", "No iterations yet: i runs the agent, c starts a chat.")
             self.ampsm.transcripts.attach(session_id, output)
             self._output_of = session_id
         narrow_hidden = self.has_class("-narrow") and not self.has_class("-tab")

@@ -236,6 +236,20 @@ def as_int(value: Any) -> int:
 
 # --- the parser -----------------------------------------------------------------------------------------
 
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def loads_line(line: str) -> Any:
+    """`json.loads(line)`, through the decoder's scanner directly when the line is one JSON value
+    with nothing around it (an agent's line, nearly always): `loads`' own checks were half the
+    cost of parsing a stream-json line. Anything else (whitespace around it, extra data, a BOM,
+    bad JSON) goes through `json.loads`, so the result and the errors are exactly its."""
+    try:
+        obj, end = _raw_decode(line)
+    except ValueError:
+        return json.loads(line)
+    return obj if end == len(line) else json.loads(line)
+
 
 class StreamParser:
     """Turns lines into events and keeps the turn's bookkeeping from the events it emits.
@@ -246,6 +260,12 @@ class StreamParser:
 
     #: the stream has a final line (`result`); ending without it means the turn was interrupted
     has_final_result = True
+    #: kinds of event nobody would read (no subscriber shows the text, no budget watches the usage):
+    #: a parser that honours it keeps their bookkeeping, and its mirrors', without building them.
+    #: Set by the caller between lines (see `run_agent(quiet=...)`); replays always get everything.
+    quiet: frozenset[str] = frozenset()
+    #: parsers that keep the same bookkeeping of the quiet events (the runner's tally of a turn)
+    mirrors: tuple[StreamParser, ...] = ()
 
     def __init__(self) -> None:
         self.thread_id: str | None = None
@@ -263,7 +283,7 @@ class StreamParser:
     # public API --------------------------------------------------------------------------------------
     def feed_line(self, line: str) -> list[AgentEvent]:
         line = line.rstrip("\r\n")
-        if not line.strip():
+        if not line or line.isspace():
             return []
         self.lines += 1
         try:
@@ -301,7 +321,7 @@ class StreamParser:
     # for subclasses ----------------------------------------------------------------------------------
     def parse_line(self, line: str) -> list[AgentEvent]:
         try:
-            obj = json.loads(line)
+            obj = loads_line(line)
         except ValueError:
             return [RawEvent(text=line)]
         if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
@@ -322,6 +342,36 @@ class StreamParser:
         self._track([event])
 
     # bookkeeping -------------------------------------------------------------------------------------
+    def quiet_text(self, text: str) -> None:
+        """What `_track` does for a text event, without the event."""
+        keep = bool(text.strip())
+        self.events += 1
+        if keep:
+            self.last_text = text
+        for parser in self.mirrors:
+            parser.events += 1
+            if keep:
+                parser.last_text = text
+
+    def quiet_usage(self, input_tokens: int, output_tokens: int, cache_creation: int, cache_read: int,
+                    model: str | None) -> None:  # fmt: skip
+        """What `_track` does for a message's usage event, without the event."""
+        for parser in (self, *self.mirrors) if self.mirrors else (self,):
+            parser.events += 1
+            if model:
+                parser.model = model
+            summed = parser._summed
+            summed.input_tokens += input_tokens
+            summed.output_tokens += output_tokens
+            summed.cache_creation_tokens += cache_creation
+            summed.cache_read_tokens += cache_read
+
+    def quiet_event(self) -> None:
+        """An event with no bookkeeping (thinking), counted only."""
+        self.events += 1
+        for parser in self.mirrors:
+            parser.events += 1
+
     def _track(self, events: list[AgentEvent]) -> list[AgentEvent]:
         # dispatch on the `kind` tag (one string compare per branch; this runs for every event of
         # every line, twice when the runner observes too)

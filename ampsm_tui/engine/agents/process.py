@@ -151,6 +151,9 @@ class _Redactor:
     def needed(self, text: str) -> bool:
         return self._redact.needed(text)
 
+    def lines_needing(self, text: str) -> list[int]:
+        return self._redact.lines_needing(text)
+
 
 def _open_private(path: Path) -> IO[str]:
     private_dir(path.parent)
@@ -180,20 +183,28 @@ class LineSplitter:
         self._max = max_line
 
     def feed(self, chunk: bytes) -> list[str]:
+        block = self.feed_block(chunk)
+        return [] if block is None else block.split("\n")
+
+    def feed_block(self, chunk: bytes) -> str | None:
+        """The whole lines completed by `chunk`, joined by "\n" (no final newline), or None.
+
+        Decoded at once rather than line by line: a newline is never part of a UTF-8 sequence, so
+        the replacement characters are where a per-line decode puts them."""
         self._pending += chunk
-        lines: list[str] = []
-        start = 0
-        while (nl := self._pending.find(b"\n", start)) != -1:
-            lines.append(_decode(self._pending[start:nl]))
-            start = nl + 1
-        del self._pending[:start]
+        end = self._pending.rfind(b"\n")
+        block: str | None = None
+        if end != -1:
+            block = _decode_block(self._pending[:end])
+            del self._pending[: end + 1]
         if len(self._pending) > self._max:
             # Cut where no key can straddle the cut (each piece is redacted on its own): after the
             # last byte in the final CUT_OVERLAP bytes that cannot be part of a token.
             cut = _safe_cut(self._pending, len(self._pending) - CUT_OVERLAP)
-            lines.append(_decode(self._pending[:cut]))
+            piece = _decode(self._pending[:cut])
             del self._pending[:cut]
-        return lines
+            block = piece if block is None else f"{block}\n{piece}"
+        return block
 
     def close(self) -> list[str]:
         rest, self._pending = self._pending, bytearray()
@@ -216,6 +227,14 @@ def _safe_cut(data: bytes | bytearray, start: int) -> int:
 
 def _decode(raw: bytes | bytearray) -> str:
     return bytes(raw).decode("utf-8", "replace").rstrip("\r")
+
+
+def _decode_block(raw: bytes | bytearray) -> str:
+    """Lines joined by "\n", each without its trailing carriage returns (as `_decode` gives them)."""
+    text = raw.decode("utf-8", "replace")
+    if "\r" in text:
+        text = "\n".join(line.rstrip("\r") for line in text.split("\n"))
+    return text
 
 
 # --- process groups ---------------------------------------------------------------------------------
@@ -266,12 +285,18 @@ async def run_agent(
     on_start: OnStart | None = None,
     env: dict[str, str] | None = None,
     kill_grace_s: float = DEFAULT_KILL_GRACE_S,
+    quiet: Callable[[], frozenset[str]] | None = None,
+    mirror: StreamParser | None = None,
 ) -> AgentRunResult:
     """Run one turn to its end and report it. Raises AmpsmError(E002) when the agent cannot be
     started (missing binary, a model it cannot honour); everything after the start is reported
     in the result's `status` (completed | failed | interrupted | timeout), never raised.
 
     Cancelling the awaiting task ends the agent's process group before the cancel propagates.
+
+    `quiet`, asked once per chunk of output, names the kinds of event `on_event` does not need
+    (nobody subscribes to them): the parser keeps their bookkeeping, and `mirror`'s, without
+    building them. The raw stream file still holds every line.
     """
     argv = adapter.build_argv(prompt, thread_id=thread_id, model=model, cwd=cwd)
     adapter.resume_from(earlier_streams(raw_log_path) if raw_log_path is not None else [], thread_id)
@@ -280,7 +305,8 @@ async def run_agent(
     try:
         return await _run_agent(adapter, prompt, argv, child_env, cwd=cwd, model=model, timeout=timeout,
                                 config=config, raw_log_path=raw_log_path, buffer_size=buffer_size,
-                                on_event=on_event, on_start=on_start, kill_grace_s=kill_grace_s)  # fmt: skip
+                                on_event=on_event, on_start=on_start, kill_grace_s=kill_grace_s, quiet=quiet,
+                                mirror=mirror)  # fmt: skip
     finally:
         if prompt_file is not None:
             with contextlib.suppress(OSError):
@@ -318,12 +344,16 @@ async def _run_agent(
     on_event: OnEvent | None,
     on_start: OnStart | None,
     kill_grace_s: float,
+    quiet: Callable[[], frozenset[str]] | None = None,
+    mirror: StreamParser | None = None,
 ) -> AgentRunResult:
     argv[0] = resolve_binary(argv[0], adapter, path=child_env.get("PATH"), cwd=cwd)
     red = _Redactor(child_env)
     stdin_data = adapter.stdin_data(prompt)
     bufsize = buffer_size or (config.amp.stream_buffer_size if config is not None else 65536)
     parser = adapter.new_parser()
+    if mirror is not None:
+        parser.mirrors = (mirror,)
     started_at = now_iso()
     t0 = time.monotonic()
     try:
@@ -359,16 +389,22 @@ async def _run_agent(
                 except Exception:  # a subscriber's failure must not lose the agent's turn
                     log.exception("on_event failed for a %s event", event.kind)
 
-    async def handle(lines: list[str]) -> None:
-        """One chunk's lines: redacted (checked once for the chunk), kept, parsed, delivered."""
-        if not lines:
+    async def handle(block: str | None) -> None:
+        """One chunk's lines (joined by newlines): redacted (one scan for the chunk, then only the
+        lines it points at), kept, parsed, delivered."""
+        if block is None:
             return
-        if red.needed("\n".join(lines)):
-            lines = [red(line) for line in lines]
+        lines = block.split("\n")
+        for i in red.lines_needing(block):
+            lines[i] = red(lines[i])
         if raw_file is not None:
             raw_file.write("".join(f"{text}\n" for text in lines if text.strip()))
-        for text in lines:
-            await deliver(parser.feed_line(text))
+        if quiet is not None:
+            parser.quiet = quiet()
+        feed = parser.feed_line
+        events = [event for text in lines for event in feed(text)]
+        if events:
+            await deliver(events)
 
     async def read_stdout() -> None:
         assert proc.stdout is not None
@@ -380,10 +416,10 @@ async def _run_agent(
             if state.first_byte_at is None:
                 state.first_byte_at = now_iso()
                 state.first_byte_ms = int((time.monotonic() - t0) * 1000)
-            await handle(splitter.feed(chunk))
+            await handle(splitter.feed_block(chunk))
             if raw_file is not None:
                 raw_file.flush()
-        await handle(splitter.close())
+        await handle("\n".join(splitter.close()) or None)
 
     async def read_stderr() -> None:
         assert proc.stderr is not None
@@ -419,7 +455,7 @@ async def _run_agent(
     try:
         try:
             async with asyncio.timeout(timeout):
-                await _exited(proc)
+                await _exited(proc, readers[0])
                 # the agent is gone; a child of it may still hold the pipes open
                 await asyncio.wait(readers, timeout=PIPE_GRACE_S)
         except TimeoutError:
@@ -448,12 +484,23 @@ async def _run_agent(
                    timeout_s=timeout)  # fmt: skip
 
 
-async def _exited(proc: asyncio.subprocess.Process) -> None:
+async def _exited(proc: asyncio.subprocess.Process, output: asyncio.Task[None] | None = None) -> None:
     """Wait for the agent process itself to exit. `proc.wait()` is not enough: on Python 3.11 it
     only returns once every pipe is closed, so a background child that inherited stdout (`cmd &`)
-    would keep a finished turn waiting until its timeout. The return code is set at exit."""
+    would keep a finished turn waiting until its timeout. The return code is set at exit.
+
+    An agent's exit nearly always shows first as the end of its `output`: woken by it, the return
+    code is looked at every 2 ms for a while rather than at the next 20 ms tick (half a tick per
+    turn was a percent of a batch item's second)."""
+    quick = 50
     while proc.returncode is None:
-        await asyncio.sleep(0.02)
+        if output is not None and not output.done():
+            await asyncio.wait([output], timeout=0.02)
+        elif quick > 0:
+            quick -= 1
+            await asyncio.sleep(0.002)
+        else:
+            await asyncio.sleep(0.02)
 
 
 class _TurnState:

@@ -77,17 +77,28 @@ class StreamJsonParser(StreamParser):
         if not isinstance(message, dict):
             return []
         events: list[AgentEvent] = []
-        sid = obj.get("session_id")
-        if isinstance(sid, str) and sid and self.thread_id is None:
-            events.append(ThreadEvent(id=sid))
+        if self.thread_id is None:
+            sid = obj.get("session_id")
+            if isinstance(sid, str) and sid:
+                events.append(ThreadEvent(id=sid))
         content = message.get("content")
-        for block in content if isinstance(content, list) else []:
+        quiet = self.quiet
+        first_text: str | None = None
+        for block in content if isinstance(content, list) else ():
             if not isinstance(block, dict):
                 continue
             btype = block.get("type")
-            if btype == "text" and isinstance(block.get("text"), str):
-                events.append(TextEvent(text=block["text"]))
+            if btype == "text" and isinstance(text := block.get("text"), str):
+                if first_text is None:
+                    first_text = text
+                if "text" in quiet:
+                    self.quiet_text(text)
+                else:
+                    events.append(TextEvent(text=text))
             elif btype in ("thinking", "redacted_thinking"):
+                if "thinking" in quiet:
+                    self.quiet_event()
+                    continue
                 text = block.get("thinking") or block.get("text") or ""
                 events.append(ThinkingEvent(text=text if isinstance(text, str) else ""))
             elif btype in ("tool_use", "server_tool_use"):
@@ -106,19 +117,34 @@ class StreamJsonParser(StreamParser):
             self._seen_messages.add(mid)
         if isinstance(usage, dict) and first_sight:
             model = message.get("model")
-            events.append(
-                UsageEvent(
-                    scope="message",
-                    input_tokens=as_int(usage.get("input_tokens")),
-                    output_tokens=as_int(usage.get("output_tokens")),
-                    cache_creation_tokens=as_int(usage.get("cache_creation_input_tokens")),
-                    cache_read_tokens=as_int(usage.get("cache_read_input_tokens")),
-                    model=model if isinstance(model, str) and model not in _SYNTHETIC_MODELS else None,
-                )
+            model = model if isinstance(model, str) and model not in _SYNTHETIC_MODELS else None
+            # plain ints are the rule: `as_int` (bools, floats, junk) only for the others
+            i = usage.get("input_tokens")
+            o = usage.get("output_tokens")
+            cc = usage.get("cache_creation_input_tokens")
+            cr = usage.get("cache_read_input_tokens")
+            counts = (
+                i if type(i) is int else as_int(i),
+                o if type(o) is int else as_int(o),
+                cc if type(cc) is int else as_int(cc),
+                cr if type(cr) is int else as_int(cr),
             )
+            if "usage" in quiet:
+                self.quiet_usage(*counts, model)
+            else:
+                events.append(
+                    UsageEvent(
+                        scope="message",
+                        input_tokens=counts[0],
+                        output_tokens=counts[1],
+                        cache_creation_tokens=counts[2],
+                        cache_read_tokens=counts[3],
+                        model=model,
+                    )
+                )
         err = obj.get("error")
         if isinstance(err, str) and err:
-            text = next((e.text for e in events if isinstance(e, TextEvent)), err)
+            text = first_text if first_text is not None else err
             self._pending_error = classify_error(f"{err}: {text}" if text != err else err)
         return events
 

@@ -45,3 +45,5 @@ class RunOptions(BaseModel):
     seed: int | None = None
     prompt_template: str = DEFAULT_PROMPT
     grader: str = "local"
+    executor: str = "local"  # where the agents run: local | ray (issue 20); grading stays on this machine
+    address: str | None = None  # the Ray cluster (None: ray.address, else a local one)

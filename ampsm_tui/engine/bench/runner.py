@@ -34,6 +34,8 @@ from .repos import RepoMissing, resolve_repo
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..executors.ray import RaySessions
+    from ..models import Iteration, Session
     from ..store import Store
 
 Progress = Callable[[BenchInstance], None]
@@ -102,6 +104,8 @@ class BenchRunner:
         self._budget_hit = False
         #: --grader docker: predictions waiting for the official harness, with their rows
         self._deferred: list[tuple[BenchInstance, Instance, Prediction, float]] = []
+        #: --executor ray: the agents' sessions run on the cluster and come back here (issue 20)
+        self._remote: RaySessions | None = None
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -222,6 +226,11 @@ class BenchRunner:
             run.id,
             {"dataset": self.options.dataset or self.options.custom_config, "mode": str(self.options.mode)},
         )
+        if self.options.executor == "ray" and self.engine is not None and self.options.mode != BenchMode.EVALUATE:
+            from ..executors.ray import RaySessions
+
+            self._remote = RaySessions(self.engine, self.options.address or self.engine.config.ray.address)
+            await self._remote.open(run.id)
         sem = asyncio.Semaphore(self.options.workers)
         specs = {s.name: s for s in self.options.agents}
         status = BenchRunStatus.DONE
@@ -240,6 +249,10 @@ class BenchRunner:
             status = BenchRunStatus.INTERRUPTED
             raise
         finally:
+            if self._remote is not None:
+                with contextlib.suppress(Exception):
+                    await self._remote.close()
+                self._remote = None
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.update_bench_run(run.id, status=status.value, ended_at=now_iso()))
         rows = await self.store.list_bench_instances(run.id)
@@ -337,18 +350,21 @@ class BenchRunner:
             await self._finish(row, status=InstanceStatus.ERROR, reason=str(exc), duration_s=0.0)
             return None
         base = await self._base_branch(repo, instance.base_commit)
-        session = await self.engine.sessions.create(
-            repo=repo,
-            name=f"bench {instance.instance_id}",
-            prompt=render_prompt(self.options.prompt_template, instance),
-            agent=spec.agent,
-            agent_cmd=spec.agent_cmd,
-            model=spec.model,
-            timeout_s=self.options.agent_timeout,
-            base=base,
-        )
-        await self._update(row, session_id=session.id)
-        iteration = await self.engine.sessions.iterate(session.id)
+        if self._remote is not None:
+            session, iteration = await self._run_remote(row, instance, spec, repo, base)
+        else:
+            session = await self.engine.sessions.create(
+                repo=repo,
+                name=f"bench {instance.instance_id}",
+                prompt=render_prompt(self.options.prompt_template, instance),
+                agent=spec.agent,
+                agent_cmd=spec.agent_cmd,
+                model=spec.model,
+                timeout_s=self.options.agent_timeout,
+                base=base,
+            )
+            await self._update(row, session_id=session.id)
+            iteration = await self.engine.sessions.iterate(session.id)
         iterations = await self.store.list_iterations(session.id)
         costs = [it.cost_usd for it in iterations]
         usage = {
@@ -371,6 +387,33 @@ class BenchRunner:
             )
             return None
         return Prediction(instance_id=instance.instance_id, model_name_or_path=spec.name, model_patch=patch)
+
+    async def _run_remote(
+        self, row: BenchInstance, instance: Instance, spec: AgentSpec, repo: Path, base: str
+    ) -> tuple[Session, Iteration]:
+        """The instance's session on the Ray cluster; its branch, worktree and rows come back here,
+        so the patch and the grading below are the local run's."""
+        from ..models import BatchItem
+
+        assert self._remote is not None and row.id is not None
+        item = BatchItem(
+            id=f"bench-{row.id}",
+            batch_id=self.run_id or "",
+            ordinal=row.ordinal,
+            name=f"bench {instance.instance_id}",
+            repo_path=str(repo),
+            base_branch=base,
+            prompt=render_prompt(self.options.prompt_template, instance),
+            agent=spec.agent,
+            agent_cmd=spec.agent_cmd,
+            model=spec.model,
+            timeout_s=self.options.agent_timeout,
+        )
+        session, last, _node = await self._remote.run_session(item, batch_item=False)
+        await self._update(row, session_id=session.id)
+        if last is None:
+            raise AmpsmError("E002", f"the session of {instance.instance_id} ran no iteration")
+        return session, last
 
     async def _base_branch(self, repo: Path, base_commit: str) -> str:
         """Sessions branch from a branch: one `ampsm-bench/<sha>` per base commit, made once."""

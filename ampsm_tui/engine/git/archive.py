@@ -63,9 +63,12 @@ def session_ref_part(session_id: str) -> str:
 async def snapshot_state(worktree: Path, kind: str, message: str) -> str | None:
     """A snapshot commit of the worktree (parents: HEAD, then a commit of the index), or None when
     the worktree and the index both match HEAD. Nothing in the worktree, its index or refs changes."""
-    index = Path(await git_out("rev-parse", "--path-format=absolute", "--git-path", "index", cwd=worktree))
-    head = await git_out("rev-parse", "--verify", "HEAD^{commit}", cwd=worktree)
-    head_tree = await git_out("rev-parse", "HEAD^{tree}", cwd=worktree)
+    # one rev-parse for the index path, HEAD and its tree (it fails, as --verify would, without HEAD)
+    found = (
+        await git_out("rev-parse", "--path-format=absolute", "--git-path", "index", "HEAD^{commit}", "HEAD^{tree}",
+                      cwd=worktree)
+    ).splitlines()  # fmt: skip
+    index, head, head_tree = Path("\n".join(found[:-2])), found[-2], found[-1]  # shas last: any path is whole
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
         tmp_index = Path(tmp) / "index"
         if index.exists():

@@ -6,12 +6,13 @@ tell ampsm's commits from the user's manual ones (which carry neither the prefix
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AmpsmError, ErrorCode
-from .diffs import FileDiff, diff_files, merge_base
+from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
 from .locks import RepoLock
 from .repo import BOOKKEEPING_DIR, current_operation, rev
 from .runner import GitError, git, git_out
@@ -73,13 +74,29 @@ _IDENTITY: dict[Path, tuple[str, ...]] = {}
 
 async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     """`-c user.name=... -c user.email=...` when git knows no identity here, else nothing. Asked
-    once per worktree per process (two `git var` processes), not on every commit."""
+    once per worktree per process (two `git var` processes, side by side), not on every commit."""
     key = Path(cwd).resolve()
     if key not in _IDENTITY:
-        res = await git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False)
-        author = await git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False)
+        res, author = await asyncio.gather(
+            git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False),
+            git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False),
+        )
         _IDENTITY[key] = () if res.ok and author.ok else FALLBACK_IDENTITY
     return _IDENTITY[key]
+
+
+async def _commit(wt: Path, message: str) -> None:
+    """`git commit` of the index. The identity is only asked about when the commit fails (two
+    `git var` processes per new worktree, i.e. per batch item, were a tenth of an iteration's
+    git work): without one, the commit is made again under ampsm's fallback identity."""
+    # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
+    argv = ("-c", "maintenance.auto=false", "commit", "--quiet", "--no-verify", "--file=-")
+    known = _IDENTITY.get(wt.resolve())
+    res = await git(*(known or ()), *argv, cwd=wt, input=message, check=False)
+    if not res.ok and known is None and await identity_options(wt):
+        res = await git(*FALLBACK_IDENTITY, *argv, cwd=wt, input=message, check=False)
+    if not res.ok:
+        raise GitError(res)
 
 
 async def require_own_worktree(wt: Path) -> None:
@@ -112,6 +129,9 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
     wt = Path(worktree)
     if not wt.is_dir():
         raise AmpsmError(ErrorCode.WORKTREE, f"worktree {wt} of branch {branch} is missing")
+    if await _on_branch(wt, branch):
+        return False
+    # something is off: the checks one by one, to name what
     await require_own_worktree(wt)
     op = await current_operation(wt)
     if op:
@@ -142,6 +162,18 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
     )
 
 
+async def _on_branch(wt: Path, branch: str) -> bool:
+    """The usual case in one git process (it runs before and after every agent turn): `wt` is the
+    top of its own worktree, the branch exists and HEAD is attached to it, no rebase/merge going
+    on. False means "look closer", not that anything is wrong."""
+    res = await git("rev-parse", "--show-toplevel", f"refs/heads/{branch}^{{commit}}", "--symbolic-full-name", "HEAD",
+                    cwd=wt, check=False)  # fmt: skip
+    lines = res.out.splitlines()
+    if not res.ok or len(lines) != 3 or lines[2] != f"refs/heads/{branch}" or Path(lines[0]).resolve() != wt.resolve():
+        return False
+    return not await current_operation(wt)
+
+
 async def commit_iteration(
     worktree: Path | str,
     summary: str,
@@ -160,8 +192,10 @@ async def commit_iteration(
     try:
         async with RepoLock(wt, lock_timeout, purpose=f"commit {session_id}", shared=True):
             if branch is not None:
-                await ensure_session_branch(wt, branch, session_id=session_id)
-            return await _commit_locked(wt, summary, session_id=session_id, iteration=iteration, prefix=prefix)
+                await ensure_session_branch(wt, branch, session_id=session_id)  # its own worktree, checked
+            return await _commit_locked(
+                wt, summary, session_id=session_id, iteration=iteration, prefix=prefix, checked=branch is not None
+            )
     except GitError as exc:
         raise AmpsmError(ErrorCode.GIT, f"commit failed in {wt}: {_git_detail(exc)}") from exc
     except OSError as exc:  # a worktree whose .git file is gone, a full disk under git
@@ -174,26 +208,39 @@ def _git_detail(exc: GitError) -> str:
     return " ".join(lines[:3]) if lines else f"git {exc.result.args[0]} exited {exc.result.returncode}"
 
 
+def _ours(path: str | None) -> bool:
+    return path is not None and (path == BOOKKEEPING_DIR or path.startswith(BOOKKEEPING_DIR + "/"))
+
+
+async def _staged(wt: Path) -> list[FileDiff]:
+    """Everything staged, ampsm's own folder included: one look tells both what the commit holds
+    and whether a `reset` of `.ampsm/` is needed at all (it is a process per iteration otherwise)."""
+    status, numstat = await asyncio.gather(
+        git("diff", *DIFF_OPTIONS, "--name-status", "-z", "--cached", "HEAD", cwd=wt),
+        git("diff", *DIFF_OPTIONS, "--numstat", "-z", "--cached", "HEAD", cwd=wt),
+    )
+    return parse_diff(status.stdout, numstat.stdout)
+
+
 async def _commit_locked(
-    wt: Path, summary: str, *, session_id: str, iteration: int, prefix: str
+    wt: Path, summary: str, *, session_id: str, iteration: int, prefix: str, checked: bool = False
 ) -> CommitResult | None:
-    await require_own_worktree(wt)
+    if not checked:
+        await require_own_worktree(wt)
     op = await current_operation(wt)
     if op:
         raise AmpsmError(
             ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; cannot commit: {operation_hint(wt, op)}"
         )
     await git("add", "--all", "--", ".", f":(exclude){BOOKKEEPING_DIR}", cwd=wt)
-    # whatever of ours was staged by someone else goes back out of the index
-    await git("reset", "--quiet", "HEAD", "--", f":(literal){BOOKKEEPING_DIR}", cwd=wt, check=False)
-    if (await git("diff", "--cached", "--quiet", cwd=wt, check=False)).ok:
+    files = await _staged(wt)
+    if any(_ours(f.path) or _ours(f.old_path) for f in files):
+        # whatever of ours was staged by someone else goes back out of the index
+        await git("reset", "--quiet", "HEAD", "--", f":(literal){BOOKKEEPING_DIR}", cwd=wt, check=False)
+        files = await diff_files(wt, staged=True)
+    if not files:  # nothing staged, nothing listed: no commit
         return None
-    files = await diff_files(wt, staged=True)
-    message = iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix)
-    ident = await identity_options(wt)
-    # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
-    await git("-c", "maintenance.auto=false", *ident, "commit", "--quiet", "--no-verify", "--file=-", cwd=wt,
-              input=message)  # fmt: skip
+    await _commit(wt, iteration_message(summary, session_id=session_id, iteration=iteration, prefix=prefix))
     sha = await git_out("rev-parse", "HEAD", cwd=wt)
     return CommitResult(
         sha=sha,

@@ -158,9 +158,13 @@ MERGED_PREFIX = "refs/ampsm/merged/"
 async def record_merge(repo: Path | str, session_id: str, base_before: str, merged_as: str) -> None:
     """Remember what a merge landed, in the repository itself (`refs/ampsm/merged/<id>/{base,merge}`):
     the worktree and branch may be removed after a merge, and the diff of a merged session is
-    `base..merge` — what the merge changed on the base branch."""
-    for name, sha in (("base", base_before), ("merge", merged_as)):
-        await git("update-ref", f"{MERGED_PREFIX}{session_id}/{name}", sha, cwd=repo)
+    `base..merge` — what the merge changed on the base branch. Both refs in one transaction (one
+    git process; never one without the other)."""
+    lines = "".join(
+        f"update {MERGED_PREFIX}{session_id}/{name} {sha}\n"
+        for name, sha in (("base", base_before), ("merge", merged_as))
+    )
+    await git("update-ref", "--stdin", cwd=repo, input=lines)
 
 
 async def merged_range(repo: Path | str, session_id: str) -> tuple[str, str] | None:

@@ -227,6 +227,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE batch_items ADD COLUMN setup TEXT;
         """,
     ),
+    (
+        7,
+        "the node that ran a batch item (the Ray executor, issue 20)",
+        """
+        ALTER TABLE batch_items ADD COLUMN node_id TEXT;
+        ALTER TABLE batch_items ADD COLUMN node_host TEXT;
+        """,
+    ),
 ]
 
 LATEST = max(v for v, _, _ in MIGRATIONS)

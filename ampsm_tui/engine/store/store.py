@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .batch_queue import BatchQueueRepo
 from .batches import BatchesRepo
 from .bench import BenchRepo
+from .imports import ImportsRepo
 from .iterations import IterationsRepo
 from .overview import OverviewRepo
 from .ports import PortsRepo
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
 
 
 class Store(
-    SessionsRepo, IterationsRepo, BatchesRepo, OverviewRepo, BatchQueueRepo, TelemetryRepo, BenchRepo, PortsRepo
+    SessionsRepo,
+    IterationsRepo,
+    BatchesRepo,
+    OverviewRepo,
+    BatchQueueRepo,
+    TelemetryRepo,
+    BenchRepo,
+    PortsRepo,
+    ImportsRepo,
 ):
     @classmethod
     def from_config(cls, config: Config, path: Path | None = None) -> Store:

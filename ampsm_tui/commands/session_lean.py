@@ -1,0 +1,208 @@
+"""The lean paths of `list --json`, `squash -m` and `merge`: the answer without the engine, the
+models, aiosqlite or (for list) an event loop, where it is provably the full path's answer.
+
+Each returns what the command prints, or None having written nothing: the full handler in
+`commands/session.py` then runs. They decline whenever only the full path can decide (a config
+file, a session to reconcile or refuse, a teardown script, overlaps that need git); the tests in
+`tests/test_lean_*.py` compare both paths on twin repos and databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ..engine.config import Config
+    from ..engine.git.integrate import IntegrationResult
+    from ..engine.paths import LeanConfig
+
+T = TypeVar("T")
+
+#: overlap.PER_REPO (a test checks it): live sessions compared per repo.
+OVERLAP_PER_REPO = 16
+
+
+def overlaps_possible(rows: list[dict[str, Any]]) -> bool:
+    """Whether `overlap.sharing_a_repo` would keep any of these sessions (some repo with two live
+    ones among its most recently updated): only then can `find_overlaps` find anything."""
+    from pathlib import Path
+
+    by_repo: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["status"] not in ("done", "archived") and row["worktree_path"]:
+            by_repo.setdefault(row["repo_path"], []).append(row)
+    for group in by_repo.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda r: r["updated_at"] or r["created_at"], reverse=True)
+        if sum(1 for r in group[:OVERLAP_PER_REPO] if Path(r["worktree_path"]).is_dir()) > 1:
+            return True
+    return False
+
+
+def list_rows(args: argparse.Namespace, config: Any) -> list[dict[str, Any]] | None:
+    """`list --json`'s document on plain sqlite3, or None where only the full path can tell: a repo
+    filter (git resolves it), two live sessions in one repo (overlaps are computed with git), and
+    whatever `list_session_dicts` declines. `config` is called for the models' config when there
+    is a config file (its errors are the full path's)."""
+    if args.repo:
+        return None
+
+    from ..engine.paths import lean_config
+    from ..engine.store.quick import list_session_dicts
+
+    lean = lean_config()
+    if lean is None:  # a config file: validated by the models, its errors as the full path's
+        cfg: Config = config()
+        db, timeout_s = cfg.db_path, cfg.database.busy_timeout_ms / 1000
+    else:
+        db, timeout_s = lean.db_path, lean.busy_timeout_s
+    rows = list_session_dicts(db, status=args.status, limit=args.limit, timeout_s=timeout_s)
+    if rows is None or overlaps_possible(rows):
+        return None  # two live sessions of one repo: their overlaps need git
+    for row in rows:
+        if row["notify_webhook"]:  # as the full path: rows stored before URLs were redacted
+            from ..engine.secrets import redact
+
+            row["notify_webhook"] = redact(row["notify_webhook"])
+        row["overlaps"] = []
+    return rows
+
+
+def run_lean(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a lean path's one coroutine as `cli` runs a handler: SIGTERM cancels it like Ctrl-C."""
+    import asyncio
+    import signal
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        if task is not None:
+            try:
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            except (RuntimeError, ValueError):  # embedded off the main thread: the host owns signals
+                pass
+        return await coro
+
+    return asyncio.run(main())
+
+
+def squash(args: argparse.Namespace) -> str | None:
+    """`squash -m MESSAGE`: the session read with plain sqlite3, then the engine's own `git.squash`
+    (the git layer needs neither the models nor the store; squashing writes no row). The new sha,
+    or None without a message (it is written from the iterations), with a config file, or for a
+    session the full path must refuse or reconcile first."""
+    if args.message is None or not args.message.strip():
+        return None
+    from pathlib import Path
+
+    from ..engine.paths import lean_config
+    from ..engine.store.quick import resolve_session_dict
+
+    lean = lean_config()
+    if lean is None:
+        return None
+    s = resolve_session_dict(lean.db_path, args.id, timeout_s=lean.busy_timeout_s)
+    if s is None or s["status"] in ("done", "archived") or not s["worktree_path"]:
+        return None
+    if not Path(s["worktree_path"]).is_dir():
+        return None  # E004 with how to restore it, from the full path
+    from ..engine import git as gitops
+    from ..engine.logs import setup_logging
+
+    try:
+        setup_logging(lean.log_path, lean.log_level)
+    except OSError:
+        return None  # the full path reports it as a config error
+    return run_lean(
+        gitops.squash(
+            Path(s["repo_path"]),
+            Path(s["worktree_path"]),
+            s["base_branch"],
+            args.message,
+            prefix=lean.commit_prefix,
+            manual="fold" if lean.squash_manual == "fold" else "keep",
+            lock_timeout=lean.lock_timeout,
+        )
+    )
+
+
+def merge(args: argparse.Namespace) -> IntegrationResult | None:
+    """`merge`: the session read with plain sqlite3, then the steps of `SessionService.merge` on the
+    engine's own git layer, and its two writes. None with a config file, a teardown script (it gets
+    the session's ports and env from the store), or a session the full path must refuse or
+    reconcile first."""
+    import os
+    from pathlib import Path
+
+    from ..engine.paths import lean_config
+    from ..engine.store.quick import resolve_session_dict
+
+    lean = lean_config()
+    if lean is None:
+        return None
+    s = resolve_session_dict(lean.db_path, args.id, timeout_s=lean.busy_timeout_s)
+    if s is None or s["status"] in ("done", "archived") or not s["worktree_path"] or not s["branch"]:
+        return None
+    wt, repo = Path(s["worktree_path"]), Path(s["repo_path"])
+    if not wt.is_dir():
+        return None
+    for base in (wt, repo):  # workspace.hook_command's defaults (workspace.teardown is unset)
+        script = base / ".ampsm" / "teardown"
+        if script.is_file() and os.access(script, os.X_OK):
+            return None
+    from ..engine.logs import setup_logging
+
+    try:
+        setup_logging(lean.log_path, lean.log_level)
+    except OSError:
+        return None  # the full path reports it as a config error
+    remove = False if args.keep_worktree else lean.remove_worktree_after_merge
+    return run_lean(_merge(s, lean, remove=remove, message=args.message))
+
+
+async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: str | None) -> IntegrationResult:
+    """`SessionService.merge` step for step (its events have no subscriber in a headless merge)."""
+    from pathlib import Path
+    from typing import cast
+
+    from ..engine import git as gitops
+    from ..engine.errors import AmpsmError, ErrorCode
+    from ..engine.git.commits import ensure_session_branch
+    from ..engine.git.diffs import record_merge
+    from ..engine.git.integrate import MergeMode
+    from ..engine.git.locks import RepoLock
+    from ..engine.git.runner import GitError, git
+    from ..engine.store.quick import mark_merged
+
+    sid, repo, wt, branch, base = s["id"], Path(s["repo_path"]), Path(s["worktree_path"]), s["branch"], s["base_branch"]
+    try:
+        async with RepoLock(wt, lean.lock_timeout, purpose=f"check {sid}"):
+            await ensure_session_branch(wt, branch, session_id=sid)
+    except GitError as exc:
+        raise AmpsmError(ErrorCode.GIT, f"worktree {wt} cannot be checked: {exc}") from None
+    before = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{base}", cwd=repo, check=False)
+    result = await gitops.merge(
+        repo,
+        wt,
+        branch,
+        base,
+        mode=cast(MergeMode, lean.merge_mode),
+        keep_conflict=False,
+        message=message,
+        remove_after=False,
+        session_id=sid,
+        lock_timeout=lean.lock_timeout,
+    )
+    if result.ok and before.ok and result.sha and not getattr(result, "already_merged", False):
+        await record_merge(repo, sid, before.out, result.sha)
+    if result.ok:
+        if remove:
+            removed = await gitops.remove_worktree(
+                repo, wt, branch, session_id=sid, force=True, lock_timeout=lean.lock_timeout
+            )
+            if removed.archive.ref:
+                result.message = removed.archive.describe()
+        mark_merged(lean.db_path, sid, release_ports=remove, timeout_s=lean.busy_timeout_s)
+    return result

@@ -1,0 +1,186 @@
+"""The sessions table on plain sqlite3 (no aiosqlite, no pydantic, no asyncio) for the lean
+command paths: `list --json`, and the session lookup and final write of `squash -m` and `merge`.
+
+Why: these are what scripts and status bars call in a loop, and the async store with its models
+costs several times the work itself. Rows come out in exactly the form
+`Session.model_dump(mode="json")` gives them; whenever that cannot be guaranteed without the model
+(a database that is missing, not fully migrated or newer, a session marked running that start-up
+would reconcile, a value the model would coerce or reject) the answer is None and the caller takes
+the full path, so the model stays the single authority on what a valid row is.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .migrations import MIGRATIONS
+
+T = TypeVar("T")
+
+#: The Session model's fields in order, with the kind of value each holds. A test checks this
+#: against `Session.model_fields` so that a field added there cannot be forgotten here.
+SESSION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("id", "str"),
+    ("name", "str"),
+    ("prompt", "str"),
+    ("repo_path", "str"),
+    ("base_branch", "str"),
+    ("branch", "str"),
+    ("worktree_path", "str"),
+    ("agent", "str"),
+    ("agent_cmd", "str?"),
+    ("model", "str?"),
+    ("script", "str?"),
+    ("timeout_s", "float?"),
+    ("status", "status"),
+    ("thread_id", "str?"),
+    ("last_test_exit", "int?"),
+    ("last_error", "str?"),
+    ("notify_webhook", "str?"),
+    ("batch_item_id", "str?"),
+    ("pid", "int?"),
+    ("pid_started_at", "float?"),
+    ("agent_pid", "int?"),
+    ("agent_started_at", "float?"),
+    ("setup", "str?"),
+    ("created_at", "str"),
+    ("updated_at", "str"),
+)
+
+#: SessionStatus values (checked against the enum by the same test).
+STATUSES = frozenset({"idle", "running", "awaiting-input", "error", "done", "interrupted", "archived"})
+
+
+class Unsure(Exception):
+    """The lean read cannot promise the model's answer: take the full path."""
+
+
+def _value(kind: str, value: Any) -> Any:
+    """The value as the model would dump it in JSON mode, or Unsure where the model would coerce
+    in a way not reproduced here, or reject."""
+    if value is None:
+        if kind.endswith("?"):
+            return None
+        raise Unsure
+    if kind in ("str", "str?"):
+        if type(value) is str:
+            return value
+    elif kind == "status":
+        if type(value) is str and value in STATUSES:
+            return value
+    elif kind == "int?":
+        if type(value) is int:
+            return value
+    elif kind == "float?" and type(value) is float and math.isfinite(value):  # REAL: never an int
+        return value
+    raise Unsure
+
+
+def _read(db: Path, timeout_s: float, query: Callable[[sqlite3.Connection], T]) -> T | None:
+    """`query` in one read transaction on a database the full path would open as it is: fully
+    migrated, no session marked running (start-up would reconcile it first). None otherwise, and
+    on any SQLite error (the full path reports it with its code)."""
+    if not db.is_file():
+        return None  # the full path creates, migrates and chmods it
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("BEGIN")  # the schema, the reconcile check and the rows from one snapshot
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone():
+            return None
+        applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_version")}
+        if applied != {v for v, _, _ in MIGRATIONS}:
+            return None  # pending migrations, or a newer ampsm's database: the full path says which
+        if conn.execute("SELECT 1 FROM sessions WHERE status = 'running' LIMIT 1").fetchone():
+            return None
+        return query(conn)
+    except (sqlite3.Error, Unsure):
+        return None
+    finally:
+        conn.close()
+
+
+def _dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """The cursor's session rows as the model dumps them (Unsure when it would not do so plainly)."""
+    columns = [d[0] for d in cur.description]
+    index = {name: columns.index(name) for name, _ in SESSION_FIELDS if name in columns}
+    if len(index) != len(SESSION_FIELDS):
+        raise Unsure
+    pairs = [(name, kind, index[name]) for name, kind in SESSION_FIELDS]
+    return [{name: _value(kind, row[i]) for name, kind, i in pairs} for row in cur.fetchall()]
+
+
+def list_session_dicts(
+    db: Path, *, status: str | None = None, limit: int | None = None, timeout_s: float = 10.0
+) -> list[dict[str, Any]] | None:
+    """Sessions newest first as JSON-ready dicts (the same query as `Store.list_sessions`), or None
+    when only the full path can answer."""
+
+    def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM sessions"
+        params: list[Any] = []
+        if status:
+            sql += " WHERE status = ?"
+            params.append(status)
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return _dicts(conn.execute(sql, params))
+
+    return _read(db, timeout_s, query)
+
+
+def resolve_session_dict(db: Path, ref: str, *, timeout_s: float = 10.0) -> dict[str, Any] | None:
+    """The one session `ref` names (an id or a unique prefix, as `Store.resolve_session`), or None:
+    no such session, an ambiguous prefix (the full path says which), or a database only the full
+    path can open."""
+
+    def query(conn: sqlite3.Connection) -> dict[str, Any] | None:
+        exact = _dicts(conn.execute("SELECT * FROM sessions WHERE id = ?", (ref,)))
+        if exact:
+            return exact[0]
+        for prefix in [ref] if ref.startswith("sess-") else [ref, f"sess-{ref}"]:
+            like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = _dicts(
+                conn.execute(
+                    "SELECT * FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT 3", (like,)
+                )
+            )
+            if rows:
+                return rows[0] if len(rows) == 1 else None
+        return None
+
+    return _read(db, timeout_s, query)
+
+
+def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: float = 10.0) -> None:
+    """What a merge writes after its git work, as the full path does (`release_ports` when the
+    worktree was removed, then the `done` status with a fresh `updated_at`), in one transaction. A
+    failure is E003 naming the file."""
+    from ..clock import now_iso
+    from ..errors import AmpsmError, ErrorCode
+
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if release_ports:
+                    conn.execute("DELETE FROM port_blocks WHERE session_id = ?", (session_id,))
+                conn.execute(
+                    "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", ("done", now_iso(), session_id)
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise AmpsmError(ErrorCode.DATABASE, f"database {db} is unusable: {str(exc).strip()}") from exc
