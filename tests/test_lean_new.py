@@ -23,7 +23,8 @@ from ampsm_tui.commands.registry import COMMANDS, build_parser
 from ampsm_tui.engine.config import load_config
 from tests.conftest import git, run_cli
 
-ARGS = ["--name", "Feat X", "--prompt", "add hello", "--script", "true", "--timeout", "30"]
+KEY = "sk-ant-api03-" + "k" * 40
+ARGS = ["--name", "Feat X", "--prompt", f"add hello with {KEY}", "--script", "true", "--timeout", "30"]
 AGENT = ["--agent", "command", "--agent-cmd", "echo hi"]
 
 
@@ -115,6 +116,7 @@ def test_lean_new_is_the_full_new(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert _same(lean_out, one["id"], r1) == _same(full_out, two["id"], r2)
     assert _same(json.dumps(one), one["id"], r1) == _same(json.dumps(two), two["id"], r2)
     assert one["status"] == "idle" and one["timeout_s"] == 30.0 and one["name"] == "Feat X"
+    assert KEY not in lean_out and KEY not in one["prompt"] and one["prompt"].startswith("add hello with ")
     if as_json:
         assert json.loads(lean_out) == one
     p1, p2 = _ports(one["id"]), _ports(two["id"])
