@@ -144,7 +144,13 @@ def test_model_and_lean_fields_agree() -> None:
         Config().git.lock_timeout,
         Config().git.merge_mode,
         Config().git.remove_worktree_after_merge,
+        Config().git.default_base_branch,
+        Config().git.worktree_dir,
+        Config().workspace.include_file,
+        Config().workspace.port_range,
+        Config().workspace.ports_per_session,
     )
+    assert Config().workspace.setup is None  # the lean new looks for .ampsm/setup only
     assert Config().workspace.teardown is None  # the lean merge looks for .ampsm/teardown only
 
 

@@ -260,3 +260,36 @@ def test_abort_a_kept_conflict_from_the_cli(repo: Path, agent_env: dict[str, str
     assert (git(wt, "rev-parse", "HEAD"), git(wt, "status", "--porcelain"), git(repo, "rev-parse", "main")) == before
     nothing = run_cli("abort", sid)
     assert nothing.returncode == 1 and "nothing to abort" in nothing.stdout
+
+
+def test_new_without_base_uses_the_checked_out_branch_else_e001(
+    repo: Path, tmp_path: Path, isolated_env: Path, agent_env: dict[str, str]
+) -> None:
+    """Without --base and without the configured default branch, the main checkout's branch is the
+    base (decided inside create_worktree's one ref lookup); an empty repo is E001 with no row and
+    no worktree."""
+    git(repo, "branch", "-m", "main", "trunk")
+    out = run_cli("new", "--repo", str(repo), "--name", "t", "--json", env=agent_env)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["base_branch"] == "trunk"
+    assert git(repo, "config", f"branch.{doc['branch']}.ampsmBase") == "trunk"
+    assert git(repo, "rev-parse", doc["branch"]) == git(repo, "rev-parse", "trunk")
+    explicit = run_cli("new", "--repo", str(repo), "--name", "m", "--base", "main", env=agent_env)
+    assert explicit.returncode != 0 and "base branch 'main' does not exist" in explicit.stderr
+    assert "pass --base" not in explicit.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q", "-b", "main")
+    bad = run_cli("new", "--repo", str(empty), "--name", "e", env=agent_env)  # `main` is unborn
+    assert bad.returncode != 0 and bad.stderr.startswith("E001: base branch 'main' does not exist"), bad.stderr
+    (empty / "a.txt").write_text("a\n")
+    git(empty, "add", "a.txt")
+    git(empty, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "a")
+    git(empty, "checkout", "-q", "--detach")
+    git(empty, "branch", "-q", "-D", "main")
+    detached = run_cli("new", "--repo", str(empty), "--name", "e", env=agent_env)
+    assert detached.returncode != 0 and detached.stderr.startswith("E001:"), detached.stderr
+    assert "pass --base" in detached.stderr
+    assert [r["base_branch"] for r in db_rows(isolated_env, "SELECT base_branch FROM sessions")] == ["trunk"]
+    assert not (empty / ".worktrees").exists() or not any((empty / ".worktrees").iterdir())

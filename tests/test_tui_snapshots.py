@@ -14,7 +14,7 @@ import pytest
 import pytest_textual_snapshot
 from syrupy.location import PyTestLocation
 from textual.pilot import Pilot
-from textual.worker import WorkerCancelled
+from textual.worker import WorkerCancelled, WorkerState
 
 from ampsm_tui.app import AmpsmApp, create_app
 from ampsm_tui.engine.agents.base import (
@@ -75,12 +75,20 @@ async def _running_iteration(config: Any) -> None:
 async def settle(pilot: Pilot[Any]) -> None:
     from ampsm_tui.widgets.output_log import OutputLog
 
-    for _ in range(3):
+    # Until quiet: a worker's result can start another (candidates loaded → row highlighted → its
+    # diff loaded), and on a loaded machine that chain outlasts any fixed number of rounds.
+    quiet = 0
+    for _ in range(60):
         try:
             await pilot.app.workers.wait_for_complete()
         except WorkerCancelled:  # an exclusive reload replaced an older one
+            quiet = 0
             continue
         await pilot.pause(0.05)
+        busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 3:
+            break
     # The output pane folds queued lines in on a timer: fold them now, so a loaded machine's late
     # timer cannot leave a snapshot half-filled.
     for log in pilot.app.screen.query(OutputLog):

@@ -124,6 +124,19 @@ _ITERATE_ARGS = (
 )
 
 
+def _new_fast(args: argparse.Namespace, ctx: Context) -> int | None:
+    from . import session_lean
+
+    row = session_lean.new(args)
+    if row is None:
+        return None
+    if ctx.json:
+        ctx.emit_json(row)
+    else:
+        ctx.print(f"Created session: {row['id']}\nWorktree: {row['worktree_path']}\nBranch: {row['branch']}")
+    return 0
+
+
 @command(
     "new",
     "create a session: a worktree and branch for one agent task",
@@ -147,6 +160,7 @@ _ITERATE_ARGS = (
     arg("--n", type=positive_int, metavar="N", help="best-of-N: N sessions per agent (default 1; implies --run)"),
     *_ITERATE_ARGS,
     json=True,
+    fast=_new_fast,
 )
 async def new(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.errors import UsageError

@@ -206,3 +206,129 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
                 result.message = removed.archive.describe()
         mark_merged(lean.db_path, sid, release_ports=remove, timeout_s=lean.busy_timeout_s)
     return result
+
+
+def new(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`new` without --run: the row written with plain sqlite3 (with its port block, in one
+    transaction) after the engine's own `create_worktree`. The session as `new --json` prints it,
+    or None having done nothing: with a config file, best-of, --run, --setup, a webhook, a model,
+    a prompt from a file or stdin, a database the full path must create, migrate or reconcile, a
+    repo with a `.worktreeinclude` or an `.ampsm/setup` (in the main checkout or, found after the
+    worktree is made and then undone, in the branch), or a value the full path would refuse."""
+    if args.agents or args.n or args.run or args.setup or args.notify_webhook or args.model:
+        return None
+    if args.prompt_file is not None or args.prompt == "-":
+        return None
+    if args.agent == "command":
+        import shlex
+
+        if not args.agent_cmd or not args.agent_cmd.strip():
+            return None
+        try:
+            shlex.split(args.agent_cmd)
+        except ValueError:
+            return None  # E002 from the adapter, on the full path
+    elif args.agent_cmd:
+        return None
+    from ..engine.secrets import scrub
+
+    name, prompt = scrub(args.name), scrub(args.prompt or "")
+    if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return None
+    if any(value and scrub(value) != value for value in (args.script, args.agent_cmd)):
+        return None
+    from ..engine.paths import lean_config
+    from ..engine.store.quick import ready
+
+    lean = lean_config()
+    if lean is None or not ready(lean.db_path, timeout_s=lean.busy_timeout_s):
+        return None
+    from ..engine.logs import setup_logging
+
+    try:
+        setup_logging(lean.log_path, lean.log_level)
+    except OSError:
+        return None  # the full path reports it as a config error
+    return run_lean(_new(args, lean, name.strip(), prompt))
+
+
+def _setup_script(base: Any) -> bool:
+    """Whether `workspace.hook_command` would find an executable `.ampsm/setup` under `base`."""
+    import os
+
+    script = base / ".ampsm" / "setup"
+    return bool(script.is_file() and os.access(script, os.X_OK))
+
+
+async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: str) -> dict[str, Any] | None:
+    """`SessionService.create` step for step (its SessionCreated event has no subscriber here)."""
+    import asyncio
+    import secrets
+    from pathlib import Path
+
+    from ..engine import git as gitops
+    from ..engine.clock import now_iso
+    from ..engine.errors import AmpsmError, ErrorCode
+    from ..engine.store.quick import SESSION_FIELDS, NoFreePorts, Unsure, insert_session
+
+    try:
+        root = (await gitops.repo_paths(Path(args.repo).expanduser())).root
+    except AmpsmError:
+        return None  # its error from the full path
+    if (root / lean.include_file).is_file() or _setup_script(root):
+        return None
+    sid = f"sess-{secrets.token_hex(4)}"
+    info = await gitops.create_worktree(
+        root,
+        sid,
+        name,
+        args.base or lean.default_base_branch,
+        worktree_dir=lean.worktree_dir,
+        lock_timeout=lean.lock_timeout,
+        default_base=not args.base,
+    )
+
+    async def undo() -> None:
+        await gitops.remove_worktree(root, info.path, info.branch, session_id=sid, force=True)
+
+    if _setup_script(info.path):  # the branch has its own setup script: the full path runs it
+        await asyncio.shield(undo())
+        return None
+    now = now_iso()
+    values = {
+        "id": sid,
+        "name": name,
+        "prompt": prompt,
+        "repo_path": str(root),
+        "base_branch": info.base_branch,
+        "branch": info.branch,
+        "worktree_path": str(info.path),
+        "agent": args.agent,
+        "agent_cmd": args.agent_cmd,
+        "script": args.script,
+        "timeout_s": args.timeout,
+        "status": "idle",
+        "created_at": now,
+        "updated_at": now,
+    }
+    row = {field: values.get(field) for field, _ in SESSION_FIELDS}
+    ports = None
+    if lean.ports_per_session > 0:
+        low, _, high = lean.port_range.partition("-")
+        ports = (int(low), int(high), lean.ports_per_session)
+    try:
+        insert_session(lean.db_path, row, ports=ports, timeout_s=lean.busy_timeout_s)
+    except Unsure:
+        await asyncio.shield(undo())
+        return None
+    except NoFreePorts:
+        await asyncio.shield(undo())
+        raise AmpsmError(
+            ErrorCode.WORKTREE,
+            f"no free block of {lean.ports_per_session} ports left in {lean.port_range} (workspace.port_range);"
+            " archive finished sessions or widen the range",
+        ) from None
+    except BaseException:
+        await asyncio.shield(undo())  # no orphaned worktree when the row cannot be written
+        raise
+    return row

@@ -53,6 +53,11 @@ class LeanConfig(NamedTuple):
     lock_timeout: float = 60.0
     merge_mode: str = "ff"
     remove_worktree_after_merge: bool = True
+    default_base_branch: str = "main"
+    worktree_dir: str = ".worktrees"
+    include_file: str = ".worktreeinclude"
+    port_range: str = "41000-41999"
+    ports_per_session: int = 4
 
 
 def lean_config() -> LeanConfig | None:

@@ -132,7 +132,9 @@ class SessionService:
         adapter = get_adapter(agent, agent_cmd, config=self.config)  # unknown agent: fail before any git work
         adapter.validate_model(model or self.config.amp.default_model)
         repo_path = (await gitops.repo_paths(Path(repo).expanduser())).root
-        base_branch = base or await self._default_base(repo_path)
+        # Without --base: the configured default, else the main checkout's branch (create_worktree
+        # decides, in the ref lookup it makes anyway).
+        base_branch = base or self.config.git.default_base_branch
         session = Session(
             name=name.strip(),
             prompt=prompt,
@@ -155,7 +157,9 @@ class SessionService:
             base_branch,
             worktree_dir=self.config.git.worktree_dir,
             lock_timeout=self.config.git.lock_timeout,
+            default_base=not base,
         )
+        session.base_branch = info.base_branch
         session.branch = info.branch
         session.worktree_path = str(info.path)
         try:
@@ -176,19 +180,6 @@ class SessionService:
             )
         )
         return session
-
-    async def _default_base(self, repo: Path) -> str:
-        """`git.default_base_branch` when the repo has it, else the branch checked out in the main
-        checkout (a `master` repo works without configuration); the choice is shown everywhere."""
-        from .git.repo import branch_exists, current_branch
-
-        wanted = self.config.git.default_base_branch
-        if await branch_exists(repo, wanted):
-            return wanted
-        head = await current_branch(repo)
-        if head:
-            return head
-        raise AmpsmError(ErrorCode.GIT, f"base branch {wanted!r} does not exist in {repo}; pass --base")
 
     # -- iterate ----------------------------------------------------------------------------
 

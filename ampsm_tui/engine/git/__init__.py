@@ -72,32 +72,89 @@ GIT_EDITOR=true, GIT_TERMINAL_PROMPT=0, LC_ALL=C).
 
 from __future__ import annotations
 
-from .archive import ArchiveResult, archive_work
-from .cleanup import CleanReport, Orphan, clean, find_orphans
-from .commits import CommitInfo, CommitResult, commit_iteration, session_commits
-from .diffs import FileDiff, diff_files, last_iteration_diff, merge_base, session_diff
-from .integrate import (
-    IntegrationResult,
-    abort_operation,
-    continue_operation,
-    merge,
-    rebase,
-    restore_tip,
-    squash,
-)
-from .locks import LockTimeout, RepoLock
-from .repo import (
-    BOOKKEEPING_DIR,
-    current_operation,
-    default_base,
-    dirty_paths,
-    repo_paths,
-    repo_root,
-    validate_repo,
-)
-from .resolve import mark_resolved
-from .slug import branch_name, slugify
-from .worktrees import RemoveResult, WorktreeInfo, create_worktree, remove_worktree
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .archive import ArchiveResult, archive_work
+    from .cleanup import CleanReport, Orphan, clean, find_orphans
+    from .commits import CommitInfo, CommitResult, commit_iteration, session_commits
+    from .diffs import FileDiff, diff_files, last_iteration_diff, merge_base, session_diff
+    from .integrate import (
+        IntegrationResult,
+        abort_operation,
+        continue_operation,
+        merge,
+        rebase,
+        restore_tip,
+        squash,
+    )
+    from .locks import LockTimeout, RepoLock
+    from .repo import (
+        BOOKKEEPING_DIR,
+        current_operation,
+        default_base,
+        dirty_paths,
+        repo_paths,
+        repo_root,
+        validate_repo,
+    )
+    from .resolve import mark_resolved
+    from .slug import branch_name, slugify
+    from .worktrees import RemoveResult, WorktreeInfo, create_worktree, remove_worktree
+
+_EXPORTS = {
+    "ArchiveResult": ".archive",
+    "archive_work": ".archive",
+    "CleanReport": ".cleanup",
+    "Orphan": ".cleanup",
+    "clean": ".cleanup",
+    "find_orphans": ".cleanup",
+    "CommitInfo": ".commits",
+    "CommitResult": ".commits",
+    "commit_iteration": ".commits",
+    "session_commits": ".commits",
+    "FileDiff": ".diffs",
+    "diff_files": ".diffs",
+    "last_iteration_diff": ".diffs",
+    "merge_base": ".diffs",
+    "session_diff": ".diffs",
+    "IntegrationResult": ".integrate",
+    "abort_operation": ".integrate",
+    "continue_operation": ".integrate",
+    "merge": ".integrate",
+    "rebase": ".integrate",
+    "restore_tip": ".integrate",
+    "squash": ".integrate",
+    "LockTimeout": ".locks",
+    "RepoLock": ".locks",
+    "BOOKKEEPING_DIR": ".repo",
+    "current_operation": ".repo",
+    "default_base": ".repo",
+    "dirty_paths": ".repo",
+    "repo_paths": ".repo",
+    "repo_root": ".repo",
+    "validate_repo": ".repo",
+    "mark_resolved": ".resolve",
+    "branch_name": ".slug",
+    "slugify": ".slug",
+    "RemoveResult": ".worktrees",
+    "WorktreeInfo": ".worktrees",
+    "create_worktree": ".worktrees",
+    "remove_worktree": ".worktrees",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The package imports its parts on first use (PEP 562): `ampsm new` needs the worktree
+    functions, not diffs, integration, clean-up and safekeeping."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BOOKKEEPING_DIR",

@@ -16,7 +16,7 @@ from ..clock import utcnow
 from ..errors import AmpsmError, ErrorCode
 from .archive import ArchiveResult, archive_work
 from .locks import RepoLock
-from .repo import BOOKKEEPING_DIR, current_operation, repo_paths, rev, validate_repo
+from .repo import BOOKKEEPING_DIR, current_branch, current_operation, repo_paths, rev, validate_repo
 from .runner import GitError, git
 from .slug import branch_name, is_safe_session_id, valid_branch_name
 
@@ -105,8 +105,14 @@ async def create_worktree(
     *,
     worktree_dir: str | Path = ".worktrees",
     lock_timeout: float = 60.0,
+    default_base: bool = False,
 ) -> WorktreeInfo:
-    """Make the session's worktree and branch from `base` (E001 bad repo/base, E004 failure)."""
+    """Make the session's worktree and branch from `base` (E001 bad repo/base, E004 failure).
+
+    `default_base`: `base` is the configured default, not the user's choice; when the repo has no
+    such branch, the branch checked out in the main checkout is used (a `master` repo works
+    without configuration). Checked here, in the one `for-each-ref` this needs anyway, rather than
+    with a git process of its own before."""
     if not is_safe_session_id(session_id):
         raise AmpsmError(ErrorCode.WORKTREE, f"unsafe session id {session_id!r}")
     paths = await validate_repo(repo)
@@ -121,6 +127,13 @@ async def create_worktree(
     try:
         refs = await _branch_refs(root, base, name)
         base_sha = refs.get(base)
+        if base_sha is None and default_base:
+            head = await current_branch(root)
+            if not head:
+                raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}; pass --base")
+            base = head
+            refs = await _branch_refs(root, base, name)
+            base_sha = refs.get(base)
         if base_sha is None:
             raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}")
         if target.exists():

@@ -7,23 +7,13 @@ go back to the pool first. A port some other program is listening on is skipped 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 from ..clock import now_iso
 from .core import StoreBase
+from .portpool import FINISHED_STATUSES, choose_block, port_is_free
 
-FINISHED_STATUSES = ("done", "archived")
-
-
-def port_is_free(port: int) -> bool:
-    """Whether nothing listens on `port` (a bind on the loopback succeeds)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+__all__ = ["FINISHED_STATUSES", "PortsRepo", "choose_block", "port_is_free"]
 
 
 class PortsRepo(StoreBase):
@@ -44,19 +34,10 @@ class PortsRepo(StoreBase):
                 FINISHED_STATUSES,
             )
             cur = await conn.execute("SELECT first_port, size FROM port_blocks")
-            taken = [(int(r[0]), int(r[0]) + int(r[1]) - 1) for r in await cur.fetchall()]
+            taken = [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
             await cur.close()
-            first = low
-            while first + size - 1 <= high:
-                last = first + size - 1
-                clash = next((b for b in taken if b[0] <= last and first <= b[1]), None)
-                if clash is not None:
-                    first = clash[1] + 1
-                    continue
-                busy = next((p for p in range(first, last + 1) if not probe(p)), None)
-                if busy is not None:
-                    first = busy + 1
-                    continue
+            first = choose_block(taken, low, high, size, probe)
+            if first is not None:
                 await conn.execute(
                     "INSERT INTO port_blocks (session_id, first_port, size, allocated_at) VALUES (?, ?, ?, ?)",
                     (session_id, first, size, now_iso()),

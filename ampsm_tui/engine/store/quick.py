@@ -184,3 +184,74 @@ def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: fl
             conn.close()
     except sqlite3.Error as exc:
         raise AmpsmError(ErrorCode.DATABASE, f"database {db} is unusable: {str(exc).strip()}") from exc
+
+
+def ready(db: Path, *, timeout_s: float = 10.0) -> bool:
+    """Whether the full path would open this database as it is (see `_read`): the lean `new` checks
+    it before any git work, so that declining leaves nothing to undo."""
+    return _read(db, timeout_s, lambda conn: True) is True
+
+
+class NoFreePorts(Exception):
+    """The port pool has no free block: nothing was written."""
+
+
+def insert_session(
+    db: Path,
+    row: dict[str, Any],
+    *,
+    ports: tuple[int, int, int] | None,
+    timeout_s: float = 10.0,
+    probe: Callable[[int], bool] | None = None,
+) -> tuple[int, int] | None:
+    """The new session's row and its port block (`ports` = low, high, size; None: no block) in one
+    transaction, so that no row is ever left without its block. Returns the block. Unsure (nothing
+    written) when the database is no longer one the full path would use as it is; NoFreePorts
+    (nothing written) when the pool is exhausted; E003 naming the file on an SQLite error."""
+    from ..errors import AmpsmError, ErrorCode
+    from .portpool import FINISHED_STATUSES, choose_block, port_is_free
+
+    names = [name for name, _ in SESSION_FIELDS]
+    if list(row) != names:
+        raise Unsure
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_version")}
+                if applied != {v for v, _, _ in MIGRATIONS}:
+                    raise Unsure
+                if conn.execute("SELECT 1 FROM sessions WHERE status = 'running' LIMIT 1").fetchone():
+                    raise Unsure  # start-up would reconcile it first
+                conn.execute(
+                    f"INSERT INTO sessions ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+                    [row[name] for name in names],
+                )
+                block: tuple[int, int] | None = None
+                if ports is not None:
+                    low, high, size = ports
+                    marks = ", ".join("?" for _ in FINISHED_STATUSES)
+                    conn.execute(
+                        "DELETE FROM port_blocks WHERE session_id IN"
+                        f" (SELECT id FROM sessions WHERE status IN ({marks}))",
+                        FINISHED_STATUSES,
+                    )
+                    taken = [(int(a), int(b)) for a, b in conn.execute("SELECT first_port, size FROM port_blocks")]
+                    first = choose_block(taken, low, high, size, probe or port_is_free)
+                    if first is None:
+                        raise NoFreePorts
+                    conn.execute(
+                        "INSERT INTO port_blocks (session_id, first_port, size, allocated_at) VALUES (?, ?, ?, ?)",
+                        (row["id"], first, size, row["created_at"]),
+                    )
+                    block = (first, size)
+                conn.execute("COMMIT")
+                return block
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise AmpsmError(ErrorCode.DATABASE, f"database {db} is unusable: {str(exc).strip()}") from exc
