@@ -77,6 +77,9 @@ class Engine:
         usually pays for three cheap checks and nothing else."""
         config = config or load_config()
         setup_logging(config.log_path, config.log_level)
+        from .childwatch import use_pidfd_watcher
+
+        use_pidfd_watcher()  # git and agents end without a thread each (Python 3.11)
         from .fsperm import private_dir
 
         private_dir(config.streams_dir)  # raw agent streams: prompts and tool output, the user's only
