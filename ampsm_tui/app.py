@@ -83,6 +83,7 @@ class AmpsmApp(App[None]):
         self._closing = False
         self.tail_interval = tail_interval
         self.remote_tails: RemoteTails | None = None
+        self._db_changed = True  # since the last tail tick (set by the DB watch)
         from .ui_state import UiState, config_dir
 
         self.ui_state = UiState(config.config_dir if config is not None else config_dir())
@@ -90,15 +91,32 @@ class AmpsmApp(App[None]):
         keymap = config.ui.keymap if config is not None else (cached_keymap if isinstance(cached_keymap, dict) else {})
         self.user_keymap: dict[str, str] = dict(keymap)
         self.set_keymap(self.user_keymap)
-        self._apply_theme(config.ui.theme if config is not None else self.ui_state.get("config_theme"))
+        self._apply_theme(config.ui.theme if config is not None else self.ui_state.get("config_theme"), first=True)
         self._theme_ready = True
         if config is not None:
             self._adopt_config(config)
 
-    def _apply_theme(self, configured: object) -> None:
+    def _apply_theme(self, configured: object, *, first: bool = False) -> None:
         saved = self.ui_state.get("theme")  # the last one picked (ctrl+t) wins over the config's
         theme = saved if isinstance(saved, str) and saved in self.available_themes else configured
-        self.theme = theme if isinstance(theme, str) and theme in self.available_themes else "gruvbox"
+        name = theme if isinstance(theme, str) and theme in self.available_themes else "gruvbox"
+        if first and name != self.theme:
+            self._set_initial_theme(name)
+        else:
+            self.theme = name
+
+    def _set_initial_theme(self, name: str) -> None:
+        """The theme before anything is parsed: what `App._watch_theme` does (textual 8.2.8, pinned), less
+        its `refresh_css`, which re-parses every stylesheet after the first parse (a tenth of the first
+        paint). The stylesheet has not been read yet, so its variables only need setting."""
+        self.set_reactive(App.theme, name)
+        dark = self.current_theme.dark
+        classes = {c: False for c in self.classes if c.startswith("-theme-")}
+        self.update_classes(
+            {**classes, f"-theme-{name}": True, "-dark-mode": dark, "-light-mode": not dark}, update=False
+        )
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def _adopt_config(self, config: Config) -> None:
         """The config's keymap and theme in force, and cached for the next start's first paint."""
@@ -219,6 +237,7 @@ class AmpsmApp(App[None]):
 
     def _data_changed(self) -> None:
         """Another process committed: every screen on the stack hears it (a replaceable message)."""
+        self._db_changed = True
         if self._closing:
             return
         for screen in self.screen_stack:
@@ -229,8 +248,10 @@ class AmpsmApp(App[None]):
         if self._closing or self.remote_tails is None:
             return
         try:
-            await self.remote_tails.tick()
+            changed, self._db_changed = self._db_changed, False
+            await self.remote_tails.tick(db_changed=changed)
         except Exception as exc:  # one bad tick (a file being rotated, a busy DB) never ends the tail
+            self._db_changed = True  # the next tick reads the DB again
             if self._closing:
                 return
             import logging
@@ -300,12 +321,10 @@ class AmpsmApp(App[None]):
             self.push_screen(HelpScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`b` / `B` are not offered on the screen they would open (nor shown in its footer)."""
-        from .screens.batches import BatchesScreen
-        from .screens.bench import BenchScreen
-
-        here = {"batches": BatchesScreen, "bench": BenchScreen}.get(action)
-        return not (here is not None and isinstance(self.screen, here))
+        """`b` / `B` are not offered on the screen they would open (nor shown in its footer). By class
+        name: importing those screens here put them on the first paint's path."""
+        here = {"batches": "BatchesScreen", "bench": "BenchScreen"}.get(action)
+        return not (here is not None and type(self.screen).__name__ == here)
 
     def action_batches(self) -> None:
         from .screens.batches import BatchesScreen

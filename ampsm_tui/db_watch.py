@@ -80,7 +80,7 @@ class DbWatch:
         return any(not t.done() for t in self._tasks)
 
     async def _read(self) -> tuple[Any, ...]:
-        return (await self.store.data_version(), await self.store.change_fingerprint())
+        return await self.store.change_state()  # data_version and the fingerprint, one statement
 
     async def check(self) -> bool:
         """One comparison with the last state; `on_change` when it moved. Never overlaps another."""

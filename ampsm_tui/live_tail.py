@@ -109,6 +109,7 @@ class RemoteTails:
         self.is_local = is_local  # the session's iteration runs in this process (its events are on our bus)
         self.pid = pid if pid is not None else os.getpid()
         self.tails: dict[str, StreamTail] = {}
+        self._looked_at: set[str] = set()  # sessions whose DB rows the last tick read
 
     def _remote(self, session: Session) -> bool:
         return (
@@ -118,10 +119,19 @@ class RemoteTails:
             and not self.is_local(session.id)
         )
 
-    async def tick(self) -> None:
+    async def tick(self, *, db_changed: bool = True) -> None:
+        """Read what the running tails appended. The DB (is another process running this session's
+        iteration, has it ended?) is read only when it changed since the last tick (the app's DB watch
+        says so) or for a session newly watched: two queries per session four times a second kept the
+        DB thread busy, and under load the change path queued behind them."""
         watched = set(self.transcripts.watched()) | set(self.tails)
         for session_id in watched:
-            await self._tick_one(session_id)
+            if db_changed or session_id not in self._looked_at:
+                await self._tick_one(session_id)
+            elif (tail := self.tails.get(session_id)) is not None:
+                for event in tail.read():
+                    self.transcripts.add_event(session_id, event)
+        self._looked_at = watched
 
     async def _tick_one(self, session_id: str) -> None:
         tail = self.tails.get(session_id)

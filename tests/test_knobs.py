@@ -105,9 +105,9 @@ async def test_stream_buffer_size(value: str | None, repo: Path, monkeypatch: py
     chunks: list[int] = []
 
     class Spy(process.LineSplitter):
-        def feed(self, chunk: bytes) -> list[str]:
+        def feed_block(self, chunk: bytes) -> str | None:  # what the reader hands each read
             chunks.append(len(chunk))
-            return super().feed(chunk)
+            return super().feed_block(chunk)
 
     monkeypatch.setattr(process, "LineSplitter", Spy)
     cmd = f"{shlex.quote(sys.executable)} -c \"import sys; sys.stdout.write('x' * 200000 + chr(10))\""

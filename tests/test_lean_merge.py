@@ -146,7 +146,10 @@ def test_conflicts_are_the_full_paths(tmp_path: Path) -> None:
     full = run_cli("merge", two, "--json", env={"AMPSM_SQLITE_JOURNAL_MODE": "WAL"})  # a checked override
     assert lean.returncode == full.returncode != 0
     assert lean.stderr == full.stderr and "conflicts in README.md" in lean.stderr
-    assert json.loads(lean.stdout) == json.loads(full.stdout)
+    lean_doc, full_doc = json.loads(lean.stdout), json.loads(full.stdout)
+    # the twin repos' commits differ in their sha when made across a second boundary (a loaded machine)
+    assert (lean_doc.pop("sha", None) is None) == (full_doc.pop("sha", None) is None)
+    assert lean_doc == full_doc
     assert _row(one)["status"] == _row(two)["status"] == "idle"
 
 

@@ -62,7 +62,7 @@ async def test_defect1_refresh_survives_a_failing_check_and_sees_changes_fast(re
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert app.db_watch is not None
-        real = app.store.change_fingerprint
+        real = app.store.change_state
         failures = {"left": 2}
 
         async def flaky() -> tuple[object, ...]:
@@ -71,7 +71,7 @@ async def test_defect1_refresh_survives_a_failing_check_and_sees_changes_fast(re
                 raise sqlite3.OperationalError("database is locked")
             return await real()
 
-        app.store.change_fingerprint = flaky  # type: ignore[method-assign]
+        app.store.change_state = flaky  # type: ignore[method-assign]
         names = []
         for n in range(3):
             sid = cli_new(repo, f"late-{n}")

@@ -77,10 +77,12 @@ async def test_change_is_seen_even_when_data_version_does_not_move(repo: Path) -
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, rounds=1)
 
-        async def frozen() -> int:  # what a connection holding a read snapshot reports
-            return 1
+        real = app.store.change_state
 
-        app.store.data_version = frozen  # type: ignore[method-assign]
+        async def frozen() -> tuple[object, ...]:  # data_version as a connection holding a read snapshot reports it
+            return (1, *(await real())[1:])
+
+        app.store.change_state = frozen  # type: ignore[method-assign]
         await pilot.pause(0.3)
         result = run_cli("new", "--repo", str(repo), "--name", "from-cli", "--agent", "command", "--agent-cmd", "true")
         assert result.returncode == 0, result.stderr

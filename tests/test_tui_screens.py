@@ -241,6 +241,26 @@ class LogApp(App[None]):
         yield OutputLog(id="log", max_lines=100, flush_interval=3600)
 
 
+async def test_a_hint_gives_way_to_the_first_real_output() -> None:
+    """The "No iterations yet" hint is shown until the session's first line arrives, then it is gone: a
+    live iteration never streams below a stale hint."""
+    app = LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        log = app.query_one(OutputLog)
+        log.feed_line("hint", "No iterations yet: i runs the agent, c starts a chat.")
+        log.flush()
+        await pilot.pause()
+        assert log.plain_lines == ["No iterations yet: i runs the agent, c starts a chat."]
+        log.feed_line("marker", "── iteration 1 · amp ──")
+        log.feed({"kind": "text", "text": "I'll start by reading the project."})
+        log.flush()
+        await pilot.pause()
+        assert log.plain_lines == ["── iteration 1 · amp ──", "I'll start by reading the project."]
+        log.feed_line("hint", "a later hint stays below real output")
+        log.flush()
+        assert log.plain_lines[-1] == "a later hint stays below real output" and log.line_count == 3
+
+
 async def test_output_log_caps_lines_and_follows_the_tail() -> None:
     app = LogApp()
     async with app.run_test(size=(80, 20)) as pilot:

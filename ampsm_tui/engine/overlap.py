@@ -17,9 +17,10 @@ GIT_CONCURRENCY sessions or pairs run git at once, however many sessions are lis
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from .git.runner import git, split_z
 from .models import Session, SessionStatus
@@ -29,6 +30,33 @@ _ENDED = (SessionStatus.DONE, SessionStatus.ARCHIVED)
 GIT_CONCURRENCY = 4
 #: Live sessions compared per repo: the most recently updated ones.
 PER_REPO = 16
+
+
+class SessionLike(Protocol):
+    """What the check reads of a session: a `Session`, or the dashboard's plain list row
+    (`store.overview.SessionListItem`), so a reload of 10,000 rows builds no models for it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def repo_path(self) -> str: ...
+    @property
+    def base_branch(self) -> str: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def worktree_path(self) -> str: ...
+    @property
+    def status(self) -> SessionStatus: ...
+    @property
+    def created_at(self) -> str: ...
+    @property
+    def updated_at(self) -> str: ...
+
+
+S = TypeVar("S", bound=SessionLike)
 
 
 @dataclass
@@ -54,11 +82,11 @@ class Overlap:
         return f"overlaps {self.session_id} ({self.name}) on {files}: {verdict}"
 
 
-def _live(session: Session) -> bool:
+def _live(session: SessionLike) -> bool:
     return session.status not in _ENDED and bool(session.worktree_path) and Path(session.worktree_path).is_dir()
 
 
-async def changed_files(session: Session) -> set[str]:
+async def changed_files(session: SessionLike) -> set[str]:
     """Files the session changed against the merge base with its base branch, worktree included."""
     wt = Path(session.worktree_path)
     base = await git("merge-base", session.base_branch, "HEAD", cwd=wt, check=False)
@@ -71,7 +99,7 @@ async def changed_files(session: Session) -> set[str]:
     return set(split_z(diff.stdout)) | set(split_z(untracked.stdout))
 
 
-async def predicted_conflicts(repo: Path, one: Session, other: Session) -> list[str] | None:
+async def predicted_conflicts(repo: Path, one: SessionLike, other: SessionLike) -> list[str] | None:
     """Files that would conflict if both branch tips were merged (None: cannot tell)."""
     if not one.branch or not other.branch:
         return None
@@ -83,15 +111,15 @@ async def predicted_conflicts(repo: Path, one: Session, other: Session) -> list[
     return sorted(set(res.stdout.splitlines()[1:])) if res.returncode == 1 else []
 
 
-def sharing_a_repo(sessions: list[Session], per_repo: int = PER_REPO) -> list[Session]:
+def sharing_a_repo(sessions: Sequence[S], per_repo: int = PER_REPO) -> list[S]:
     """The live sessions whose repo has another live session (the only ones that can overlap), at
     most `per_repo` of each repo, the most recently updated first. Cheap: no git, and a worktree is
     only looked for on disk for the sessions kept."""
-    by_repo: dict[str, list[Session]] = {}
+    by_repo: dict[str, list[S]] = {}
     for s in sessions:
         if s.status not in _ENDED and s.worktree_path:
             by_repo.setdefault(s.repo_path, []).append(s)
-    kept: list[Session] = []
+    kept: list[S] = []
     for group in by_repo.values():
         if len(group) < 2:
             continue
@@ -102,21 +130,21 @@ def sharing_a_repo(sessions: list[Session], per_repo: int = PER_REPO) -> list[Se
     return kept
 
 
-async def find_overlaps(sessions: list[Session]) -> dict[str, list[Overlap]]:
+async def find_overlaps(sessions: Sequence[SessionLike]) -> dict[str, list[Overlap]]:
     """Each live session's overlaps with the other live sessions of its repo (only those with any)."""
     live = sharing_a_repo(sessions)
     gate = asyncio.Semaphore(GIT_CONCURRENCY)
 
-    async def files_of(session: Session) -> set[str]:
+    async def files_of(session: SessionLike) -> set[str]:
         async with gate:
             return await changed_files(session)
 
-    async def conflicts_of(one: Session, other: Session) -> list[str] | None:
+    async def conflicts_of(one: SessionLike, other: SessionLike) -> list[str] | None:
         async with gate:
             return await predicted_conflicts(Path(one.repo_path), one, other)
 
     files = dict(zip([s.id for s in live], await asyncio.gather(*(files_of(s) for s in live)), strict=True))
-    pairs: list[tuple[Session, Session, list[str]]] = []
+    pairs: list[tuple[SessionLike, SessionLike, list[str]]] = []
     for i, one in enumerate(live):
         for other in live[i + 1 :]:
             if one.repo_path != other.repo_path:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the engine's models (and the tabs' widgets)
 
     # the engine's models (pydantic) load with the engine, after the first paint
     from ..app import AmpsmApp
-    from ..engine.models import Session
+    from ..engine.store.overview import RowTotals, SessionListItem
 
 NARROW_WIDTH = 110
 #: The clock: spinners step every tick; ages and other rows' cells every TICKS_PER_AGE ticks.
@@ -59,19 +59,27 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, SessionListItem] = {}
         self.selected: str | None = None
         self._statuses: dict[str, str] = {}
         self._statuses_loaded = False
         self._batch_status: dict[str, str] = {}
         self._reload_pending = False
+        self._loading = False  # a load is in progress: requests wait for it (`request_reload`)
+        self._reload_again = False
+        self._load_seq = 0
         self._first_load = True
+        # each session's list row, and the row the detail pane was last loaded for
+        self._rows: dict[str, tuple[SessionListItem, RowTotals]] = {}
+        self._detail_row: tuple[SessionListItem, RowTotals] | None = None
         self._ticks = 0
         self._tabs_ready = asyncio.Event()
+        self._tabs_started = False
+        self._painted = False
         # the session whose history the output pane holds: a detail load that a change cancelled
         # in its read leaves it unset, so the next load reads the history again
         self._output_of: str | None = None
-        self._summary: tuple[list[Session], float, int] | None = None
+        self._summary: tuple[list[SessionListItem], float, int] | None = None
         self._overlap_key: tuple[tuple[str, str, str], ...] | None = None
 
     @property
@@ -79,19 +87,19 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
+        # The layout class before the first styling (set in `on_mount`, it restyles every widget).
+        self.set_class(self.app.size.width < NARROW_WIDTH, "-narrow", update=False)
         yield Static(Text(" ampsm ", style="bold reverse") + Text("  opening…", style="dim"), id="summary")
         with Container(id="main"):
             with Vertical(id="sessions-pane"):
                 yield Static("", id="sessions-empty", classes="empty-hint")
                 yield SessionTable(id="sessions")
-                filter_input = Input(placeholder="filter: text, status:running", id="filter", compact=True)
-                filter_input.cursor_blink = self.ampsm.cursor_blink
-                yield filter_input
+                # The filter box is mounted the first time `/` is pressed (`action_filter`).
             with Vertical(id="detail-pane"):
                 yield OutputLog(id="output", max_lines=self.ampsm.output_max_lines)
-                # The Diff/Timeline/Metrics tabs are mounted right after the first paint (`_mount_tabs`).
+                # The Diff/Timeline/Metrics tabs are mounted after the first paint, once shown (`_ensure_tabs`).
         yield BatchStrip(id="batch-strip")
-        yield KeyFooter()
+        yield KeyFooter(compact=self.app.size.width < NARROW_WIDTH)
 
     def _where(self) -> str:
         """Which workspace this is: the DB path, with the home directory as ~ (snapshots fix the label)."""
@@ -112,13 +120,26 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self._apply_width(self.app.size.width)
         self.query_one(OutputLog).feed_line("detail", "Opening the database …")
         # Painted now; the rows come once the engine is open (the app calls `engine_ready`).
-        self.call_after_refresh(self._mount_tabs)
+        self.call_after_refresh(self._after_first_paint)
         if self.ampsm.engine_open:
             self.reload()
         self.set_interval(TICK_S, self._tick, name="dashboard-clock")
 
     def tabs(self) -> TabbedContent:
         return self.query_one("#tabs")  # type: ignore[return-value]
+
+    def _after_first_paint(self) -> None:
+        self._painted = True
+        if not self.has_class("-narrow"):
+            self.call_later(self._ensure_tabs)
+
+    async def _ensure_tabs(self) -> None:
+        """The tabs (a dozen widgets and their CSS) are built after the first frame, and only once they
+        are shown: beside the output when wide, or on a narrow terminal when a tab key asks for one."""
+        if not self._tabs_started:
+            self._tabs_started = True
+            await self._mount_tabs()
+        await self._tabs_ready.wait()
 
     async def _mount_tabs(self) -> None:
         from textual.widgets import TabbedContent, TabPane
@@ -133,6 +154,8 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
             await tabs.add_pane(pane)
         tabs.active = "tab-diff"
         self._tabs_ready.set()
+        if self.selected:  # the rows came first: fill the tabs in for the selected session
+            self.load_detail(self.selected, reset_output=False)
 
     def engine_ready(self) -> None:
         output = self.query_one(OutputLog)
@@ -156,35 +179,44 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         """Side by side from NARROW_WIDTH up, stacked below; the table lays its own columns out."""
         self.set_class(width < NARROW_WIDTH, "-narrow")
         self.query_one(Footer).compact = width < NARROW_WIDTH
+        if width >= NARROW_WIDTH and self._painted and not self._tabs_started:
+            self.call_later(self._ensure_tabs)
 
     # -- loading ----------------------------------------------------------------------------
 
     @work(exclusive=True, group="dashboard-load", exit_on_error=False)
     async def reload(self) -> None:
-        await self._tabs_ready.wait()
-        store = self.ampsm.store
-        sessions = await store.list_sessions()
-        totals = await store.session_totals()
-        now = self.ampsm.clock()
-        midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        today_cost, today_unpriced = await store.cost_since(to_iso(midnight))
-        batches = await store.active_batch_progress()
-        self._apply(sessions, totals, now, today_cost, today_unpriced, batches)
+        self._load_seq += 1
+        seq = self._load_seq
+        self._loading = True
+        try:
+            store = self.ampsm.store
+            rows = await store.list_session_rows()
+            now = self.ampsm.clock()
+            midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            today_cost, today_unpriced = await store.cost_since(to_iso(midnight))
+            batches = await store.active_batch_progress()
+            self._apply(rows, now, today_cost, today_unpriced, batches)
+        finally:
+            if seq == self._load_seq:  # the newest load (not one a direct `reload()` replaced)
+                self._loading = False
+                if self._reload_again:
+                    self._reload_again = False
+                    self.call_later(self.reload)
 
     def _apply(
         self,
-        sessions: list[Session],
-        totals: dict[str, Any],
+        rows: list[tuple[SessionListItem, RowTotals]],
         now: datetime,
         today_cost: float,
         today_unpriced: int,
         batches: list[Any],
     ) -> None:
-        from ..engine.store.overview import SessionTotals
-
+        sessions = [s for s, _ in rows]
         self.sessions = {s.id: s for s in sessions}
+        self._rows = {s.id: (s, t) for s, t in rows}
         table = self.query_one(SessionTable)
-        table.show([SessionRow(s, totals.get(s.id) or SessionTotals()) for s in sessions], now)
+        table.show([SessionRow(s, t) for s, t in rows], now)
         self._notify_transitions(sessions)
         self._notify_batches(batches)
         self.query_one(BatchStrip).show(batches)
@@ -195,11 +227,14 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         if table.selected_id != self.selected or self._first_load:
             self._first_load = False
             self._select(table.selected_id)
-        elif self.selected:
+        elif self.selected and self._rows.get(self.selected) != self._detail_row:
+            # Only when the selected session changed: a change to another one leaves its detail (and
+            # the git diff behind it) alone.
+            self._detail_row = self._rows.get(self.selected)
             self.load_detail(self.selected, reset_output=False)
 
     @work(exclusive=True, group="dashboard-overlaps", exit_on_error=False)
-    async def _check_overlaps(self, sessions: list[Session]) -> None:
+    async def _check_overlaps(self, sessions: list[SessionListItem]) -> None:
         """Flag live sessions of one repo touching the same files (git runs only for repos with two
         live sessions, and only when one of those changed since the last check)."""
         from ..engine.overlap import find_overlaps, sharing_a_repo
@@ -266,7 +301,7 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         hint.update(text)
         hint.display = bool(text)
 
-    def _notify_transitions(self, sessions: list[Session]) -> None:
+    def _notify_transitions(self, sessions: list[SessionListItem]) -> None:
         # The first load only learns the statuses; an empty DB counts as loaded (a session that
         # appears later already awaiting input is a transition worth a notification).
         first, self._statuses_loaded = not self._statuses_loaded, True
@@ -289,16 +324,24 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self._batch_status = seen
 
     def request_reload(self) -> None:
-        """Coalesce bursts of events into one reload a tick later."""
+        """A change (an engine event, another process's commit) asks for a reload: at once, and bursts
+        coalesced. A load in progress is never cancelled by a request (a stream of changes kept the list
+        stale until it paused): the requests made during a load become one more load after it."""
+        if self._loading:
+            self._reload_again = True
+            return
         if self._reload_pending:
             return
         self._reload_pending = True
 
         def go() -> None:
             self._reload_pending = False
-            self.reload()
+            if self._loading:
+                self._reload_again = True
+            else:
+                self.reload()
 
-        self.set_timer(0.02, go)
+        self.call_later(go)
 
     @on(DataChanged)
     def _on_data_changed(self) -> None:
@@ -326,15 +369,17 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         output.clear()
         self._output_of = None
         self.ampsm.transcripts.detach(output)
+        self._detail_row = self._rows.get(session_id) if session_id else None
         if session_id is None:
             table = self.query_one(SessionTable)
             if self.sessions and table.filter_text:
                 output.feed_line("detail", f"No session matches “{table.filter_text}”: escape clears the filter.")
             elif self.ampsm.engine_open:
                 output.feed_line("detail", "No sessions yet. Press n to create one, ? for help.")
-            self.query_one(Timeline).show([])
-            self.query_one("#metrics", Static).update("")
-            self.query_one(DiffView).show_diff("")
+            if self._tabs_ready.is_set():
+                self.query_one(Timeline).show([])
+                self.query_one("#metrics", Static).update("")
+                self.query_one(DiffView).show_diff("")
             return
         self.load_detail(session_id, reset_output=True)
 
@@ -342,8 +387,10 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
     async def load_detail(self, session_id: str, *, reset_output: bool) -> None:
         store = self.ampsm.store
         iterations = await store.list_iterations(session_id)
-        self.query_one(Timeline).show(iterations)
-        self.query_one("#metrics", Static).update(metrics_text(iterations))
+        tabs = self._tabs_ready.is_set()
+        if tabs:
+            self.query_one(Timeline).show(iterations)
+            self.query_one("#metrics", Static).update(metrics_text(iterations))
         output = self.query_one(OutputLog)
         if reset_output or self._output_of != session_id:
             calls = await store.list_tool_calls(session_id=session_id)
@@ -359,11 +406,11 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
                 )
                 feed_items(output, items)
             if not iterations and not self.ampsm.transcripts.has(session_id):
-                output.feed_line("detail", "No iterations yet: i runs the agent, c starts a chat.")
+                output.feed_line("hint", "No iterations yet: i runs the agent, c starts a chat.")
             self.ampsm.transcripts.attach(session_id, output)
             self._output_of = session_id
         narrow_hidden = self.has_class("-narrow") and not self.has_class("-tab")
-        if self.tabs().active == "tab-diff" and not narrow_hidden:
+        if tabs and self.tabs().active == "tab-diff" and not narrow_hidden:
             await self._load_diff(session_id)
 
     async def _load_diff(self, session_id: str) -> None:
@@ -392,8 +439,13 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
 
     # -- filter, sort, navigation -------------------------------------------------------------
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+    async def action_filter(self) -> None:
+        boxes = self.query("#filter").results(Input)
+        box = next(boxes, None)
+        if box is None:
+            box = Input(placeholder="filter: text, status:running", id="filter", compact=True)
+            box.cursor_blink = self.ampsm.cursor_blink
+            await self.query_one("#sessions-pane").mount(box)
         box.add_class("-visible")
         box.focus()
 
@@ -408,14 +460,16 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _on_filter_submitted(self, event: Input.Submitted) -> None:
-        box = self.query_one("#filter", Input)
+        box = event.input
         if not box.value:
             box.remove_class("-visible")
         self.query_one(SessionTable).focus()
         self.request_reload()
 
     def key_escape(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = next(self.query("#filter").results(Input), None)
+        if box is None:
+            return
         if box.has_focus or box.has_class("-visible"):
             box.value = ""
             box.remove_class("-visible")
@@ -432,14 +486,14 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.focus_next()
 
     def action_refresh(self) -> None:
+        self._detail_row = None  # `r` reloads the selected session's detail too
         self._overlap_key = None  # worktrees edited by hand: look at the overlaps again too
         self.reload()
 
-    def _show_tab(self, pane: str) -> None:
+    async def _show_tab(self, pane: str) -> None:
         """The Diff/Timeline/Metrics tabs; on a narrow terminal (tabs hidden under the output) the tab
         takes the output's place, and the same key again brings the output back."""
-        if not self._tabs_ready.is_set():
-            return
+        await self._ensure_tabs()
         tabs = self.tabs()
         if self.has_class("-narrow") and self.has_class("-tab") and tabs.active == pane:
             self.remove_class("-tab")
@@ -449,14 +503,14 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         if self.selected:
             self.load_detail(self.selected, reset_output=False)
 
-    def action_tab_diff(self) -> None:
-        self._show_tab("tab-diff")
+    async def action_tab_diff(self) -> None:
+        await self._show_tab("tab-diff")
 
-    def action_tab_timeline(self) -> None:
-        self._show_tab("tab-timeline")
+    async def action_tab_timeline(self) -> None:
+        await self._show_tab("tab-timeline")
 
-    def action_tab_metrics(self) -> None:
-        self._show_tab("tab-metrics")
+    async def action_tab_metrics(self) -> None:
+        await self._show_tab("tab-metrics")
 
     def action_toggle_details(self) -> None:
         self.query_one(OutputLog).action_toggle_details()
@@ -469,5 +523,5 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self.query_one(SessionTable).want_selected = session_id
         self.request_reload()
 
-    def selected_session(self) -> Session | None:
+    def selected_session(self) -> SessionListItem | None:
         return self.sessions.get(self.selected) if self.selected else None

@@ -6,28 +6,37 @@ async worker (`app.run_engine`), so leaving the screen never cancels an iteratio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
     from ..engine.models import Session
     from .new_session import NewSessionRequest
 
-
 from ..turns import iterate
+
+
+class SessionRef(Protocol):
+    """What the actions need of the selected session: a `Session`, or the dashboard's plain list row."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 class SessionActions:
     app: Any
 
-    def selected_session(self) -> Session | None:  # pragma: no cover - provided by the screen
+    def selected_session(self) -> SessionRef | None:  # pragma: no cover - provided by the screen
         raise NotImplementedError
 
     @property
     def _app(self) -> AmpsmApp:
         return self.app
 
-    def _need_session(self) -> Session | None:
+    def _need_session(self) -> SessionRef | None:
         session = self.selected_session()
         if session is None:
             self._app.notify("Select a session first (or press n to create one).", severity="warning")

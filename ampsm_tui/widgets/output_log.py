@@ -31,7 +31,7 @@ DETAIL_LINES = 40  # lines of a tool call's input/result kept for the expanded v
 
 @dataclass
 class Entry:
-    kind: str  # text | thinking | tool | error | marker | pass | fail | raw
+    kind: str  # text | thinking | tool | error | marker | pass | fail | raw | hint (until real output)
     lines: list[str]
     detail: list[str] = field(default_factory=list)
     tool_id: str | None = None
@@ -156,6 +156,11 @@ class OutputLog(ScrollView, can_focus=True):
     # -- folding events into lines ----------------------------------------------------------
 
     def _add(self, entry: Entry) -> None:
+        if entry.kind != "hint" and self._entries and all(e.kind == "hint" for e in self._entries):
+            # a hint ("No iterations yet: i runs the agent") gives way to the first real line
+            self._entries.clear()
+            self._lines.clear()
+            self._tools.clear()
         self._entries.append(entry)
         self._lines.extend(entry.rendered(self.expanded))
 
@@ -261,7 +266,7 @@ class OutputLog(ScrollView, can_focus=True):
         style = self._styles.get(kind)
         if style is None:
             try:
-                style = self.get_component_rich_style(f"output-log--{kind}")
+                style = self.get_component_rich_style(f"output-log--{'detail' if kind == 'hint' else kind}")
             except KeyError:
                 style = self.get_component_rich_style("output-log--text")
             self._styles[kind] = style

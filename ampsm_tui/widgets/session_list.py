@@ -8,20 +8,21 @@ selection jump.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, RowKey
 
 from .. import format as fmt
 from . import display
 
 if TYPE_CHECKING:  # the store package is imported once the engine opens, after the first paint
-    from ..engine.models import Session
-    from ..engine.store.overview import SessionTotals
+    from ..engine.store.overview import RowTotals, SessionListItem
 
 #: (key, label, width): fixed columns; "name" and "branch" share what is left (see `layout`).
 FIXED: dict[str, tuple[str, int]] = {
@@ -85,8 +86,8 @@ _STATUS_ORDER = {s: i for i, s in enumerate(("running", "awaiting-input", "error
 
 @dataclass(frozen=True)
 class SessionRow:
-    session: Session
-    totals: SessionTotals
+    session: SessionListItem  # plain rows from `Store.list_session_rows` (not pydantic: 10,000 per reload)
+    totals: RowTotals
 
     def matches(self, words: list[str], statuses: list[str]) -> bool:
         s = self.session
@@ -145,6 +146,25 @@ class SessionTable(DataTable[Text | str]):
 
     def on_mount(self) -> None:
         self._add_columns()
+
+    # DataTable measures every cell of every new (or changed) row to size auto-width columns: 7,000
+    # measures for the first 1,000 rows, a whole column again when a cell gets narrower (an age
+    # ticking from "59s" to "1m"). Every column here has a fixed width (`layout`) and rows are one
+    # line, so only the virtual size is computed (what DataTable's own method ends with).
+    def _fixed(self) -> bool:
+        return not any(column.auto_width for column in self.columns.values())
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        if not self._fixed():
+            super()._update_dimensions(new_rows)
+            return
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header)
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        if not self._fixed():
+            super()._update_column_widths(updated_cells)
 
     # DataTable's own Home/End only scroll; in a list they move the selection, as g/G do.
     def action_scroll_home(self) -> None:
@@ -262,7 +282,7 @@ class SessionTable(DataTable[Text | str]):
         }
         return [values[key] for key in self.column_keys]
 
-    def _name_cell(self, s: Session) -> Text:
+    def _name_cell(self, s: SessionListItem) -> Text:
         name = Text(s.name, overflow="ellipsis", no_wrap=True)
         if s.id in self.overlaps:
             return Text.assemble((OVERLAP_MARK, "bold yellow"), name, overflow="ellipsis", no_wrap=True)

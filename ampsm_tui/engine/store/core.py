@@ -244,20 +244,25 @@ class StoreBase:
             return int(cur.lastrowid or 0)
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Execute, fetch and close in one trip to aiosqlite's thread (three trips otherwise: on a
-        loaded machine each is a wait for the thread to be scheduled). The statement is finished
-        when this returns, so no read transaction stays open (see `data_version`)."""
+        # One trip to the DB thread (execute, fetch all, statement done) instead of three: on a loaded
+        # machine each trip waits for the scheduler, and the TUI's change path is made of these.
         try:
             return list(await self.conn.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise db_error(self.path, exc) from exc
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        """The first row, in one trip like `_fetchall`: callers ask for one row by key or with
-        LIMIT 1, and the statement must end here, never when a cancelled task's frame is collected
-        (an unfinished statement keeps an old snapshot and `PRAGMA data_version` would not move)."""
-        rows = await self._fetchall(sql, params)
-        return rows[0] if rows else None
+        try:
+            cur = await self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise db_error(self.path, exc) from exc
+        # An unfinished statement holds a read transaction open: until it ends (here, or only when a
+        # cancelled task's frame is collected) this connection sees an old snapshot and
+        # `PRAGMA data_version` does not move, so the TUI would miss other processes' commits.
+        try:
+            return await cur.fetchone()
+        finally:
+            await cur.close()
 
     @staticmethod
     def _model(model: type[M], row: sqlite3.Row | None) -> M | None:
