@@ -226,3 +226,31 @@ async def test_repo_root_and_default_base(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(AmpsmError) as exc:
         await default_base(empty, "main")
     assert exc.value.code is ErrorCode.GIT
+
+
+async def test_new_worktree_paths_are_known_without_asking_git_and_match_git(repo: Path) -> None:
+    """create_worktree caches the worktree's repository and operation marks from its `.git` file;
+    they are exactly what `git rev-parse` says, and a merge started in it is still seen."""
+    from ampsm_tui.engine.git import repo as repo_mod
+
+    info = await create_worktree(repo, "sess-cache", "cache", "main")
+    key = info.path.resolve()
+    seeded = repo_mod._PATHS_CACHE[key]
+    del repo_mod._PATHS_CACHE[key]
+    assert await repo_mod._probe(key) == seeded
+    assert await repo_mod.current_operation(info.path) is None
+    write(info.path / "README.md", "theirs\n")
+    head = commit_all(info.path, "change")
+    Path(seeded[1][0]).write_text(head + "\n")  # MERGE_HEAD in the worktree's own git dir
+    assert await repo_mod.current_operation(info.path) == "merge"
+
+
+def test_remember_worktree_refuses_a_folder_that_is_not_a_linked_worktree(repo: Path, tmp_path: Path) -> None:
+    from ampsm_tui.engine.git.repo import RepoPaths, remember_worktree
+
+    paths = RepoPaths(root=repo.resolve(), common_dir=(repo / ".git").resolve())
+    assert not remember_worktree(repo, paths)  # the main checkout: `.git` is a directory
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / ".git").write_text(f"gitdir: {tmp_path / 'x' / 'worktrees' / 'y'}\n")
+    assert not remember_worktree(other, paths)

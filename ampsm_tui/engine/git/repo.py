@@ -52,6 +52,23 @@ async def _probe(p: Path) -> tuple[RepoPaths, tuple[Path, ...]]:
     return probed
 
 
+def remember_worktree(worktree: Path, paths: RepoPaths) -> bool:
+    """Cache what `_probe` would ask git about a linked worktree ampsm has just made: its repository
+    is `paths`' and its own git dir is named in its `.git` file (one `git rev-parse` fewer per
+    session; the batch makes hundreds). False, and nothing cached, when the file says otherwise."""
+    try:
+        text = (worktree / ".git").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    if not text.startswith("gitdir: "):
+        return False
+    gitdir = (worktree / text.removeprefix("gitdir: ").strip()).resolve()
+    if gitdir.parent != paths.common_dir / "worktrees":
+        return False
+    _PATHS_CACHE[worktree.expanduser().resolve()] = (paths, tuple(gitdir / name for name in _OP_PATHS))
+    return True
+
+
 async def repo_paths(path: Path | str) -> RepoPaths:
     """The main checkout and common git dir of the repository containing `path` (E001 if none).
 

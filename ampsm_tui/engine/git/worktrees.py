@@ -16,7 +16,15 @@ from ..clock import utcnow
 from ..errors import AmpsmError, ErrorCode
 from .archive import ArchiveResult, archive_work
 from .locks import RepoLock
-from .repo import BOOKKEEPING_DIR, current_branch, current_operation, repo_paths, rev, validate_repo
+from .repo import (
+    BOOKKEEPING_DIR,
+    current_branch,
+    current_operation,
+    remember_worktree,
+    repo_paths,
+    rev,
+    validate_repo,
+)
 from .runner import GitError, git
 from .slug import branch_name, is_safe_session_id, valid_branch_name
 
@@ -145,6 +153,7 @@ async def create_worktree(
             await git("worktree", "add", "--quiet", "--no-track", "-b", branch, target, base_sha, cwd=root)
             await git("config", f"branch.{branch}.{SESSION_KEY}", session_id, cwd=root)
             await git("config", f"branch.{branch}.{BASE_KEY}", base, cwd=root)
+            remember_worktree(target, paths)
         except (GitError, OSError, asyncio.CancelledError) as exc:
             await _undo_create(root, target, branch)
             if isinstance(exc, asyncio.CancelledError):

@@ -22,9 +22,10 @@ class BatchQueueRepo(StoreBase):
         from ..procinfo import same_process
 
         async with self.transaction() as conn:
-            cur = await conn.execute("SELECT status, pid, pid_started_at FROM batch_runs WHERE id = ?", (batch_id,))
-            row = await cur.fetchone()
-            await cur.close()
+            rows = await conn.execute_fetchall(
+                "SELECT status, pid, pid_started_at FROM batch_runs WHERE id = ?", (batch_id,)
+            )
+            row = next(iter(rows), None)
             if (
                 row is not None
                 and row["status"] == "running"

@@ -252,17 +252,12 @@ class StoreBase:
             raise db_error(self.path, exc) from exc
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        try:
-            cur = await self.conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise db_error(self.path, exc) from exc
-        # An unfinished statement holds a read transaction open: until it ends (here, or only when a
-        # cancelled task's frame is collected) this connection sees an old snapshot and
-        # `PRAGMA data_version` does not move, so the TUI would miss other processes' commits.
-        try:
-            return await cur.fetchone()
-        finally:
-            await cur.close()
+        """The first row, in one trip like `_fetchall` (callers ask by key, an aggregate or LIMIT 1).
+        The statement ends inside that trip, never when a cancelled task's frame is collected: an
+        unfinished statement holds a read transaction open, this connection would see an old
+        snapshot and `PRAGMA data_version` would not move (the TUI would miss other commits)."""
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     @staticmethod
     def _model(model: type[M], row: sqlite3.Row | None) -> M | None:
