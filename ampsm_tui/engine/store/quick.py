@@ -178,7 +178,8 @@ def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: fl
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has rolled back itself after SQLITE_FULL and the like
+                    conn.execute("ROLLBACK")
                 raise
         finally:
             conn.close()
@@ -249,7 +250,8 @@ def insert_session(
                 conn.execute("COMMIT")
                 return block
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has rolled back itself after SQLITE_FULL and the like
+                    conn.execute("ROLLBACK")
                 raise
         finally:
             conn.close()
