@@ -136,3 +136,18 @@ async def test_session_list_never_measures_its_cells(monkeypatch: pytest.MonkeyP
         size = table.virtual_size
         DataTable._update_dimensions(table, list(table.rows))
         assert table.virtual_size == size
+
+
+async def test_tabs_built_after_an_empty_list_show_their_empty_states() -> None:
+    """The list loads empty on a narrow terminal; the tabs are built later, on a resize to wide: their
+    diff still says there is nothing to show, as when they are built first (it used to stay blank)."""
+    config = make_test_config()
+    await seed_async(config, every_status=False)
+    app = create_app(config, engine_factory=stand_in_factory, clock=Clock(), cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert dash(app).query_one(SessionTable).row_count == 0 and not dash(app).query(TabbedContent)
+        await pilot.resize_terminal(140, 40)
+        assert await wait_for(pilot, lambda: bool(dash(app).query(TabbedContent)))
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: "No changes on this branch yet." in screen_text(app))

@@ -157,6 +157,8 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
         self._tabs_ready.set()
         if self.selected:  # the rows came first: fill the tabs in for the selected session
             self.load_detail(self.selected, reset_output=False)
+        elif not self._first_load:  # an empty list came first: the tabs say so, whichever came first
+            self._empty_tabs()
 
     def engine_ready(self) -> None:
         output = self.query_one(OutputLog)
@@ -387,12 +389,16 @@ class DashboardScreen(NavMixin, session_actions.SessionActions, Screen[None]):
                 output.feed_line("detail", f"No session matches “{table.filter_text}”: escape clears the filter.")
             elif self.ampsm.engine_open:
                 output.feed_line("detail", "No sessions yet. Press n to create one, ? for help.")
-            if self._tabs_ready.is_set():
-                self.query_one(Timeline).show([])
-                self.query_one("#metrics", Static).update("")
-                self.query_one(DiffView).show_diff("")
+            self._empty_tabs()
             return
         self.load_detail(session_id, reset_output=True)
+
+    def _empty_tabs(self) -> None:
+        """The tabs' empty states (nothing selected), once they exist."""
+        if self._tabs_ready.is_set():
+            self.query_one(Timeline).show([])
+            self.query_one("#metrics", Static).update("")
+            self.query_one(DiffView).show_diff("")
 
     @work(exclusive=True, group="dashboard-detail", exit_on_error=False)
     async def load_detail(self, session_id: str, *, reset_output: bool) -> None:
