@@ -220,7 +220,7 @@ async def test_cancel_kills_the_agents_on_the_workers(tmp_path: Path, cluster: C
         async def all_gone() -> bool:
             return not any(group_alive(p) for p in agents)
 
-        await wait_for(all_gone, timeout=60, what="the agents' process groups to be gone")
+        await wait_for(all_gone, timeout=120, what="the agents' process groups to be gone")
         items_after = await engine.store.list_batch_items(run.id)
         assert {str(i.status) for i in items_after} <= {"aborted", "pending"}
     finally:

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 GIT_IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
 #: How long a cancelled task gets to stop its agent before the worker process is killed.
 CANCEL_GRACE_S = 10.0
+#: Drains of the event sink (0.1 s apart) a cancel waits for an agent's group to be reported.
+CANCEL_REPORT_POLLS = 30
 #: How often the driver takes the events the tasks sent.
 DRAIN_INTERVAL_S = 0.1
 #: How often a task sends the events it collected.
@@ -208,13 +210,21 @@ async def _work(job: dict[str, Any], bundle: bytes, sink: Any, node_id: str) -> 
 WATCHDOG = """\
 import os, shutil, signal, sys, time
 worker, scratch = int(sys.argv[1]), sys.argv[2]
-while True:
+def alive(pid):
     try:
-        os.kill(worker, 0)
-    except ProcessLookupError:
-        break
-    except PermissionError:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+        return stat[stat.rfind(")") + 2] != "Z"  # a zombie worker is gone (its reaper may be slow)
+    except OSError:
         pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not os.path.isdir("/proc")
+while alive(worker):
     time.sleep(0.5)
 def groups():
     found = set()
@@ -543,9 +553,16 @@ class RaySessions:
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
         await asyncio.sleep(0)
-        with contextlib.suppress(Exception):
-            await self._drain_once()  # the agent's group may have been reported just now
-        agent = self._agents.pop(item.id, None)
+        # the agent's group may be reported only now (its report and this cancel crossed): wait for it
+        # a little, so the reaper below can stop an agent the worker side did not
+        agent = None
+        for _ in range(CANCEL_REPORT_POLLS):
+            with contextlib.suppress(Exception):
+                await self._drain_once()
+            agent = self._agents.pop(item.id, None)
+            if agent is not None:
+                break
+            await asyncio.sleep(0.1)
         if agent is None:
             return
         node, pgid, _started = agent
