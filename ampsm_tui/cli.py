@@ -192,6 +192,10 @@ def _coded(exc: Exception, ctx: object) -> AmpsmError | None:
 def _unexpected(exc: Exception) -> int:
     import logging
 
+    from .engine.logfile import configure_pending
+
+    configure_pending()  # a lean path made the log file ready without setting logging up
+
     logging.getLogger("ampsm_tui.cli").error("unexpected error", exc_info=exc)
     if os.environ.get("AMPSM_DEBUG"):
         import traceback

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
@@ -18,10 +17,18 @@ Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
 FastPath = Callable[[argparse.Namespace, "Context"], "int | None"]
 
 
-@dataclass(frozen=True)
 class Arg:
-    flags: tuple[str, ...]
-    kwargs: dict[str, Any]
+    """One `add_argument` call. Plain classes here, not dataclasses: `dataclasses` imports
+    `inspect`, and that import alone was a tenth of `ampsm squash`'s start-up."""
+
+    __slots__ = ("flags", "kwargs")
+
+    def __init__(self, flags: tuple[str, ...], kwargs: dict[str, Any]) -> None:
+        self.flags = flags
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"Arg({self.flags!r}, {self.kwargs!r})"
 
     @property
     def name(self) -> str:
@@ -72,25 +79,41 @@ def agent_names() -> LazyChoices:
     return LazyChoices(load)
 
 
-@dataclass
 class Command:
-    path: tuple[str, ...]
-    help: str
-    handler: Handler
-    args: list[Arg] = field(default_factory=list)
-    json: bool = False  # accepts --json for machine output
-    description: str | None = None
-    fast: FastPath | None = None
+    __slots__ = ("args", "description", "fast", "handler", "help", "json", "path")
+
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        help: str,
+        handler: Handler,
+        args: list[Arg] | None = None,
+        json: bool = False,  # accepts --json for machine output
+        description: str | None = None,
+        fast: FastPath | None = None,
+    ) -> None:
+        self.path = path
+        self.help = help
+        self.handler = handler
+        self.args = args if args is not None else []
+        self.json = json
+        self.description = description
+        self.fast = fast
+
+    def __repr__(self) -> str:
+        return f"Command({self.name!r})"
 
     @property
     def name(self) -> str:
         return " ".join(self.path)
 
 
-@dataclass
 class Group:
-    path: tuple[str, ...]
-    help: str
+    __slots__ = ("help", "path")
+
+    def __init__(self, path: tuple[str, ...], help: str) -> None:
+        self.path = path
+        self.help = help
 
 
 COMMANDS: dict[tuple[str, ...], Command] = {}

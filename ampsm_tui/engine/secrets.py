@@ -6,7 +6,6 @@ agent echoes never reaches the DB, a file or the terminal.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from bisect import bisect_right
@@ -324,18 +323,3 @@ def get_api_key(name: str) -> str | None:
     except Exception:  # no backend (headless Linux, CI): fall back to the environment
         pass
     return os.environ.get(name) or None
-
-
-class RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True

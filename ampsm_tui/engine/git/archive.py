@@ -12,8 +12,6 @@ The message carries an `Ampsm-Snapshot: <kind>` trailer, which is how a snapshot
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +67,9 @@ async def snapshot_state(worktree: Path, kind: str, message: str) -> str | None:
                       cwd=worktree)
     ).splitlines()  # fmt: skip
     index, head, head_tree = Path("\n".join(found[:-2])), found[-2], found[-1]  # shas last: any path is whole
+    import shutil
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
         tmp_index = Path(tmp) / "index"
         if index.exists():
@@ -95,6 +96,8 @@ async def snapshot_uncommitted(worktree: Path, message: str) -> str | None:
 async def snapshot_directory(repo: Path, directory: Path, message: str) -> str | None:
     """A parentless commit of every non-ignored file in a loose directory (one that is not a git
     worktree, e.g. left by a failed creation), or None when it holds no files."""
+    import tempfile
+
     common = (await repo_paths(repo)).common_dir
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(directory), "GIT_DIR": str(common)}

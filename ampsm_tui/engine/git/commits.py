@@ -6,7 +6,6 @@ tell ampsm's commits from the user's manual ones (which carry neither the prefix
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from ..errors import AmpsmError, ErrorCode
 from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
 from .locks import RepoLock
 from .repo import BOOKKEEPING_DIR, current_operation, rev
-from .runner import GitError, git, git_out
+from .runner import GitError, gather_all, git, git_out
 
 SESSION_TRAILER = "Amp-Session"
 ITERATION_TRAILER = "Amp-Iteration"
@@ -77,7 +76,7 @@ async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     once per worktree per process (two `git var` processes, side by side), not on every commit."""
     key = Path(cwd).resolve()
     if key not in _IDENTITY:
-        res, author = await asyncio.gather(
+        res, author = await gather_all(
             git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False),
             git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False),
         )
@@ -215,7 +214,7 @@ def _ours(path: str | None) -> bool:
 async def _staged(wt: Path) -> list[FileDiff]:
     """Everything staged, ampsm's own folder included: one look tells both what the commit holds
     and whether a `reset` of `.ampsm/` is needed at all (it is a process per iteration otherwise)."""
-    status, numstat = await asyncio.gather(
+    status, numstat = await gather_all(
         git("diff", *DIFF_OPTIONS, "--name-status", "-z", "--cached", "HEAD", cwd=wt),
         git("diff", *DIFF_OPTIONS, "--numstat", "-z", "--cached", "HEAD", cwd=wt),
     )

@@ -11,9 +11,6 @@ Rules (SPEC "Git rules", lessons 4 and 11):
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, overload
@@ -32,7 +29,7 @@ from .repo import (
     validate_repo,
     worktree_branches,
 )
-from .runner import git, git_bytes, git_out
+from .runner import gather_all, git, git_bytes, git_out
 
 MergeMode = Literal["ff", "no-ff", "ff-only"]
 SquashManual = Literal["keep", "fold"]
@@ -70,6 +67,8 @@ async def _tree(cwd: Path, rev_: str) -> str:
 async def _apply(cwd: Path, onto_tree: str, frm: str, to: str) -> str | None:
     """The tree of applying the change `frm`..`to` to `onto_tree`, or None when it does not apply.
     Made in a temporary index: no checkout or index of the user's is touched."""
+    import tempfile
+
     patch = await git_bytes("diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", frm, to, cwd=cwd)
     with tempfile.TemporaryDirectory(prefix="ampsm-squash-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
@@ -264,7 +263,7 @@ async def merge(
     root = paths.root
     async with RepoLock(root, lock_timeout, purpose=f"merge {branch}"):
         # Reads only, side by side: each git process is a few milliseconds of latency.
-        tip, base_sha, branches = await asyncio.gather(
+        tip, base_sha, branches = await gather_all(
             rev(root, f"refs/heads/{branch}"), rev(root, f"refs/heads/{base_branch}"), worktree_branches(root)
         )
         if tip is None:
@@ -274,7 +273,7 @@ async def merge(
         if checked_out is not None:
             await require_no_operation(checked_out, "checkout")
             await require_clean(checked_out, "the checkout of the base branch")
-        merged, can_ff = await asyncio.gather(_is_ancestor(root, tip, base_sha), _is_ancestor(root, base_sha, tip))
+        merged, can_ff = await gather_all(_is_ancestor(root, tip, base_sha), _is_ancestor(root, base_sha, tip))
         if merged:
             result = IntegrationResult(ok=True, operation="merge", sha=base_sha, already_merged=True)
         else:
@@ -341,6 +340,8 @@ async def _merge_in_temporary(
 ) -> IntegrationResult:
     """A merge commit for a base branch that no checkout has: made in a throw-away worktree on the
     base branch, removed afterwards (or kept, with the conflict, when asked)."""
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix="ampsm-merge-"))
     place = tmp / "wt"
     await git("worktree", "add", "--quiet", place, base_branch, cwd=root)
@@ -358,6 +359,8 @@ async def _merge_in_temporary(
 
 async def _drop_temporary(root: Path, place: Path) -> None:
     await git("worktree", "remove", "--force", "--force", place, cwd=root, check=False)
+    import shutil
+
     shutil.rmtree(place.parent, ignore_errors=True)
     await git("worktree", "prune", cwd=root, check=False)
 

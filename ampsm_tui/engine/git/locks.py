@@ -11,7 +11,6 @@ name the holder in a timeout message.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import fcntl
 import os
@@ -22,6 +21,7 @@ from types import TracebackType
 from ..errors import AmpsmError, ErrorCode
 from ..procinfo import pid_alive
 from .repo import repo_paths
+from .runner import pause
 
 LOCK_NAME = "ampsm.lock"
 _POLL_S = 0.02
@@ -85,7 +85,7 @@ class RepoLock:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise LockTimeout(self.path, self.timeout, read_holder(self.path)) from None
-                    await asyncio.sleep(delay)
+                    await pause(delay)
                     delay = min(delay * 1.5, _MAX_POLL_S)
             if not self.shared:  # the holder named in a timeout message is the exclusive one
                 stamp = f"pid={os.getpid()} since={time.time():.3f} cmd={(self.purpose or 'ampsm').replace(' ', '_')}\n"

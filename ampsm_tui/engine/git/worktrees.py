@@ -6,8 +6,6 @@ switched, pulled or checked out. A failed creation leaves nothing behind (E004).
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -154,11 +152,12 @@ async def create_worktree(
             await git("config", f"branch.{branch}.{SESSION_KEY}", session_id, cwd=root)
             await git("config", f"branch.{branch}.{BASE_KEY}", base, cwd=root)
             remember_worktree(target, paths)
-        except (GitError, OSError, asyncio.CancelledError) as exc:
+        except (GitError, OSError) as exc:
             await _undo_create(root, target, branch)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
             raise AmpsmError(ErrorCode.WORKTREE, f"worktree creation failed for {target}: {exc}") from exc
+        except BaseException:  # cancelled or interrupted: nothing left behind either
+            await _undo_create(root, target, branch)
+            raise
         return WorktreeInfo(path=target, branch=branch, base_branch=base, base_sha=base_sha, session_id=session_id)
     finally:
         await lock.__aexit__(None, None, None)
@@ -167,6 +166,8 @@ async def create_worktree(
 async def _undo_create(root: Path, target: Path, branch: str) -> None:
     await git("worktree", "remove", "--force", "--force", target, cwd=root, check=False)
     if target.exists():
+        import shutil
+
         shutil.rmtree(target, ignore_errors=True)
     await git("worktree", "prune", cwd=root, check=False)
     await git("branch", "-D", "--", branch, cwd=root, check=False)
@@ -201,6 +202,8 @@ async def remove_worktree(
         if wt is not None and wt.exists():
             res = await git("worktree", "remove", "--force", "--force", wt, cwd=root, check=False)
             if wt.exists():  # not a registered worktree (a loose directory): its files are archived
+                import shutil
+
                 shutil.rmtree(wt)
             removed = res.ok or not wt.exists()
         await git("worktree", "prune", cwd=root, check=False)
