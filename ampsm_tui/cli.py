@@ -32,12 +32,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return complete_ids(argv[1:])
     from .commands import load_for
-    from .commands.registry import build_parser
+    from .commands.registry import COMMANDS, build_parser, strict_parse
 
     # Dispatch on the subcommand before importing anything else: only its module is imported and
     # only its part of the parser is built.
     first = argv[0] if argv and not argv[0].startswith("-") else None
-    parser = build_parser(__version__, only=load_for(first))
+    only = load_for(first)
+    lean = COMMANDS.get((first,)) if first else None
+    tried = False
+    if lean is not None and lean.fast is not None:  # a lean path: not even argparse's parser
+        plain = strict_parse(lean, argv[1:])
+        if plain is not None:
+            tried = True
+            status = _run_fast(lean, plain)
+            if status is not None:
+                return status
+    parser = build_parser(__version__, only=only)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -53,10 +63,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pass
             return 2
         return _run_tui()
-    return _run_command(cmd, args)
+    return _run_command(cmd, args, fast=not tried)
 
 
-def _run_command(cmd: object, args: object) -> int:
+def _run_fast(cmd: object, args: object) -> int | None:
+    """The command's lean path alone: its exit status, or None (having written nothing) when only
+    the handler can answer."""
+    from .commands.context import Context
+
+    ctx = Context(args)  # type: ignore[arg-type]
+    try:
+        status = cmd.fast(args, ctx)  # type: ignore[attr-defined]
+        return None if status is None else int(status)
+    except BaseException as exc:
+        return _ended(exc, args, ctx)
+
+
+def _run_command(cmd: object, args: object, *, fast: bool = True) -> int:
     from .commands.context import Context
 
     ctx = Context(args)  # type: ignore[arg-type]
@@ -81,8 +104,8 @@ def _run_command(cmd: object, args: object) -> int:
     try:
         # A lean synchronous path (e.g. `list --json`) answers without the event loop, the engine
         # or the models when it can; None leaves the command to its handler.
-        fast = getattr(cmd, "fast", None)
-        if fast is not None and (status := fast(args, ctx)) is not None:
+        lean = getattr(cmd, "fast", None) if fast else None
+        if lean is not None and (status := lean(args, ctx)) is not None:
             return int(status)
         from .engine.pydantic_boot import skip_plugin_scan
 
@@ -91,12 +114,17 @@ def _run_command(cmd: object, args: object) -> int:
 
         return asyncio.run(run())
     except BaseException as exc:
-        failure: BaseException = exc
-        if isinstance(exc, Exception):  # a git or SQLite failure that escaped the engine keeps its code
-            failure = _coded(exc, ctx) or exc
-        if getattr(args, "json", False) and (ctx.emitted == 0 or getattr(args, "stream", False)):
-            _json_failure_for(failure, lines=bool(getattr(args, "stream", False)))
-        return _failed(failure)
+        return _ended(exc, args, ctx)
+
+
+def _ended(exc: BaseException, args: object, ctx: object) -> int:
+    """The exit status (and the one line, and the --json document) for what ended a command."""
+    failure: BaseException = exc
+    if isinstance(exc, Exception):  # a git or SQLite failure that escaped the engine keeps its code
+        failure = _coded(exc, ctx) or exc
+    if getattr(args, "json", False) and (getattr(ctx, "emitted", 0) == 0 or getattr(args, "stream", False)):
+        _json_failure_for(failure, lines=bool(getattr(args, "stream", False)))
+    return _failed(failure)
 
 
 def _json_failure(code: str, message: str, data: dict[str, object] | None = None, *, lines: bool = False) -> None:

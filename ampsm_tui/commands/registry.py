@@ -180,3 +180,102 @@ def build_parser(version: str, only: str | None = None) -> argparse.ArgumentPars
         sub.set_defaults(_command=cmd)
         parsers[path] = sub
     return parser
+
+
+#: the `add_argument` keywords `strict_parse` knows the meaning of
+_STRICT_KEYWORDS = frozenset({"help", "metavar", "default", "action", "type", "choices", "required", "dest"})
+
+
+def _dest(a: Arg) -> str:
+    """The attribute argparse stores `a` under."""
+    if "dest" in a.kwargs:
+        return str(a.kwargs["dest"])
+    if not a.flags[0].startswith("-"):
+        return a.flags[0]
+    name = next((f for f in a.flags if f.startswith("--")), a.flags[0])
+    return name.lstrip("-").replace("-", "_")
+
+
+def strict_parse(cmd: Command, argv: Sequence[str]) -> argparse.Namespace | None:
+    """The namespace argparse would build for `ampsm <cmd> argv...`, for the plain shapes a script
+    writes (every option spelled out, `--opt value` or `--opt=value`, positionals that do not start
+    with `-`), without building argparse's parser: for a lean command that parser was a seventh of
+    its run. None for anything else (an abbreviation, `-mVALUE`, `--`, `--help`, a value argparse
+    would refuse, a missing argument): the caller then parses with argparse, which also gives the
+    usage errors. `tests/test_strict_parse.py` compares both on many command lines."""
+    if len(cmd.path) != 1:
+        return None
+    specs = [*cmd.args, *([Arg(("--json",), {"action": "store_true"})] if cmd.json else [])]
+    flags: dict[str, Arg] = {}
+    positionals: list[Arg] = []
+    values: dict[str, Any] = {}
+    for a in specs:
+        action = a.kwargs.get("action", "store")
+        if set(a.kwargs) - _STRICT_KEYWORDS or action not in ("store", "store_true"):
+            return None
+        if a.flags[0].startswith("-"):
+            flags.update(dict.fromkeys(a.flags, a))
+        else:
+            positionals.append(a)
+        values[_dest(a)] = a.kwargs.get("default", False if action == "store_true" else None)
+    seen: set[str] = set()
+    i, taken = 0, 0
+    while i < len(argv):
+        token = argv[i]
+        if token.startswith("-") and token != "-":
+            name, eq, value = token.partition("=")
+            found = flags.get(name)
+            if found is None or (eq and not name.startswith("--")):
+                return None
+            a = found
+            if a.kwargs.get("action") == "store_true":
+                if eq:
+                    return None
+                values[_dest(a)] = True
+                seen.add(_dest(a))
+                i += 1
+                continue
+            if not eq:
+                if i + 1 >= len(argv) or (argv[i + 1].startswith("-") and argv[i + 1] != "-"):
+                    return None
+                value = argv[i + 1]
+            i += 1 if eq else 2
+        else:
+            if taken >= len(positionals):
+                return None
+            a, value = positionals[taken], token
+            taken += 1
+            i += 1
+        converted = _convert(a, value)
+        if converted is _INVALID:
+            return None
+        values[_dest(a)] = converted
+        seen.add(_dest(a))
+    if taken != len(positionals):
+        return None
+    for a in specs:
+        dest = _dest(a)
+        if a.kwargs.get("required") and dest not in seen:
+            return None
+        default = a.kwargs.get("default")
+        if dest not in seen and isinstance(default, str) and "type" in a.kwargs:
+            converted = _convert(a, default)  # argparse converts a string default too
+            if converted is _INVALID:
+                return None
+            values[dest] = converted
+    return argparse.Namespace(command=cmd.path[0], **values, _command=cmd)
+
+
+_INVALID = object()
+
+
+def _convert(a: Arg, value: str) -> Any:
+    kind = a.kwargs.get("type")
+    try:
+        converted = kind(value) if kind is not None else value
+    except Exception:  # argparse's own error message is the one to give
+        return _INVALID
+    choices = a.kwargs.get("choices")
+    if choices is not None and converted not in choices:
+        return _INVALID
+    return converted

@@ -180,7 +180,7 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
     from ..engine.git.diffs import record_merge
     from ..engine.git.integrate import MergeMode
     from ..engine.git.locks import RepoLock
-    from ..engine.git.runner import GitError, git
+    from ..engine.git.runner import GitError
     from ..engine.store.quick import mark_merged
 
     sid, repo, wt, branch, base = s["id"], Path(s["repo_path"]), Path(s["worktree_path"]), s["branch"], s["base_branch"]
@@ -189,7 +189,6 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
             await ensure_session_branch(wt, branch, session_id=sid)
     except GitError as exc:
         raise AmpsmError(ErrorCode.GIT, f"worktree {wt} cannot be checked: {exc}") from None
-    before = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{base}", cwd=repo, check=False)
     result = await gitops.merge(
         repo,
         wt,
@@ -202,12 +201,18 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
         session_id=sid,
         lock_timeout=lean.lock_timeout,
     )
-    if result.ok and before.ok and result.sha and not getattr(result, "already_merged", False):
-        await record_merge(repo, sid, before.out, result.sha)
+    if result.ok and result.base_before and result.sha and not result.already_merged:
+        await record_merge(repo, sid, result.base_before, result.sha)
     if result.ok:
         if remove:
             removed = await gitops.remove_worktree(
-                repo, wt, branch, session_id=sid, force=True, lock_timeout=lean.lock_timeout
+                repo,
+                wt,
+                branch,
+                session_id=sid,
+                force=True,
+                lock_timeout=lean.lock_timeout,
+                merged_tip=result.merged_tip,
             )
             if removed.archive.ref:
                 result.message = removed.archive.describe()

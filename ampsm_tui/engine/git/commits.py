@@ -7,8 +7,8 @@ tell ampsm's commits from the user's manual ones (which carry neither the prefix
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
@@ -24,17 +24,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FALLBACK_IDENTITY = ("-c", "user.name=ampsm", "-c", "user.email=ampsm@localhost")
 
 
-@dataclass(frozen=True)
-class CommitResult:
+class CommitResult(NamedTuple):
     sha: str
     files_changed: int
     lines_added: int
     lines_removed: int
-    files: list[FileDiff] = field(default_factory=list)
+    files: list[FileDiff]
 
 
-@dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(NamedTuple):
     sha: str
     parents: list[str]
     subject: str
@@ -84,13 +82,18 @@ async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     return _IDENTITY[key]
 
 
+def known_identity(cwd: Path | str) -> tuple[str, ...] | None:
+    """What `identity_options` found for `cwd` in this process, or None when it was not asked yet."""
+    return _IDENTITY.get(Path(cwd).resolve())
+
+
 async def _commit(wt: Path, message: str) -> None:
     """`git commit` of the index. The identity is only asked about when the commit fails (two
     `git var` processes per new worktree, i.e. per batch item, were a tenth of an iteration's
     git work): without one, the commit is made again under ampsm's fallback identity."""
     # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
     argv = ("-c", "maintenance.auto=false", "commit", "--quiet", "--no-verify", "--file=-")
-    known = _IDENTITY.get(wt.resolve())
+    known = known_identity(wt)
     res = await git(*(known or ()), *argv, cwd=wt, input=message, check=False)
     if not res.ok and known is None and await identity_options(wt):
         res = await git(*FALLBACK_IDENTITY, *argv, cwd=wt, input=message, check=False)
@@ -254,6 +257,54 @@ async def session_commits(worktree: Path | str, base_branch: str, *, prefix: str
     """The session branch's own commits (merge-base..HEAD), oldest first, amp or manual."""
     mb = await merge_base(worktree, base_branch)
     return await commits_between(worktree, mb, "HEAD", prefix=prefix)
+
+
+async def linear_range(
+    worktree: Path | str, base_branch: str, *, prefix: str = "amp:"
+) -> tuple[str, str, str, list[CommitInfo]] | None:
+    """HEAD, its tree, the merge base with `base_branch` and the commits between (oldest first), in
+    one `git log`, when the session branch is a plain line of commits off the base: then the one
+    boundary commit of `base..HEAD` is the merge base (every other ancestor of HEAD is one of the
+    boundary's). None, having decided nothing, for anything else (no commits, a merge, several
+    boundaries, a missing branch): the caller asks `merge-base` and `log` separately, as before."""
+    res = await git(
+        "log",
+        "--topo-order",
+        "--boundary",
+        "--format=%m%H%x1f%P%x1f%T%x1f%B%x1e",
+        f"refs/heads/{base_branch}..HEAD",
+        cwd=worktree,
+        check=False,
+    )
+    if not res.ok:
+        return None
+    records = [r.lstrip("\n") for r in res.stdout.split("\x1e")]
+    line: list[tuple[str, str, str, str]] = []
+    boundary: list[str] = []
+    for record in records:
+        if not record:
+            continue
+        mark_sha, parents, tree, message = record.split("\x1f", 3)
+        if mark_sha.startswith("-"):
+            boundary.append(mark_sha[1:])
+        else:
+            line.append((mark_sha[1:], parents, tree, message.strip("\n")))
+    if not line or len(boundary) != 1:
+        return None
+    for (_sha, parents, _tree, _msg), older in zip(line, [*(c[0] for c in line[1:]), boundary[0]], strict=True):
+        if parents.split() != [older]:  # a merge, or not one line down to the boundary
+            return None
+    commits = [
+        CommitInfo(
+            sha=sha,
+            parents=parents.split(),
+            subject=message.splitlines()[0] if message else "",
+            message=message,
+            is_amp=is_amp_commit(message, prefix),
+        )
+        for sha, parents, _tree, message in reversed(line)
+    ]
+    return line[0][0], line[0][2], boundary[0], commits
 
 
 async def commits_between(worktree: Path | str, start: str, end: str, *, prefix: str = "amp:") -> list[CommitInfo]:

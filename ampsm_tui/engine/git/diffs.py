@@ -8,8 +8,8 @@ HEAD~1..HEAD), or any `rev_range`. ampsm's own `.ampsm/` files are never part of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .repo import BOOKKEEPING_DIR
@@ -18,8 +18,7 @@ from .runner import gather_all, git, split_z
 DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--find-renames")
 
 
-@dataclass(frozen=True)
-class FileDiff:
+class FileDiff(NamedTuple):
     path: str
     added: int
     removed: int

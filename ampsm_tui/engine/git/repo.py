@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .runner import git, split_z
@@ -15,8 +14,7 @@ Operation = Literal["merge", "rebase", "cherry-pick", "revert"]
 BOOKKEEPING_DIR = ".ampsm"
 
 
-@dataclass(frozen=True)
-class RepoPaths:
+class RepoPaths(NamedTuple):
     root: Path  # the main worktree (the user's checkout)
     common_dir: Path  # the shared .git directory (locks, refs, info/exclude live here)
 
@@ -27,11 +25,60 @@ _OP_PATHS = ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD", "
 _PATHS_CACHE: dict[Path, tuple[RepoPaths, tuple[Path, ...]]] = {}
 
 
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _probe_files(p: Path) -> tuple[RepoPaths, tuple[Path, ...]] | None:
+    """What `_probe` asks git, read from the files git itself reads, for the two layouts ampsm makes
+    and meets every time: the top of a main checkout with its `.git` folder, and the top of a linked
+    worktree whose `.git` file names `<common>/worktrees/<name>` (a process fewer per command; the
+    lean `squash` and `merge` are a handful of git processes in all). None for anything else (a
+    subdirectory, a separate git dir, a bare or `core.worktree` configuration, an unreadable
+    file): git is asked."""
+    dot = p / ".git"
+    if dot.is_dir():
+        gitdir = common = dot
+        if (gitdir / "commondir").exists():
+            return None
+    else:
+        text = _read(dot)
+        if text is None or not text.startswith("gitdir: ") or text.count("\n") > 1:
+            return None
+        gitdir = (p / text.removeprefix("gitdir: ").strip()).resolve()
+        shared = _read(gitdir / "commondir")
+        if shared is None or gitdir.parent.name != "worktrees":
+            return None
+        common = (gitdir / shared.strip()).resolve()
+        if gitdir.parent != common / "worktrees" or not (gitdir / "HEAD").is_file():
+            return None
+    config = _read(common / "config")
+    if config is None or not (common / "HEAD").is_file() or common.name != ".git":
+        return None
+    for line in config.splitlines():  # settings that move the checkout or make the repo bare
+        key = line.strip().split("=", 1)[0].strip().lower()
+        if key in ("bare", "worktree") or line.strip().startswith("[include") or line.lower().startswith("[extensions"):
+            if key == "bare" and line.split("=", 1)[-1].strip().lower() == "false":
+                continue
+            return None
+    paths = RepoPaths(root=common.parent.resolve(), common_dir=common.resolve())
+    if dot.is_dir() and paths.root != p:
+        return None
+    return paths, tuple(gitdir / name for name in _OP_PATHS)
+
+
 async def _probe(p: Path) -> tuple[RepoPaths, tuple[Path, ...]]:
     """One `git rev-parse` for the repository's paths and the files that mark an operation in
-    progress (merge, rebase, ...) in the worktree at `p`."""
+    progress (merge, rebase, ...) in the worktree at `p` (or none: see `_probe_files`)."""
     if not p.is_dir():
         raise AmpsmError(ErrorCode.GIT, f"not a git repository: {p} (no such directory)")
+    known = _probe_files(p)
+    if known is not None:
+        _PATHS_CACHE[p] = known
+        return known
     op_args = [arg for name in _OP_PATHS for arg in ("--git-path", name)]
     res = await git(
         "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository", *op_args, cwd=p, check=False
@@ -201,6 +248,33 @@ async def worktree_branches(path: Path | str) -> dict[Path, str | None]:
             ref = field[len("branch ") :]
             out[current] = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
     return out
+
+
+def checkout_of(paths: RepoPaths, branch: str) -> Path | Literal[False] | None:
+    """The worktree that has `branch` checked out, None when none has, read from the `HEAD` files
+    `git worktree list` reads (a process fewer per merge); False when a file cannot tell (then ask
+    `worktree_branches`)."""
+    want = f"ref: refs/heads/{branch}"
+    head = _read(paths.common_dir / "HEAD")
+    if head is None:
+        return False
+    if head.strip() == want:
+        return paths.root
+    linked = paths.common_dir / "worktrees"
+    try:
+        entries = sorted(linked.iterdir()) if linked.is_dir() else []
+    except OSError:
+        return False
+    for entry in entries:
+        head = _read(entry / "HEAD")
+        if head is None:
+            return False
+        if head.strip() == want:
+            where = _read(entry / "gitdir")
+            if where is None:
+                return False
+            return Path(where.strip()).parent
+    return None
 
 
 async def repo_root(path: Path | str) -> Path:

@@ -6,9 +6,9 @@ switched, pulled or checked out. A failed creation leaves nothing behind (E004).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from ..clock import utcnow
 from ..errors import AmpsmError, ErrorCode
@@ -20,7 +20,6 @@ from .repo import (
     current_operation,
     remember_worktree,
     repo_paths,
-    rev,
     validate_repo,
 )
 from .runner import GitError, git
@@ -31,8 +30,7 @@ SESSION_KEY = "ampsmSession"
 BASE_KEY = "ampsmBase"
 
 
-@dataclass(frozen=True)
-class WorktreeInfo:
+class WorktreeInfo(NamedTuple):
     path: Path
     branch: str
     base_branch: str
@@ -40,8 +38,7 @@ class WorktreeInfo:
     session_id: str
 
 
-@dataclass(frozen=True)
-class RemoveResult:
+class RemoveResult(NamedTuple):
     removed_worktree: bool
     deleted_branch: bool
     archive: ArchiveResult
@@ -182,10 +179,12 @@ async def remove_worktree(
     force: bool = False,
     delete_branch: bool = True,
     lock_timeout: float = 60.0,
+    merged_tip: str | None = None,
 ) -> RemoveResult:
     """Remove a session's worktree (and branch), first keeping unmerged or uncommitted work under
     `refs/ampsm/archive/<session-id>` (lesson 19). A worktree in the middle of a merge or rebase is
-    refused unless `force`, which aborts that operation first."""
+    refused unless `force`, which aborts that operation first. `merged_tip`: a commit the caller has
+    just merged into the base branch (a tip equal to it needs no search for other branches)."""
     paths = await repo_paths(repo)
     root = paths.root
     wt = Path(worktree) if worktree is not None else None
@@ -197,8 +196,9 @@ async def remove_worktree(
                 if not force:
                     raise AmpsmError(ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; abort it first")
                 await git(op, "--abort", cwd=wt, check=False)
-        archived = await archive_work(root, sid, worktree=wt, branch=branch)
+        archived = await archive_work(root, sid, worktree=wt, branch=branch, merged_tip=merged_tip)
         removed = False
+        tidy = True  # `git worktree remove` leaves no administrative files behind when it succeeds
         if wt is not None and wt.exists():
             res = await git("worktree", "remove", "--force", "--force", wt, cwd=root, check=False)
             if wt.exists():  # not a registered worktree (a loose directory): its files are archived
@@ -206,9 +206,11 @@ async def remove_worktree(
 
                 shutil.rmtree(wt)
             removed = res.ok or not wt.exists()
-        await git("worktree", "prune", cwd=root, check=False)
+            tidy = res.ok
+        if not tidy or wt is None or not removed:
+            await git("worktree", "prune", cwd=root, check=False)
         deleted = False
-        if branch and delete_branch and await rev(root, f"refs/heads/{branch}") is not None:
+        if branch and delete_branch:  # `branch -D` of a branch that is gone fails, and says so
             res = await git("branch", "-D", "--", branch, cwd=root, check=False)
             deleted = res.ok
         return RemoveResult(removed_worktree=removed, deleted_branch=deleted, archive=archived)
