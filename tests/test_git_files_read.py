@@ -1,0 +1,108 @@
+"""What the git layer reads from git's own files instead of starting git (issue 17): each answer is
+checked against git's, and every layout the files cannot vouch for goes back to git."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ampsm_tui.engine.git import create_worktree, remove_worktree
+from ampsm_tui.engine.git.archive import CHECKPOINT_PREFIX, clean_head
+from ampsm_tui.engine.git.repo import _probe_files, checkout_of, repo_paths, worktree_branches
+from ampsm_tui.engine.git.runner import run_sync
+from tests.conftest import git
+
+
+def _git_paths(p: Path) -> tuple[Path, Path]:
+    common = Path(git(p, "rev-parse", "--path-format=absolute", "--git-common-dir")).resolve()
+    return common.parent, common
+
+
+def test_the_files_give_gits_answer_for_a_checkout_and_a_linked_worktree(repo: Path) -> None:
+    info = run_sync(create_worktree(repo, "sess-00000001", "probe", "main"))
+    for place in (repo, info.path):
+        found = _probe_files(place.resolve())
+        assert found is not None
+        paths, marks = found
+        assert (paths.root, paths.common_dir) == _git_paths(place)
+        git_marks = git(place, "rev-parse", "--path-format=absolute", "--git-path", "MERGE_HEAD").strip()
+        assert marks[0] == Path(git_marks).resolve()
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [("core.bare", "true"), ("core.worktree", "/elsewhere"), ("include.path", "other.cfg"), ("extensions.x", "1")],
+)
+def test_a_configuration_that_moves_the_checkout_goes_to_git(repo: Path, setting: tuple[str, str]) -> None:
+    git(repo, "config", *setting)
+    assert _probe_files(repo.resolve()) is None
+
+
+def test_a_subdirectory_and_a_separate_git_dir_go_to_git(tmp_path: Path, repo: Path) -> None:
+    sub = repo / "sub"
+    sub.mkdir()
+    assert _probe_files(sub.resolve()) is None
+    other = tmp_path / "separate"
+    git(tmp_path, "init", "-q", "-b", "main", "--separate-git-dir", str(tmp_path / "gitdir"), str(other))
+    assert _probe_files(other.resolve()) is None
+    paths = asyncio.run(repo_paths(other))  # git's answer, as before
+    assert paths.root == other.resolve()
+
+
+def test_the_checkout_of_a_branch_is_the_one_git_lists(repo: Path) -> None:
+    info = run_sync(create_worktree(repo, "sess-00000002", "where", "main"))
+    detached = run_sync(create_worktree(repo, "sess-00000003", "detached", "main"))
+    git(detached.path, "switch", "-q", "--detach")
+    paths = run_sync(repo_paths(repo))
+    listed = run_sync(worktree_branches(repo))
+    for branch in ("main", info.branch, detached.branch, "no-such-branch"):
+        want = next((p for p, b in listed.items() if b == branch), None)
+        assert checkout_of(paths, branch) == want
+
+
+@pytest.mark.parametrize(
+    ("change", "clean"),
+    [
+        (lambda wt: None, True),
+        (lambda wt: (wt / ".ampsm").mkdir() or (wt / ".ampsm" / "log.txt").write_text("ours\n"), True),
+        (lambda wt: (wt / "new.txt").write_text("new\n"), False),
+        (lambda wt: (wt / "README.md").write_text("changed\n"), False),
+        (lambda wt: (wt / "staged.txt").write_text("s\n") and git(wt, "add", "staged.txt"), False),
+        (lambda wt: (wt / ".gitignore").write_text("*.log\n") and git(wt, "add", ".gitignore"), False),
+    ],
+    ids=["clean", "ampsm-files", "untracked", "modified", "staged", "staged-ignore-file"],
+)
+def test_a_clean_worktree_is_told_by_one_status(repo: Path, change: object, clean: bool) -> None:
+    info = run_sync(create_worktree(repo, "sess-00000004", "status", "main"))
+    change(info.path)  # type: ignore[operator]
+    head = git(info.path, "rev-parse", "HEAD")
+    assert run_sync(clean_head(info.path)) == (head if clean else None)
+    # and the snapshot agrees: nothing to keep exactly when the status says clean
+    removed = run_sync(remove_worktree(repo, info.path, info.branch, session_id="sess-00000004"))
+    assert (removed.archive.wip_sha is None) == clean
+
+
+def test_an_ignored_file_is_not_work_to_keep(repo: Path) -> None:
+    (repo / ".gitignore").write_text("*.log\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore logs")
+    info = run_sync(create_worktree(repo, "sess-00000005", "ignored", "main"))
+    (info.path / "build.log").write_text("noise\n")
+    assert run_sync(clean_head(info.path)) == git(info.path, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_checkpoint_goes_with_the_worktree_packed_or_not(repo: Path, packed: bool) -> None:
+    info = run_sync(create_worktree(repo, "sess-00000006", "checkpoint", "main"))
+    ref = CHECKPOINT_PREFIX + "sess-00000006"
+    (info.path / "wip.txt").write_text("wip\n")
+    git(info.path, "add", "wip.txt")
+    git(info.path, "commit", "-q", "-m", "amp: wip")
+    git(repo, "update-ref", ref, git(info.path, "rev-parse", "HEAD"))
+    if packed:
+        git(repo, "pack-refs", "--all")
+        assert not (repo / ".git" / ref).exists()
+    run_sync(remove_worktree(repo, info.path, info.branch, session_id="sess-00000006"))
+    assert git(repo, "for-each-ref", ref) == ""
