@@ -4,17 +4,19 @@ their heavy dependencies (aiosqlite, rich, the engine) inside the function."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast, overload
 
 if TYPE_CHECKING:
+    import argparse
+
     from .context import Context
 
-Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
+Handler = Callable[["argparse.Namespace", "Context"], Awaitable[int]]
 #: A synchronous lean path tried before the event loop starts: its exit status, or None when only
 #: the handler can answer (it must then have written nothing).
-FastPath = Callable[[argparse.Namespace, "Context"], "int | None"]
+FastPath = Callable[["argparse.Namespace", "Context"], "int | None"]
 
 
 class Arg:
@@ -145,6 +147,8 @@ def command(
 def build_parser(version: str, only: str | None = None) -> argparse.ArgumentParser:
     """The parser for every registered command, or only for those under the first word `only`
     (what `ampsm <only> ...` needs: the rest of the tree is never built)."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ampsm",
         description="Turn AI coding-agent sessions into reviewable Git branches. Bare `ampsm` opens the TUI.",
@@ -202,7 +206,8 @@ def strict_parse(cmd: Command, argv: Sequence[str]) -> argparse.Namespace | None
     with `-`), without building argparse's parser: for a lean command that parser was a seventh of
     its run. None for anything else (an abbreviation, `-mVALUE`, `--`, `--help`, a value argparse
     would refuse, a missing argument): the caller then parses with argparse, which also gives the
-    usage errors. `tests/test_strict_parse.py` compares both on many command lines."""
+    usage errors. `tests/test_strict_parse.py` compares both on many command lines. The answer is
+    a `SimpleNamespace` with argparse's attributes."""
     if len(cmd.path) != 1:
         return None
     specs = [*cmd.args, *([Arg(("--json",), {"action": "store_true"})] if cmd.json else [])]
@@ -263,7 +268,9 @@ def strict_parse(cmd: Command, argv: Sequence[str]) -> argparse.Namespace | None
             if converted is _INVALID:
                 return None
             values[dest] = converted
-    return argparse.Namespace(command=cmd.path[0], **values, _command=cmd)
+    # argparse's Namespace is a plain attribute bag like this one; importing argparse (and gettext,
+    # locale) for it was a few milliseconds of a command that is meant to take little more than git
+    return cast("argparse.Namespace", SimpleNamespace(command=cmd.path[0], **values, _command=cmd))
 
 
 _INVALID = object()

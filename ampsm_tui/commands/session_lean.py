@@ -9,11 +9,12 @@ file, a session to reconcile or refuse, a teardown script, overlaps that need gi
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..engine.config import Config
     from ..engine.git.integrate import IntegrationResult
     from ..engine.paths import LeanConfig

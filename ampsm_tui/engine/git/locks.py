@@ -19,7 +19,6 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import AmpsmError, ErrorCode
-from ..procinfo import pid_alive
 from .repo import repo_paths
 from .runner import pause
 
@@ -51,6 +50,8 @@ def read_holder(lock_path: Path) -> str:
     pid = fields.get("pid")
     if not pid:
         return "an unknown process"
+    from ..procinfo import pid_alive
+
     alive = pid_alive(int(pid)) if pid.isdigit() else False
     what = fields.get("cmd", "")
     return f"pid {pid}" + (f" ({what})" if what else "") + ("" if alive else " (not running)")
