@@ -10,6 +10,7 @@ import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
@@ -163,11 +164,19 @@ class Redactor:
         self._known = f"(?P<known>{known})" if known else None
         self._values_low = tuple(dict.fromkeys(_lower(v).decode("utf-8", "surrogatepass") for v in self.values))
         self._scan, self._family_of = _prefilter(self._values_low)
-        alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
-        self.pattern = re.compile("|".join(alternatives))
-        # inside a URL the query is handled pair by pair (`?api_key=..&page=2` keeps `page=2`)
-        self._inner = re.compile("|".join(a for a in alternatives if a not in (_URL, _ASSIGN)))
+        self._alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
         self._subsets: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+    # The patterns are compiled when a text first needs them: most processes (`ampsm new`, say)
+    # redact a few short texts the prefilter clears, and compiling them was a tenth of such a run.
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("|".join(self._alternatives))
+
+    @cached_property
+    def _inner(self) -> re.Pattern[str]:
+        """Inside a URL the query is handled pair by pair (`?api_key=..&page=2` keeps `page=2`)."""
+        return re.compile("|".join(a for a in self._alternatives if a not in (_URL, _ASSIGN)))
 
     def _replace(self, m: re.Match[str]) -> str:
         kind = m.lastgroup
