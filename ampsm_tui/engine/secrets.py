@@ -46,19 +46,19 @@ _ASSIGN = r"(?P<assign>(?<![A-Za-z0-9])(?i:api[_-]?key|token|secret|password)\s*
 #: A URL: its userinfo, key-like query values and token-shaped path parts are redacted.
 _URL = r"(?P<url>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,15}://[^\s\"'<>`]+)"
 
-_KEYLIKE_PARAM = re.compile(
+_KEYLIKE_PARAM = (  # compiled on first use (re's cache): most processes never see a URL
     r"(?i)(?:^|[_\-.])(?:key|apikey|api[_\-]?key|token|secret|sig|signature|password|passwd|pass|pwd|auth"
     r"|access[_\-]?token|client[_\-]?secret|credential|credentials|session|code)$"
 )
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@")
-_QUERY_PAIR = re.compile(r"([?&;])([^=&;#]+)=([^&;#]*)")
+_USERINFO = r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@"
+_QUERY_PAIR = r"([?&;])([^=&;#]+)=([^&;#]*)"
 
 
 def _token_shaped(part: str) -> bool:
     """A URL path part that looks like a credential (Slack and Discord webhook tokens, signed
     paths): long, one run of token characters, mixed case, with digits or of 24+ characters. Hex (a
     commit sha), numbers and lower-case slugs (branch names) are not."""
-    if len(part) < 20 or not _TOKEN_CHARS.fullmatch(part):
+    if len(part) < 20 or not re.fullmatch(_TOKEN_CHARS, part):
         return False
     if not (any(c.isupper() for c in part) and any(c.islower() for c in part)):
         return False
@@ -95,7 +95,7 @@ def _prefilter(values_low: tuple[str, ...]) -> tuple[BytesAhoCorasick, tuple[str
     return scan, tuple(family for _, family in literals)
 
 
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
+_TOKEN_CHARS = r"[A-Za-z0-9_\-]+"
 
 
 def _lower(text: str) -> bytes:
@@ -114,7 +114,7 @@ REDACTED = "[REDACTED]"
 
 
 def _redact_url(url: str) -> str:
-    m = _USERINFO.match(url)
+    m = re.match(_USERINFO, url)
     if m and m.group(2):
         user, _, password = m.group(2).partition(":")
         if password:
@@ -140,11 +140,11 @@ def _redact_url(url: str) -> str:
             name, value = m.group(2), m.group(3)
             if "://" in value:  # a URL in a parameter (a redirect target): its own secrets
                 return f"{m.group(1)}{name}={_redact_url(value)}"
-            if value and (_KEYLIKE_PARAM.search(name) or _token_shaped(value)):
+            if value and (re.search(_KEYLIKE_PARAM, name) or _token_shaped(value)):
                 return f"{m.group(1)}{name}={REDACTED}"
             return m.group(0)
 
-        tail = _QUERY_PAIR.sub(pair, "?" + tail)[1:]
+        tail = re.sub(_QUERY_PAIR, pair, "?" + tail)[1:]
     return head + sep + tail + fragment
 
 
