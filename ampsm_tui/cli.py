@@ -22,7 +22,39 @@ def _fail(line: str, status: int) -> int:
     return status
 
 
+#: Set when a lean path answered the command (see `entry`).
+_lean_answered = False
+
+
+def entry() -> int:
+    """The `ampsm` program (console script and `python -m ampsm_tui`): `main`, then the exit.
+
+    After a lean path (`new`, `squash`, `merge`, `list --json` without the engine) the output is
+    flushed and the process leaves with `os._exit`: tearing down the interpreter's modules was a
+    tenth of such a command's run, and nothing is left to do at exit on that path: no logging
+    handler, no thread but this one, every file and connection already closed. Anything else
+    exits normally. Tests call `main`, which never exits."""
+    status = main()
+    if _lean_answered and _nothing_left_at_exit():
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe: the interpreter's own exit reports it
+            return status
+        os._exit(status)
+    return status
+
+
+def _nothing_left_at_exit() -> bool:
+    if "logging" in sys.modules or "asyncio" in sys.modules:
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global _lean_answered
+    _lean_answered = False
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--version"]:  # the cheapest possible path: scripts call it to probe the install
         sys.stdout.write(f"ampsm {__version__}\n")
@@ -46,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tried = True
             status = _run_fast(lean, plain)
             if status is not None:
+                _lean_answered = True
                 return status
     parser = build_parser(__version__, only=only)
     try:
@@ -248,4 +281,4 @@ def _run_tui() -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    raise SystemExit(entry())
