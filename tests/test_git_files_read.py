@@ -10,7 +10,7 @@ import pytest
 
 from ampsm_tui.engine.git import create_worktree, remove_worktree
 from ampsm_tui.engine.git.archive import CHECKPOINT_PREFIX, clean_head
-from ampsm_tui.engine.git.repo import _probe_files, checkout_of, repo_paths, worktree_branches
+from ampsm_tui.engine.git.repo import _probe_files, checkout_of, on_branch_by_files, repo_paths, worktree_branches
 from ampsm_tui.engine.git.runner import run_sync
 from tests.conftest import git
 
@@ -106,3 +106,21 @@ def test_a_checkpoint_goes_with_the_worktree_packed_or_not(repo: Path, packed: b
         assert not (repo / ".git" / ref).exists()
     run_sync(remove_worktree(repo, info.path, info.branch, session_id="sess-00000006"))
     assert git(repo, "for-each-ref", ref) == ""
+
+
+def test_being_on_the_branch_is_read_from_the_files_only_when_they_vouch_for_it(repo: Path) -> None:
+    info = run_sync(create_worktree(repo, "sess-00000007", "onbranch", "main"))
+    assert on_branch_by_files(info.path, info.branch)
+    assert not on_branch_by_files(info.path, "main")  # another branch
+    assert not on_branch_by_files(repo / "sub", info.branch)  # not a worktree's top
+    git(repo, "pack-refs", "--all")
+    assert on_branch_by_files(info.path, info.branch)  # a packed ref is still the branch
+    git(info.path, "switch", "-q", "--detach")
+    assert not on_branch_by_files(info.path, info.branch)
+    git(info.path, "switch", "-q", info.branch)
+    gitdir = Path(git(info.path, "rev-parse", "--path-format=absolute", "--git-dir"))
+    (gitdir / "MERGE_HEAD").write_text(git(info.path, "rev-parse", "HEAD") + "\n")
+    assert not on_branch_by_files(info.path, info.branch)  # a merge going on: git is asked
+    (gitdir / "MERGE_HEAD").unlink()
+    git(repo, "update-ref", "-d", f"refs/heads/{info.branch}")
+    assert not on_branch_by_files(info.path, info.branch)  # the branch is gone

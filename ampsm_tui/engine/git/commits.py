@@ -13,7 +13,7 @@ from typing import NamedTuple
 from ..errors import AmpsmError, ErrorCode
 from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
 from .locks import RepoLock
-from .repo import BOOKKEEPING_DIR, current_operation, rev
+from .repo import BOOKKEEPING_DIR, current_operation, on_branch_by_files, rev
 from .runner import GitError, gather_all, git, git_out
 
 SESSION_TRAILER = "Amp-Session"
@@ -167,7 +167,10 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
 async def _on_branch(wt: Path, branch: str) -> bool:
     """The usual case in one git process (it runs before and after every agent turn): `wt` is the
     top of its own worktree, the branch exists and HEAD is attached to it, no rebase/merge going
-    on. False means "look closer", not that anything is wrong."""
+    on. False means "look closer", not that anything is wrong. Git's own files answer first (no
+    process at all when they vouch for it)."""
+    if on_branch_by_files(wt, branch):
+        return True
     res = await git("rev-parse", "--show-toplevel", f"refs/heads/{branch}^{{commit}}", "--symbolic-full-name", "HEAD",
                     cwd=wt, check=False)  # fmt: skip
     lines = res.out.splitlines()

@@ -70,6 +70,31 @@ def _probe_files(p: Path) -> tuple[RepoPaths, tuple[Path, ...]] | None:
     return paths, tuple(gitdir / name for name in _OP_PATHS)
 
 
+def _branch_file_exists(common: Path, branch: str) -> bool:
+    """Whether refs/heads/`branch` is a commit id in a loose ref file or a line of packed-refs."""
+    ref = f"refs/heads/{branch}"
+    loose = _read(common / ref)
+    if loose is not None:
+        sha = loose.strip()
+        return len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha)
+    packed = _read(common / "packed-refs")
+    return packed is not None and any(line.endswith(" " + ref) for line in packed.splitlines())
+
+
+def on_branch_by_files(worktree: Path, branch: str) -> bool:
+    """True when git's own files show the worktree at the top of its own worktree, HEAD attached
+    to `branch`, the branch there, and no merge or rebase going on: what `commits._on_branch` asks
+    git before and after every agent turn. False means "ask git", never that anything is wrong."""
+    probed = _probe_files(worktree.expanduser().resolve())
+    if probed is None:
+        return False
+    paths, marks = probed
+    gitdir = marks[0].parent
+    if _read(gitdir / "HEAD") != f"ref: refs/heads/{branch}\n":
+        return False
+    return _branch_file_exists(paths.common_dir, branch) and _operation(marks) is None
+
+
 async def _probe(p: Path) -> tuple[RepoPaths, tuple[Path, ...]]:
     """One `git rev-parse` for the repository's paths and the files that mark an operation in
     progress (merge, rebase, ...) in the worktree at `p` (or none: see `_probe_files`)."""
