@@ -10,7 +10,14 @@ import pytest
 
 from ampsm_tui.engine.git import create_worktree, remove_worktree
 from ampsm_tui.engine.git.archive import CHECKPOINT_PREFIX, clean_head
-from ampsm_tui.engine.git.repo import _probe_files, checkout_of, on_branch_by_files, repo_paths, worktree_branches
+from ampsm_tui.engine.git.repo import (
+    _probe_files,
+    branches_by_files,
+    checkout_of,
+    on_branch_by_files,
+    repo_paths,
+    worktree_branches,
+)
 from ampsm_tui.engine.git.runner import run_sync
 from tests.conftest import git
 
@@ -124,3 +131,18 @@ def test_being_on_the_branch_is_read_from_the_files_only_when_they_vouch_for_it(
     (gitdir / "MERGE_HEAD").unlink()
     git(repo, "update-ref", "-d", f"refs/heads/{info.branch}")
     assert not on_branch_by_files(info.path, info.branch)  # the branch is gone
+
+
+def test_the_branches_a_new_session_needs_are_those_git_lists(repo: Path) -> None:
+    for branch in ("amp/fix-it/20260101-000000", "amp/fix-it/20260101-000000-2", "amp/fix-itx", "amp/other"):
+        git(repo, "branch", branch)
+    git(repo, "pack-refs", "--all")
+    git(repo, "branch", "amp/fix-it/20260102-000000")  # a loose one beside the packed ones
+    git(repo, "update-ref", "refs/heads/amp/fix-it/20260101-000000", git(repo, "rev-parse", "HEAD"))
+    common = repo / ".git"
+    listed = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/main", "refs/heads/amp/fix-it")
+    want = {ref.removeprefix("refs/heads/"): sha for sha, ref in (ln.split(" ") for ln in listed.splitlines())}
+    assert branches_by_files(common, "main", "amp/fix-it") == want
+    assert branches_by_files(common, "no-such") == {}
+    (common / "refs" / "heads" / "amp" / "other").write_text("ref: refs/heads/main\n")  # symbolic: ask git
+    assert branches_by_files(common, "amp/other") is None

@@ -70,15 +70,45 @@ def _probe_files(p: Path) -> tuple[RepoPaths, tuple[Path, ...]] | None:
     return paths, tuple(gitdir / name for name in _OP_PATHS)
 
 
-def _branch_file_exists(common: Path, branch: str) -> bool:
-    """Whether refs/heads/`branch` is a commit id in a loose ref file or a line of packed-refs."""
-    ref = f"refs/heads/{branch}"
-    loose = _read(common / ref)
-    if loose is not None:
-        sha = loose.strip()
-        return len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha)
+def _sha(text: str) -> str | None:
+    sha = text.strip()
+    return sha if len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha) else None
+
+
+def branches_by_files(common: Path, *names: str) -> dict[str, str] | None:
+    """The branches `git for-each-ref refs/heads/<name>...` lists (each name itself and everything
+    under `<name>/`), branch -> commit id, read from the loose ref files and packed-refs. None when
+    the files cannot vouch for the answer (another ref store, a symbolic or unreadable ref)."""
+    if (common / "reftable").exists() or not (common / "refs" / "heads").is_dir():
+        return None
+    found: dict[str, str] = {}
+
+    def wanted(branch: str) -> bool:
+        return any(branch == n or branch.startswith(n + "/") for n in names)
+
     packed = _read(common / "packed-refs")
-    return packed is not None and any(line.endswith(" " + ref) for line in packed.splitlines())
+    for line in (packed or "").splitlines():
+        if line.startswith(("#", "^")) or " refs/heads/" not in line:
+            continue
+        sha, _, ref = line.partition(" ")
+        branch = ref.removeprefix("refs/heads/")
+        if wanted(branch):
+            if _sha(sha) is None:
+                return None
+            found[branch] = sha
+    heads = common / "refs" / "heads"
+    for name in names:
+        place = heads / name
+        files = [place] if place.is_file() else sorted(f for f in place.rglob("*") if f.is_file())
+        for file in files:
+            if file.name.endswith(".lock"):
+                continue
+            text = _read(file)
+            loose = _sha(text) if text is not None else None
+            if loose is None:
+                return None
+            found[file.relative_to(heads).as_posix()] = loose  # a loose ref wins over its packed line
+    return found
 
 
 def on_branch_by_files(worktree: Path, branch: str) -> bool:
@@ -92,7 +122,8 @@ def on_branch_by_files(worktree: Path, branch: str) -> bool:
     gitdir = marks[0].parent
     if _read(gitdir / "HEAD") != f"ref: refs/heads/{branch}\n":
         return False
-    return _branch_file_exists(paths.common_dir, branch) and _operation(marks) is None
+    refs = branches_by_files(paths.common_dir, branch)
+    return bool(refs and branch in refs) and _operation(marks) is None
 
 
 async def _probe(p: Path) -> tuple[RepoPaths, tuple[Path, ...]]:

@@ -16,6 +16,7 @@ from .archive import ArchiveResult, archive_work
 from .locks import RepoLock
 from .repo import (
     BOOKKEEPING_DIR,
+    branches_by_files,
     current_branch,
     current_operation,
     remember_worktree,
@@ -67,10 +68,13 @@ async def ensure_excluded(common_dir: Path, root: Path, folder: Path) -> None:
         fh.write(f"{prefix}# ampsm session worktrees\n{line}\n")
 
 
-async def _branch_refs(root: Path, base: str, name: str) -> dict[str, str]:
-    """Every ref `create_worktree` must know about, in one process: the base branch and the
-    session branches of this name (`amp/<slug>` and everything under it)."""
+async def _branch_refs(root: Path, base: str, name: str, common: Path | None = None) -> dict[str, str]:
+    """Every ref `create_worktree` must know about: the base branch and the session branches of
+    this name (`amp/<slug>` and everything under it). Read from git's ref files when they can tell
+    (`common`: the repository's git dir), else in one `git for-each-ref`."""
     prefix = branch_name(name, datetime(2000, 1, 1)).rsplit("/", 1)[0]
+    if common is not None and (known := branches_by_files(common, base, prefix)) is not None:
+        return known
     res = await git(
         "for-each-ref",
         "--format=%(objectname) %(refname)",
@@ -128,14 +132,14 @@ async def create_worktree(
     except AmpsmError as exc:
         raise AmpsmError(ErrorCode.WORKTREE, f"cannot create worktree: {exc.message}") from exc
     try:
-        refs = await _branch_refs(root, base, name)
+        refs = await _branch_refs(root, base, name, common)
         base_sha = refs.get(base)
         if base_sha is None and default_base:
             head = await current_branch(root)
             if not head:
                 raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}; pass --base")
             base = head
-            refs = await _branch_refs(root, base, name)
+            refs = await _branch_refs(root, base, name, common)
             base_sha = refs.get(base)
         if base_sha is None:
             raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}")
