@@ -83,8 +83,8 @@ def test_new_squash_and_merge_start_few_git_processes(repo: Path, counted: tuple
         res = run_cli("merge", out["id"], env=env)
         assert res.returncode == 0, res.stderr
 
-    assert _calls(log, merge) == [  # that the worktree is on its branch is read from git's files
-        "rev-parse",  # both tips
+    # that the worktree is on its branch, and both tips, are read from git's files
+    assert _calls(log, merge) == [
         "status",  # the base's checkout is clean
         "merge-base",  # already merged, or a fast-forward
         "merge",

@@ -28,6 +28,7 @@ from .commits import (
 from .diffs import merge_base
 from .locks import RepoLock
 from .repo import (
+    branches_by_files,
     checkout_of,
     conflicted_paths,
     current_branch,
@@ -323,7 +324,7 @@ async def merge(
     paths = await validate_repo(repo)
     root = paths.root
     async with RepoLock(root, lock_timeout, purpose=f"merge {branch}"):
-        tip, base_sha = await _tips(root, branch, base_branch)
+        tip, base_sha = await _tips(root, branch, base_branch, paths.common_dir)
         found = checkout_of(paths, base_branch)
         checked_out: Path | None
         if found is False:  # a file that cannot tell: ask git
@@ -373,9 +374,12 @@ async def merge(
         return result
 
 
-async def _tips(root: Path, branch: str, base_branch: str) -> tuple[str, str]:
-    """The session branch's and the base branch's commits: one `rev-parse` for both, or, when one
-    is missing, the checks one by one to say which."""
+async def _tips(root: Path, branch: str, base_branch: str, common: Path) -> tuple[str, str]:
+    """The session branch's and the base branch's commits: from the ref files, else one `rev-parse`
+    for both, or, when one is missing, the checks one by one to say which."""
+    known = branches_by_files(common, branch, base_branch)
+    if known is not None and branch in known and base_branch in known:
+        return known[branch], known[base_branch]
     both = await git("rev-parse", f"refs/heads/{branch}^{{commit}}", f"refs/heads/{base_branch}^{{commit}}",
                      cwd=root, check=False)  # fmt: skip
     shas = both.stdout.split()
