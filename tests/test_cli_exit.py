@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import git, run_cli
+from tests.git_helpers import merge_in_branch
 
 #: the program as the console script runs it, with an exit handler that says whether it ran
 PROGRAM = (
@@ -56,15 +57,7 @@ def test_a_lean_command_leaves_without_teardown_and_with_all_its_output(repo: Pa
 
 def test_a_lean_failure_keeps_its_status_and_line(repo: Path) -> None:
     sid, wt = _session(repo, "bumpy")
-    (wt / "a.txt").write_text("a\n")
-    git(wt, "add", "-A")
-    git(wt, "commit", "-q", "-m", "amp: a")
-    git(wt, "switch", "-q", "-c", "side", "HEAD~1")
-    (wt / "b.txt").write_text("b\n")
-    git(wt, "add", "-A")
-    git(wt, "commit", "-q", "-m", "amp: b")
-    git(wt, "switch", "-q", "-")
-    git(wt, "merge", "-q", "--no-edit", "side")
+    merge_in_branch(wt)
     out = _program("squash", sid, "-m", "feat: bumpy")
     assert out.returncode == 11
     assert out.stderr.splitlines()[0] == "E001: the session branch holds merge commits; rebase it before squashing"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, run_cli
+from tests.git_helpers import merge_in_branch
 
 #: what a git call is named by in the log: its subcommand, past the `-c` options ampsm gives
 _OPTIONS_WITH_VALUE = {"-c", "-C"}
@@ -106,15 +107,7 @@ def test_a_squash_that_is_not_a_straight_line_asks_git_step_by_step(
     res = run_cli("new", "--repo", str(repo), "--name", "bumpy", "--agent", "command", "--agent-cmd", "true", "--json")
     doc = json.loads(res.stdout)
     wt = Path(doc["worktree_path"])
-    (wt / "a.txt").write_text("a\n")
-    git(wt, "add", "-A")
-    git(wt, "commit", "-q", "-m", "amp: a")
-    git(wt, "switch", "-q", "-c", "side", "HEAD~1")
-    (wt / "b.txt").write_text("b\n")
-    git(wt, "add", "-A")
-    git(wt, "commit", "-q", "-m", "amp: b")
-    git(wt, "switch", "-q", doc["branch"])
-    git(wt, "merge", "-q", "--no-edit", "side")
+    merge_in_branch(wt)
     log.write_text("")
     res = run_cli("squash", doc["id"], "-m", "feat: bumpy", env=env)
     assert res.returncode == 11 and "E001: the session branch holds merge commits" in res.stderr

@@ -297,17 +297,14 @@ async def linear_range(
     for (_sha, parents, _tree, _msg), older in zip(line, [*(c[0] for c in line[1:]), boundary[0]], strict=True):
         if parents.split() != [older]:  # a merge, or not one line down to the boundary
             return None
-    commits = [
-        CommitInfo(
-            sha=sha,
-            parents=parents.split(),
-            subject=message.splitlines()[0] if message else "",
-            message=message,
-            is_amp=is_amp_commit(message, prefix),
-        )
-        for sha, parents, _tree, message in reversed(line)
-    ]
+    commits = [_commit_info(sha, parents, message, prefix) for sha, parents, _tree, message in reversed(line)]
     return line[0][0], line[0][2], boundary[0], commits
+
+
+def _commit_info(sha: str, parents: str, message: str, prefix: str) -> CommitInfo:
+    """A commit from `git log`'s fields (`%H`, `%P`, `%B` without its surrounding newlines)."""
+    subject = message.splitlines()[0] if message else ""
+    return CommitInfo(sha, parents.split(), subject, message, is_amp_commit(message, prefix))
 
 
 async def commits_between(worktree: Path | str, start: str, end: str, *, prefix: str = "amp:") -> list[CommitInfo]:
@@ -318,14 +315,5 @@ async def commits_between(worktree: Path | str, start: str, end: str, *, prefix:
         if not record:
             continue
         sha, parents, message = record.split("\x1f", 2)
-        message = message.strip("\n")
-        out.append(
-            CommitInfo(
-                sha=sha,
-                parents=parents.split(),
-                subject=message.splitlines()[0] if message else "",
-                message=message,
-                is_amp=is_amp_commit(message, prefix),
-            )
-        )
+        out.append(_commit_info(sha, parents, message.strip("\n"), prefix))
     return out
