@@ -62,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["__complete"]:  # shell completion on every Tab: no registry, no asyncio
         from .commands.complete_ids import complete_ids
 
-        return complete_ids(argv[1:])
+        status = complete_ids(argv[1:])
+        _lean_answered = True  # nothing to tear down either
+        return status
     from .commands import load_for
     from .commands.registry import COMMANDS, build_parser, strict_parse
 
@@ -76,10 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         plain = strict_parse(lean, argv[1:])
         if plain is not None:
             tried = True
-            status = _run_fast(lean, plain)
-            if status is not None:
+            answer = _run_fast(lean, plain)
+            if answer is not None:
                 _lean_answered = True
-                return status
+                return answer
     parser = build_parser(__version__, only=only)
     try:
         args = parser.parse_args(argv)

@@ -69,3 +69,10 @@ def test_other_commands_exit_the_ordinary_way(repo: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert sid in out.stdout
     assert "TEARDOWN" in out.stderr
+
+
+def test_completion_leaves_without_teardown(repo: Path) -> None:
+    sid, _wt = _session(repo, "completed")
+    out = _program("__complete", "sessions", "sess-")
+    assert out.returncode == 0 and out.stdout.split() == [sid]
+    assert "TEARDOWN" not in out.stderr
