@@ -23,7 +23,9 @@ from .base import strip_ansi
 if TYPE_CHECKING:
     from .base import AgentAdapter
 
-VERSION_TIMEOUT_S = 15.0
+#: A hung binary is refused after this; a heavy one (Aider imports a few hundred modules) can take
+#: well over 15 s on a loaded machine the first time. The answer is cached on disk per install.
+VERSION_TIMEOUT_S = 45.0
 _versions: dict[tuple[str, float], str] = {}
 
 
