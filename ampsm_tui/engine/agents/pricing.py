@@ -16,10 +16,14 @@ Amp's stream names no model (its mode picks one server-side), so Amp turns are p
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import re
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Price
@@ -69,7 +73,26 @@ def _aliased(name: str) -> str:
 
 @lru_cache(maxsize=256)
 def _registry_price(name: str) -> Price | None:
-    """Per-million rates of `name` at its base tier, from genai-prices; None when it is unknown."""
+    """Per-million rates of `name` at its base tier, from genai-prices; None when it is unknown.
+
+    Kept on disk by the installed genai-prices (the path and mtime of its package): importing it
+    loads its whole price snapshot, a third of a second that every priced `iterate` paid."""
+    release = _genai_prices_release()
+    key = f"{release}|{name}" if release else None
+    if key is not None:
+        cached = _disk_prices().get(key, False)
+        if cached is None:
+            return None
+        if isinstance(cached, list) and len(cached) == 4:
+            with contextlib.suppress(ValueError):
+                return Price(input=cached[0], output=cached[1], cache_read=cached[2], cache_write=cached[3])
+    price = _price_from_genai_prices(name)
+    if key is not None:
+        _remember_price(key, price)
+    return price
+
+
+def _price_from_genai_prices(name: str) -> Price | None:
     try:
         from genai_prices import Usage as GUsage
         from genai_prices import calc_price
@@ -96,6 +119,53 @@ def _registry_price(name: str) -> Price | None:
         )
     except (LookupError, ValueError):
         return None
+
+
+def _genai_prices_release() -> str | None:
+    """Which genai-prices is installed, without importing it: its package's path and mtime (an
+    upgrade or a reinstall rewrites the files)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("genai_prices")
+        origin = spec.origin if spec is not None else None
+        return f"{origin}@{os.stat(origin).st_mtime_ns}" if origin else None
+    except (ImportError, ValueError, OSError):
+        return None
+
+
+def _prices_file() -> Path:
+    from ..paths import config_dir
+
+    return config_dir() / "cache" / "prices.json"
+
+
+def _disk_prices() -> dict[str, object]:
+    try:
+        data = json.loads(_prices_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember_price(key: str, price: Price | None) -> None:
+    """Best effort: a cache that cannot be written only costs the next command the import."""
+    from ..fsperm import private_dir
+
+    file = _prices_file()
+    try:
+        private_dir(file.parent)
+        data = _disk_prices()
+        data[key] = None if price is None else [price.input, price.output, price.cache_read, price.cache_write]
+        if len(data) > 256:  # models of older releases: keep the newest entries
+            data = dict(list(data.items())[-256:])
+        tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, file)
+    except OSError:
+        pass
 
 
 def lookup_price(model: str | None, overrides: dict[str, Price] | None = None) -> Price | None:
