@@ -17,15 +17,14 @@ Amp's stream names no model (its mode picks one server-side), so Amp turns are p
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import diskcache
 from ..config import Price
 
 if TYPE_CHECKING:
@@ -35,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: what `amp` and `amp:<mode>` are priced as when the config says nothing
 AMP_PRICED_AS = "claude-sonnet-4-5"
+#: genai-prices' rates by its installed release and model (see `diskcache`)
+PRICES_CACHE = "prices.json"
 
 _TAG = re.compile(r"\[[^\]]*\]$")
 
@@ -80,7 +81,7 @@ def _registry_price(name: str) -> Price | None:
     release = _genai_prices_release()
     key = f"{release}|{name}" if release else None
     if key is not None:
-        cached = _disk_prices().get(key, False)
+        cached = diskcache.read(PRICES_CACHE).get(key, False)
         if cached is None:
             return None
         if isinstance(cached, list) and len(cached) == 4:
@@ -88,7 +89,8 @@ def _registry_price(name: str) -> Price | None:
                 return Price(input=cached[0], output=cached[1], cache_read=cached[2], cache_write=cached[3])
     price = _price_from_genai_prices(name)
     if key is not None:
-        _remember_price(key, price)
+        rates = None if price is None else [price.input, price.output, price.cache_read, price.cache_write]
+        diskcache.remember(PRICES_CACHE, key, rates, keep=256)  # models of older releases go
     return price
 
 
@@ -132,40 +134,6 @@ def _genai_prices_release() -> str | None:
         return f"{origin}@{os.stat(origin).st_mtime_ns}" if origin else None
     except (ImportError, ValueError, OSError):
         return None
-
-
-def _prices_file() -> Path:
-    from ..paths import config_dir
-
-    return config_dir() / "cache" / "prices.json"
-
-
-def _disk_prices() -> dict[str, object]:
-    try:
-        data = json.loads(_prices_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _remember_price(key: str, price: Price | None) -> None:
-    """Best effort: a cache that cannot be written only costs the next command the import."""
-    from ..fsperm import private_dir
-
-    file = _prices_file()
-    try:
-        private_dir(file.parent)
-        data = _disk_prices()
-        data[key] = None if price is None else [price.input, price.output, price.cache_read, price.cache_write]
-        if len(data) > 256:  # models of older releases: keep the newest entries
-            data = dict(list(data.items())[-256:])
-        tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, file)
-    except OSError:
-        pass
 
 
 def lookup_price(model: str | None, overrides: dict[str, Price] | None = None) -> Price | None:
