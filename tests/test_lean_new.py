@@ -216,13 +216,10 @@ def test_new_stays_lean(tmp_path: Path) -> None:
 
 def test_lean_writes_use_the_stores_settings(tmp_path: Path) -> None:
     """A lean write waits for the WAL, not for an fsync (as every store write), with foreign keys on."""
-    from ampsm_tui.engine.store.quick import _writer
+    from ampsm_tui.engine.store.quick import _write
 
     db = tmp_path / "x.db"
     sqlite3.connect(db).close()
-    conn = _writer(db, 1.0)
-    try:
+    with _write(db, 1.0) as conn:
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    finally:
-        conn.close()
