@@ -6,10 +6,10 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from . import __version__
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from .engine.errors import AmpsmError
 

@@ -124,3 +124,65 @@ def test_run_sync_waits_for_a_held_lock(repo: Path) -> None:
         release.wait(30)
         holder.kill()
         holder.wait(30)
+
+
+# ---------------------------------------------------------------- the child process itself
+
+
+def test_input_larger_than_a_pipe_reaches_git_whole(repo: Path) -> None:
+    """Four megabytes on stdin while git answers: neither side blocks the other."""
+    data = os.urandom(4 * 1024 * 1024)
+    expected = subprocess.run(["git", "hash-object", "--stdin"], cwd=repo, input=data, capture_output=True).stdout
+    for driver in ("sync", "async"):
+        call = git("hash-object", "--stdin", cwd=repo, input=data)
+        res = run_sync(call) if driver == "sync" else asyncio.run(call)
+        assert res.out == expected.decode().strip(), driver
+
+
+def test_large_output_on_both_pipes_is_read_whole(repo: Path) -> None:
+    """A megabyte on stdout and on stderr at once (a reader of one pipe only would deadlock)."""
+    script = "!head -c 1048576 /dev/zero | tr '\\0' o; head -c 1048576 /dev/zero | tr '\\0' e >&2"
+    res = run_sync(git("-c", f"alias.both={script}", "both", cwd=repo))
+    assert res.stdout == "o" * 1048576 and res.stderr == "e" * 1048576
+
+
+def test_a_missing_folder_is_file_not_found_and_starts_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        run_sync(git("status", cwd=tmp_path / "gone"))
+
+
+def test_a_git_missing_from_path_is_file_not_found(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(repo))  # no git there
+    with pytest.raises(FileNotFoundError):
+        run_sync(git("status", cwd=repo))
+
+
+def test_a_program_with_its_standard_streams_closed_still_gets_git_output(repo: Path) -> None:
+    """With 0, 1 and 2 closed, the pipes are opened there: they are moved clear before git gets
+    its own 0, 1 and 2 (else one dup2 would overwrite another)."""
+    code = (
+        "import os, sys\n"
+        "from ampsm_tui.engine.git.runner import git, run_sync\n"
+        "log = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)\n"
+        "os.close(0); os.close(1); os.close(2)\n"
+        "res = run_sync(git('rev-parse', '--abbrev-ref', 'HEAD', cwd=sys.argv[1]))\n"
+        "bad = run_sync(git('rev-parse', '--verify', 'nope', cwd=sys.argv[1], check=False))\n"
+        "os.write(log, f'{res.out}|{bad.returncode}|{\"fatal\" in bad.stderr}'.encode())\n"
+    )
+    log = repo.parent / "closed.log"
+    proc = subprocess.run([sys.executable, "-c", code, str(repo), str(log)], stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == 0
+    assert log.read_text() == "main|128|True"
+
+
+def test_the_lean_git_layer_imports_neither_subprocess_nor_threading(repo: Path) -> None:
+    code = (
+        "import sys\n"
+        "from ampsm_tui.engine.git import create_worktree\n"
+        "from ampsm_tui.engine.git.runner import run_sync\n"
+        "run_sync(create_worktree(sys.argv[1], 'sess-0000beef', 'imports', 'main'))\n"
+        "print(' '.join(m for m in ('subprocess', 'threading', 'typing', 'asyncio') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     import argparse
     import re
+    from typing import Any
 
     from rich.console import Console
 

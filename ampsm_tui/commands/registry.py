@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast, overload
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     import argparse
+    from typing import Any, cast, overload
 
     from .context import Context
+else:
+    from ..engine.lite import cast, overload
 
 Handler = Callable[["argparse.Namespace", "Context"], Awaitable[int]]
 #: A synchronous lean path tried before the event loop starts: its exit status, or None when only

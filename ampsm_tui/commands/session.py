@@ -3,15 +3,15 @@ verify-amp."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .. import format as fmt
 from .argtypes import positive_float, positive_int
 from .context import Context
 from .registry import agent_names, arg, command
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from ..engine.engine import Engine
     from ..engine.git.integrate import IntegrationResult

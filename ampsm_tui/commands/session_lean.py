@@ -9,17 +9,17 @@ file, a session to reconcile or refuse, a teardown script, overlaps that need gi
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
-
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Coroutine
+    from typing import Any, TypeVar
 
     from ..engine.config import Config
     from ..engine.git.integrate import IntegrationResult
     from ..engine.paths import LeanConfig
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 #: overlap.PER_REPO (a test checks it): live sessions compared per repo.
 OVERLAP_PER_REPO = 16
@@ -173,13 +173,11 @@ def merge(args: argparse.Namespace) -> IntegrationResult | None:
 async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: str | None) -> IntegrationResult:
     """`SessionService.merge` step for step (its events have no subscriber in a headless merge)."""
     from pathlib import Path
-    from typing import cast
 
     from ..engine import git as gitops
     from ..engine.errors import AmpsmError, ErrorCode
     from ..engine.git.commits import ensure_session_branch
     from ..engine.git.diffs import record_merge
-    from ..engine.git.integrate import MergeMode
     from ..engine.git.locks import RepoLock
     from ..engine.git.runner import GitError
     from ..engine.store.quick import mark_merged
@@ -195,7 +193,7 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
         wt,
         branch,
         base,
-        mode=cast(MergeMode, lean.merge_mode),
+        mode=lean.merge_mode,  # type: ignore[arg-type]  # the config's MergeMode, read without the models
         keep_conflict=False,
         message=message,
         remove_after=False,
@@ -233,14 +231,15 @@ def new(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.prompt_file is not None or args.prompt == "-":
         return None
     if args.agent == "command":
-        import shlex
-
         if not args.agent_cmd or not args.agent_cmd.strip():
             return None
-        try:
-            shlex.split(args.agent_cmd)
-        except ValueError:
-            return None  # E002 from the adapter, on the full path
+        if any(c in args.agent_cmd for c in "'\"\\"):  # only quotes and escapes can make shlex refuse
+            import shlex
+
+            try:
+                shlex.split(args.agent_cmd)
+            except ValueError:
+                return None  # E002 from the adapter, on the full path
     elif args.agent_cmd:
         return None
     from ..engine.secrets import scrub

@@ -8,7 +8,10 @@ engine.bus.subscribe("iteration.finished", handler)
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 _EXPORTS = {
     "Engine": ".engine",

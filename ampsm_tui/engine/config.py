@@ -40,6 +40,12 @@ _EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+#: How a session branch goes into its base, and what a squash does with manual commits (the git
+#: layer takes the same values; it names them for type checkers only).
+MergeMode = Literal["ff", "no-ff", "ff-only"]
+SquashManual = Literal["keep", "fold"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
@@ -59,10 +65,10 @@ class GitConfig(_Section):
     default_base_branch: str = Field("main", description="Base branch when --base is not given")
     worktree_dir: str = Field(".worktrees", description="Worktree folder inside each repo")
     commit_prefix: str = Field("amp:", description="Prefix of iteration commits")
-    squash_manual: Literal["keep", "fold"] = Field(
+    squash_manual: SquashManual = Field(
         "keep", description="On squash, keep manual commits or fold them into the squash"
     )
-    merge_mode: Literal["ff", "no-ff", "ff-only"] = Field(
+    merge_mode: MergeMode = Field(
         "ff", description="ff: fast-forward when possible else merge commit; no-ff: always; ff-only"
     )
     remove_worktree_after_merge: bool = Field(True, description="Remove worktree and branch after merge")

@@ -7,7 +7,10 @@ TUI can show one line (`E00N: message`) and scripts can branch on the exit statu
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ErrorCode(StrEnum):

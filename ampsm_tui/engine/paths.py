@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from .lite import NamedTuple
 
 
 def config_dir() -> Path:

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from .config import MergeMode
 from .errors import AmpsmError, ErrorCode, UsageError
 from .events import LandFinished, LandStepFinished, MetricsEventBus
-from .git.integrate import IntegrationResult, MergeMode
+from .git.integrate import IntegrationResult
 from .git.locks import RepoLock
 from .models import Session, SessionStatus
 

@@ -12,10 +12,10 @@ from typing import Any
 from . import git as gitops
 from . import workspace
 from .clock import now_iso
-from .config import Config
+from .config import Config, MergeMode
 from .errors import AmpsmError, ErrorCode, UsageError
 from .events import GitConflict, MetricsEventBus, SessionCreated
-from .git.integrate import IntegrationResult, MergeMode
+from .git.integrate import IntegrationResult
 from .git.runner import GitError
 from .models import Iteration, Session, SessionStatus
 from .procinfo import same_process

@@ -10,9 +10,11 @@ The package imports its parts on first use (PEP 562), so that `agents.registry` 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .base import AgentAdapter, AgentEvent, StreamParser, replay_file
     from .preflight import check_agent
     from .process import AgentRunResult, raw_log_path, run_agent, run_agent_turn, terminate_group

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from ..errors import AmpsmError, ErrorCode
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from ..config import Config
     from .base import AgentAdapter

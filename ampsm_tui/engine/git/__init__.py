@@ -73,9 +73,11 @@ GIT_EDITOR=true, GIT_TERMINAL_PROMPT=0, LC_ALL=C).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .archive import ArchiveResult, archive_work
     from .cleanup import CleanReport, Orphan, clean, find_orphans
     from .commits import CommitInfo, CommitResult, commit_iteration, session_commits

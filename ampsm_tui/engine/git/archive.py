@@ -13,12 +13,17 @@ The message carries an `Ampsm-Snapshot: <kind>` trailer, which is how a snapshot
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 from ..clock import utcnow
 from .repo import BOOKKEEPING_DIR, repo_paths
 from .runner import git, git_out, split_z
 from .slug import slugify
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from ..lite import NamedTuple
 
 ARCHIVE_PREFIX = "refs/ampsm/archive/"
 CHECKPOINT_PREFIX = "refs/ampsm/checkpoints/"

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
 from .locks import RepoLock
 from .repo import BOOKKEEPING_DIR, current_operation, on_branch_by_files, rev
 from .runner import GitError, gather_all, git, git_out
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from ..lite import NamedTuple
 
 SESSION_TRAILER = "Amp-Session"
 ITERATION_TRAILER = "Amp-Iteration"

@@ -7,13 +7,18 @@ HEAD~1..HEAD), or any `rev_range`. ampsm's own `.ampsm/` files are never part of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .repo import BOOKKEEPING_DIR
 from .runner import gather_all, git, split_z
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NamedTuple
+else:
+    from ..lite import NamedTuple
 
 DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--find-renames")
 

@@ -12,7 +12,6 @@ Rules (SPEC "Git rules", lessons 4 and 11):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, overload
 
 from ..errors import AmpsmError, ErrorCode
 from .commits import (
@@ -41,8 +40,14 @@ from .repo import (
 )
 from .runner import GitError, git, git_bytes, git_out
 
-MergeMode = Literal["ff", "no-ff", "ff-only"]
-SquashManual = Literal["keep", "fold"]
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import overload
+
+    from ..config import MergeMode, SquashManual
+else:
+    from ..lite import overload
+
 MERGE_MARKER = "ampsm-merge-target"
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .runner import git, split_z
 
-Operation = Literal["merge", "rebase", "cherry-pick", "revert"]
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import Literal, NamedTuple
+
+    Operation = Literal["merge", "rebase", "cherry-pick", "revert"]
+else:
+    from ..lite import NamedTuple
 
 #: ampsm's own files inside a worktree (context, logs, metrics): never committed (lesson 6).
 BOOKKEEPING_DIR = ".ampsm"

@@ -1,32 +1,39 @@
-"""The one way ampsm runs `git`: an argument list in a subprocess, never a shell string.
+"""The one way ampsm runs `git`: an argument list in a child process, never a shell string.
 
 The environment makes every call non-interactive (lesson 11: no editor, no credential prompt) and
 its output parseable (LC_ALL=C), whatever the user's own settings say.
 
-Every call is a blocking `subprocess.Popen` + `communicate`: on a thread of a small pool when an
-event loop awaits it, and directly, with no event loop at all, inside `run_sync` (the lean CLI
-paths: `ampsm new`, `squash` and `merge` then import no asyncio). Measured here, asyncio's own
-subprocess machinery (a transport per pipe, a child-watcher thread per process, `close_fds`)
-costs 6-7 ms per git call against 2.4 ms for this, and twice the CPU; a batch makes hundreds.
-`close_fds=False` is what lets `subprocess` use `posix_spawn`: Python opens every descriptor
-non-inheritable (PEP 446), SQLite and the repo lock set close-on-exec, so git inherits none of ours.
+Every call is `os.posix_spawn` of git with `-C <cwd>` and a poll loop over its pipes, blocking: on a
+thread of a small pool when an event loop awaits it, and directly, with no event loop at all, inside
+`run_sync` (the lean CLI paths: `ampsm new`, `squash` and `merge` then import no asyncio). Measured
+here, asyncio's own subprocess machinery (a transport per pipe, a child-watcher thread per process)
+cost 6-7 ms per git call against 2.4 ms for a blocking call, and twice the CPU; a batch makes
+hundreds. `subprocess` itself is not used: importing it (with `threading`, `selectors`, `locale`)
+was 6 ms of each lean command, and posix_spawn is what it would call anyway. Python opens every
+descriptor non-inheritable (PEP 446), SQLite and the repo lock set close-on-exec, so git inherits
+only its three pipes.
 """
 
 from __future__ import annotations
 
 import contextvars
 import os
-import subprocess
-import threading
 import time
-from collections.abc import Awaitable, Coroutine, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # `typing` is not imported at run time: see engine/lite.py
+    from collections.abc import Awaitable, Coroutine, Mapping, Sequence
     from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+    from threading import Lock
+    from typing import Any, NamedTuple, TypeVar, overload
 
-T = TypeVar("T")
+    T = TypeVar("T")
+    T1 = TypeVar("T1")
+    T2 = TypeVar("T2")
+    T3 = TypeVar("T3")
+else:
+    from ..lite import NamedTuple, overload
 
 #: Environment for every git call: editors are `true`, prompts are off, messages are in English.
 GIT_ENV: dict[str, str] = {
@@ -93,7 +100,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 #: Set by `run_sync` for the coroutines it drives: git runs on the calling thread, no event loop.
 _SYNC: contextvars.ContextVar[bool] = contextvars.ContextVar("ampsm_git_sync", default=False)
 _pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pool_lock: Lock | None = None
 
 
 class Suspended(RuntimeError):
@@ -130,11 +137,6 @@ async def pause(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-T1 = TypeVar("T1")
-T2 = TypeVar("T2")
-T3 = TypeVar("T3")
-
-
 @overload
 async def gather_all(a: Awaitable[T1], b: Awaitable[T2], /) -> tuple[T1, T2]: ...
 @overload
@@ -149,7 +151,11 @@ async def gather_all(*aws: Awaitable[Any]) -> tuple[Any, ...]:
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
+    global _pool, _pool_lock
+    if _pool_lock is None:  # made on the first async call: the lean paths never import threading
+        import threading
+
+        _pool_lock = threading.Lock()
     with _pool_lock:
         if _pool is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -159,27 +165,178 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def _spawn(
-    argv: tuple[str, ...], cwd: Path | str, env: Mapping[str, str] | None, stdin: bool
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ["git", *GIT_OPTIONS, *argv],
-        cwd=str(cwd),
-        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=git_env(env),
-        close_fds=False,
-    )
+#: The git program found on each PATH seen (a lookup per call was nine failing execs here).
+_programs: dict[str, str] = {}
 
 
-def _wait(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> tuple[bytes, bytes]:
+def _program(env: Mapping[str, str], *, fresh: bool = False) -> str:
+    """`git` on the child's PATH, as `subprocess` looks for it: the first executable file."""
+    search = env.get("PATH", os.defpath)
+    found = None if fresh else _programs.get(search)
+    if found is None:
+        for folder in search.split(os.pathsep):
+            path = os.path.join(folder or os.curdir, "git")
+            if os.access(path, os.X_OK) and not os.path.isdir(path):
+                found = path
+                break
+        else:
+            raise FileNotFoundError(2, "No such file or directory: 'git'")
+        _programs[search] = found
+    return found
+
+
+class Child:
+    """One running git: its pid and the parent's ends of its pipes. `kill` may come from another
+    thread (a cancelled call) while `communicate` runs."""
+
+    __slots__ = ("pid", "returncode", "stderr", "stdin", "stdout")
+
+    def __init__(self, pid: int, stdin: int, stdout: int, stderr: int) -> None:
+        self.pid, self.stdin, self.stdout, self.stderr = pid, stdin, stdout, stderr
+        self.returncode: int | None = None
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 9)  # SIGKILL
+            except ProcessLookupError:
+                pass
+
+    def _reap(self, deadline: float | None) -> None:
+        """Wait for the exit (the pipes are closed): past `deadline`, TimeoutError."""
+        if deadline is None:
+            _, status = os.waitpid(self.pid, 0)
+        else:
+            delay = 0.0005
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() >= deadline:
+                    raise TimeoutError
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        self.returncode = os.waitstatus_to_exitcode(status)
+
+    def communicate(self, data: bytes | None, timeout: float | None) -> tuple[bytes, bytes]:
+        """Feed `data`, read both pipes to their end, reap git. On a timeout (TimeoutError) or any
+        interruption (a cancellation, Ctrl-C) git is killed and reaped before the error goes on."""
+        try:
+            return self._communicate(data, timeout)
+        except BaseException:
+            self.kill()
+            if self.returncode is None:
+                try:
+                    self._reap(None)
+                except ChildProcessError:
+                    pass
+            raise
+        finally:
+            for fd in (self.stdin, self.stdout, self.stderr):
+                if fd >= 0:
+                    os.close(fd)
+            self.stdin = self.stdout = self.stderr = -1
+
+    def _communicate(self, data: bytes | None, timeout: float | None) -> tuple[bytes, bytes]:
+        import select
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        chunks: dict[int, list[bytes]] = {self.stdout: [], self.stderr: []}
+        poller = select.poll()
+        readable = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+        for fd in chunks:
+            poller.register(fd, readable)
+        view = memoryview(data or b"")
+        if self.stdin >= 0:
+            if view:
+                os.set_blocking(self.stdin, False)
+                poller.register(self.stdin, select.POLLOUT | select.POLLERR)
+            else:
+                os.close(self.stdin)
+                self.stdin = -1
+        open_fds = len(chunks) + (self.stdin >= 0)
+        while open_fds:
+            if deadline is None:
+                events = poller.poll()
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                events = poller.poll(max(1, int(left * 1000)))
+            for fd, event in events:
+                if fd == self.stdin:
+                    try:
+                        written = os.write(fd, view[:65536]) if not event & select.POLLERR else 0
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:  # git stopped reading: what it says explains why
+                        written, view = 0, view[:0]
+                    view = view[written:]
+                    if not view or event & select.POLLERR:
+                        poller.unregister(fd)
+                        os.close(fd)
+                        self.stdin = -1
+                        open_fds -= 1
+                    continue
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    chunks[fd].append(chunk)
+                else:
+                    poller.unregister(fd)
+                    open_fds -= 1
+        self._reap(deadline)
+        return b"".join(chunks[self.stdout]), b"".join(chunks[self.stderr])
+
+
+def _spawn(argv: tuple[str, ...], cwd: Path | str, env: Mapping[str, str] | None, stdin: bool) -> Child:
+    """Start `git -C cwd <options> argv` with its stdout and stderr on pipes, its stdin on a pipe
+    or /dev/null. A missing `cwd` is the FileNotFoundError `subprocess` would raise."""
+    import signal
+
+    folder = os.fspath(cwd)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(2, "No such file or directory", folder)
+    child_env = git_env(env)
+    ends: list[int] = []  # the child's ends, closed here once it has them
+    mine: list[int] = []
     try:
-        return proc.communicate(data, timeout)
-    except BaseException:  # timed out or interrupted: no git left running behind us
-        proc.kill()
-        proc.communicate()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        mine += [out_r, err_r]
+        ends += [out_w, err_w]
+        in_w = -1
+        if stdin:
+            in_r, in_w = os.pipe()
+            mine.append(in_w)
+            ends.append(in_r)
+        if min(ends) < 3:  # one of ours where 0, 1 or 2 was closed: move it clear of them first
+            import fcntl
+
+            moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in ends]
+            for fd in ends:
+                os.close(fd)
+            ends[:] = moved
+        stdin_action = (
+            (os.POSIX_SPAWN_DUP2, ends[2], 0) if stdin else (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
+        )
+        actions = [stdin_action, (os.POSIX_SPAWN_DUP2, ends[0], 1), (os.POSIX_SPAWN_DUP2, ends[1], 2)]
+        args = ["git", "-C", folder, *GIT_OPTIONS, *argv]
+        # Python ignores SIGPIPE and SIGXFSZ: the defaults back, as subprocess gives them (git restores
+        # SIGPIPE itself, a hook it runs inherits from git)
+        defaults = (signal.SIGPIPE, signal.SIGXFSZ)
+        try:
+            pid = os.posix_spawn(_program(child_env), args, child_env, file_actions=actions, setsigdef=defaults)
+        except FileNotFoundError:  # the git found before is gone: look again
+            pid = os.posix_spawn(
+                _program(child_env, fresh=True), args, child_env, file_actions=actions, setsigdef=defaults
+            )
+    except BaseException:
+        for fd in ends + mine:
+            os.close(fd)
         raise
+    for fd in ends:
+        os.close(fd)
+    return Child(pid, in_w, out_r, err_r)
 
 
 async def _run(
@@ -190,37 +347,38 @@ async def _run(
     timeout: float | None,
 ) -> tuple[int, bytes, bytes]:
     if _SYNC.get():
-        proc = _spawn(argv, cwd, env, data is not None)
+        child = _spawn(argv, cwd, env, data is not None)
         try:
-            out, err = _wait(proc, data, timeout)
-        except subprocess.TimeoutExpired:
+            out, err = child.communicate(data, timeout)
+        except TimeoutError:
             raise TimeoutError(f"git {' '.join(argv[:2])} timed out after {timeout:g}s") from None
-        return proc.returncode, out, err
+        assert child.returncode is not None
+        return child.returncode, out, err
     import asyncio
 
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[Child] = []
     cancelled: list[bool] = []
 
     def work() -> tuple[int, bytes, bytes]:
         if cancelled:
-            raise subprocess.SubprocessError("cancelled before git started")
-        proc = _spawn(argv, cwd, env, data is not None)
-        started.append(proc)
+            raise asyncio.CancelledError  # cancelled before git started
+        child = _spawn(argv, cwd, env, data is not None)
+        started.append(child)
         if cancelled:  # the cancel came between the check and the spawn: it may not have seen us
-            proc.kill()
-        out, err = _wait(proc, data, timeout)
-        return proc.returncode, out, err
+            child.kill()
+        out, err = child.communicate(data, timeout)
+        assert child.returncode is not None
+        return child.returncode, out, err
 
     future = asyncio.get_running_loop().run_in_executor(_executor(), work)
     try:
         return await asyncio.shield(future)
-    except subprocess.TimeoutExpired:
+    except TimeoutError:
         raise TimeoutError(f"git {' '.join(argv[:2])} timed out after {timeout:g}s") from None
     except asyncio.CancelledError:  # cancelled: kill git, and let the thread finish with it
         cancelled.append(True)
-        for proc in started:
-            if proc.poll() is None:
-                proc.kill()
+        for child in started:
+            child.kill()
         try:
             await future
         except BaseException:
@@ -262,9 +420,10 @@ def git_sync(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None =
     """The blocking form of `git` (never raises on a non-zero exit), for code that is not async:
     the same options and environment."""
     argv = tuple(str(a) for a in args)
-    proc = _spawn(argv, cwd, env, False)
-    out, err = _wait(proc, None, None)
-    return GitResult(argv, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    child = _spawn(argv, cwd, env, False)
+    out, err = child.communicate(None, None)
+    assert child.returncode is not None
+    return GitResult(argv, child.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
 async def git_out(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None) -> str:

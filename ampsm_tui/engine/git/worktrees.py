@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
 
 from ..clock import utcnow
 from ..errors import AmpsmError, ErrorCode
@@ -25,6 +24,12 @@ from .repo import (
 )
 from .runner import GitError, git
 from .slug import branch_name, is_safe_session_id, valid_branch_name
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from ..lite import NamedTuple
 
 #: git config keys on the session branch, so clean-up can tell whose branch it is without the DB.
 SESSION_KEY = "ampsmSession"

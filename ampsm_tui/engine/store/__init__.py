@@ -7,9 +7,11 @@ shell completion with plain sqlite3 — does not pay for aiosqlite, pydantic and
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .core import StoreBase, db_error
     from .migrations import LATEST, MIGRATIONS
     from .sessions import SessionNotFound

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeVar
 
 from .migrations import MIGRATIONS
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 #: The Session model's fields in order, with the kind of value each holds. A test checks this
 #: against `Session.model_fields` so that a field added there cannot be forgotten here.
