@@ -8,8 +8,6 @@ names exactly the module each command is registered from.
 
 from __future__ import annotations
 
-import importlib
-
 #: Command modules; each registers its commands with `registry.command` at import time.
 MODULES = (
     "maintenance",
@@ -61,9 +59,15 @@ ROUTES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _load(module: str) -> None:
+    # `__import__`, not importlib: importing importlib (and its `warnings`) was a millisecond of
+    # every lean command
+    __import__(f"{__name__}.{module}")
+
+
 def load_all() -> None:
     for name in MODULES:
-        importlib.import_module(f"{__name__}.{name}")
+        _load(name)
 
 
 def load_for(word: str | None) -> str | None:
@@ -74,5 +78,5 @@ def load_for(word: str | None) -> str | None:
         load_all()
         return None
     for module in modules:
-        importlib.import_module(f"{__name__}.{module}")
+        _load(module)
     return word

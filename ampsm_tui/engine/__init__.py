@@ -7,8 +7,6 @@ engine.bus.subscribe("iteration.finished", handler)
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from typing import Any
@@ -48,4 +46,6 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
     return getattr(importlib.import_module(module, __name__), name)

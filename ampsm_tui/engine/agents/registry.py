@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from ..errors import AmpsmError, ErrorCode
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
@@ -33,6 +31,8 @@ def get_adapter(name: str, agent_cmd: str | None = None, *, config: Config | Non
             f"unknown agent {name!r}: use one of {', '.join(AGENT_NAMES)} (or --agent command --agent-cmd CMD)",
         )
     module_name, class_name = ADAPTERS[key]
+    import importlib
+
     module = importlib.import_module(f"{__package__}.{module_name}")
     cls = getattr(module, class_name)
     allow_all = config.amp.dangerously_allow_all if config is not None else True

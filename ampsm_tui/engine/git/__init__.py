@@ -72,7 +72,7 @@ GIT_EDITOR=true, GIT_TERMINAL_PROMPT=0, LC_ALL=C).
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
@@ -153,7 +153,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    qualified = f"{__name__}{module}"
+    __import__(qualified)  # not importlib: it imports `warnings`, a millisecond of each lean command
+    value = getattr(sys.modules[qualified], name)
     globals()[name] = value
     return value
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..clock import utcnow
 from ..errors import AmpsmError, ErrorCode
 from .archive import ArchiveResult, archive_work
+from .configfile import add_branch_section
 from .locks import RepoLock
 from .repo import (
     BOOKKEEPING_DIR,
@@ -155,8 +156,7 @@ async def create_worktree(
             folder.mkdir(parents=True, exist_ok=True)
             await ensure_excluded(common, root, folder)
             await git("worktree", "add", "--quiet", "--no-track", "-b", branch, target, base_sha, cwd=root)
-            await git("config", f"branch.{branch}.{SESSION_KEY}", session_id, cwd=root)
-            await git("config", f"branch.{branch}.{BASE_KEY}", base, cwd=root)
+            await mark_branch(root, common, branch, session_id, base)
             remember_worktree(target, paths)
         except (GitError, OSError) as exc:
             await _undo_create(root, target, branch)
@@ -167,6 +167,15 @@ async def create_worktree(
         return WorktreeInfo(path=target, branch=branch, base_branch=base, base_sha=base_sha, session_id=session_id)
     finally:
         await lock.__aexit__(None, None, None)
+
+
+async def mark_branch(root: Path, common: Path, branch: str, session_id: str, base: str) -> None:
+    """The two keys that make `branch` a session's: written into the config file in one step where
+    that is plain (configfile.py), else by `git config`, one process per key."""
+    keys = {SESSION_KEY: session_id, BASE_KEY: base}
+    if not add_branch_section(common / "config", branch, keys):
+        for key, value in keys.items():
+            await git("config", f"branch.{branch}.{key}", value, cwd=root)
 
 
 async def _undo_create(root: Path, target: Path, branch: str) -> None:

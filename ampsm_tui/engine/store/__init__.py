@@ -6,8 +6,6 @@ shell completion with plain sqlite3 — does not pay for aiosqlite, pydantic and
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from typing import Any
@@ -31,6 +29,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
