@@ -38,10 +38,12 @@ def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
     bin_dir.mkdir()
     log = tmp_path / "git-calls.log"
     shim = bin_dir / "git"
-    # one line per call, its arguments split by US (a message with a newline stays on its line)
+    # one line per call, its arguments split by US (a message with a newline stays on its line),
+    # appended in one write: calls side by side must not interleave their lines
     shim.write_text(
         "#!/bin/sh\n"
-        f"(IFS=$(printf '\\037'); printf '%s' \"$*\") | tr '\\n' ' ' >> {log}; echo >> {log}\n"
+        "line=$(IFS=$(printf '\\037'); printf '%s' \"$*\" | tr '\\n' ' ')\n"
+        f"printf '%s\\n' \"$line\" >> {log}\n"
         f'exec {real} "$@"\n'
     )
     shim.chmod(0o755)
@@ -86,15 +88,22 @@ def test_new_squash_and_merge_start_few_git_processes(repo: Path, counted: tuple
         assert res.returncode == 0, res.stderr
 
     # that the worktree is on its branch, and both tips, are read from git's files
-    assert _calls(log, merge) == [
-        "status",  # the base's checkout is clean
-        "merge-base",  # already merged, or a fast-forward
-        "merge",
-        "update-ref",  # refs/ampsm/merged/<id>: what the merge landed
-        "status",  # nothing uncommitted in the worktree: no snapshot to make
-        "worktree",
-        "branch",
-    ]
+    calls = _calls(log, merge)
+    assert sorted(calls) == sorted(
+        [
+            "status",  # the base's checkout is clean (beside the merge-base)
+            "merge-base",  # already merged, or a fast-forward
+            "merge",
+            "update-ref",  # refs/ampsm/merged/<id>: what the merge landed (beside the removal)
+            "status",  # nothing uncommitted in the worktree: no snapshot to make
+            "worktree",
+            "branch",
+        ]
+    )
+    # side by side in pairs, the rest in order
+    assert calls.index("merge-base") < calls.index("merge") < calls.index("update-ref") < calls.index("worktree")
+    assert calls.index("merge") < len(calls) - 1 - calls[::-1].index("status") < calls.index("worktree")
+    assert calls.index("worktree") < calls.index("branch")
     assert not wt.exists()
     assert git(repo, "log", "-1", "--format=%s", "main") == "feat: few"
     assert git(repo, "branch", "--list", "amp/*") == ""

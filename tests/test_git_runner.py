@@ -186,3 +186,55 @@ def test_the_lean_git_layer_imports_neither_subprocess_nor_threading(repo: Path)
     proc = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+# ---------------------------------------------------------------- gather_all without an event loop
+
+
+def _waits_for(mine: Path, other: Path) -> tuple[str, ...]:
+    """A git call that marks its start, then succeeds only once the other has started too: two of
+    them pass only when their gits run at the same time (one after the other, the first gives up)."""
+    script = f"!touch '{mine}'; for i in $(seq 100); do [ -e '{other}' ] && exit 0; sleep 0.1; done; exit 1"
+    return ("-c", f"alias.meet={script}", "meet")
+
+
+def test_gather_all_runs_gits_side_by_side_without_an_event_loop(repo: Path) -> None:
+    a, b = repo.parent / "a.started", repo.parent / "b.started"
+
+    async def both() -> tuple[object, ...]:
+        from ampsm_tui.engine.git.runner import gather_all
+
+        return await gather_all(git(*_waits_for(a, b), cwd=repo), git(*_waits_for(b, a), cwd=repo))
+
+    first, second = run_sync(both())
+    assert first.ok and second.ok  # type: ignore[attr-defined]
+
+
+def test_gather_all_without_an_event_loop_finishes_every_call_then_raises_the_first_error(repo: Path) -> None:
+    from ampsm_tui.engine.git.runner import GitError, gather_all
+
+    done = repo.parent / "slow.done"
+    slow = ("-c", f"alias.slow=!sleep 0.3; touch '{done}'", "slow")
+
+    async def both() -> None:
+        await gather_all(git("rev-parse", "--verify", "no-such-ref", cwd=repo), git(*slow, cwd=repo))
+
+    with pytest.raises(GitError, match="no-such-ref"):
+        run_sync(both())
+    assert done.exists()  # the other call ran to its end before the error came back
+
+
+def test_an_interruption_in_gather_all_kills_the_gits_it_started(repo: Path) -> None:
+    from ampsm_tui.engine.git.runner import gather_all
+
+    marker = f"interrupted-{os.getpid()}-{time.monotonic_ns()}"
+
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def both() -> None:
+        await gather_all(git(*_slow(marker), cwd=repo), interrupted())
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(both())
+    assert _git_pids_with(marker) == []

@@ -179,7 +179,7 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
     from ..engine.git.commits import ensure_session_branch
     from ..engine.git.diffs import record_merge
     from ..engine.git.locks import RepoLock
-    from ..engine.git.runner import GitError
+    from ..engine.git.runner import GitError, gather_all
     from ..engine.store.quick import mark_merged
 
     sid, repo, wt, branch, base = s["id"], Path(s["repo_path"]), Path(s["worktree_path"]), s["branch"], s["base_branch"]
@@ -200,22 +200,32 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
         session_id=sid,
         lock_timeout=lean.lock_timeout,
     )
-    if result.ok and result.base_before and result.sha and not result.already_merged:
-        await record_merge(repo, sid, result.base_before, result.sha)
-    if result.ok:
-        if remove:
-            removed = await gitops.remove_worktree(
-                repo,
-                wt,
-                branch,
-                session_id=sid,
-                force=True,
-                lock_timeout=lean.lock_timeout,
-                merged_tip=result.merged_tip,
-            )
-            if removed.archive.ref:
-                result.message = removed.archive.describe()
-        mark_merged(lean.db_path, sid, release_ports=remove, timeout_s=lean.busy_timeout_s)
+    if not result.ok:
+        return result
+
+    async def record() -> Exception | None:
+        """What the merge landed, kept in refs: its failure is raised once the store says merged."""
+        if result.base_before and result.sha and not result.already_merged:
+            try:
+                await record_merge(repo, sid, result.base_before, result.sha)
+            except Exception as exc:
+                return exc
+        return None
+
+    failed = None
+    if remove:
+        removal = gitops.remove_worktree(
+            repo, wt, branch, session_id=sid, force=True, lock_timeout=lean.lock_timeout, merged_tip=result.merged_tip
+        )
+        # the record's refs beside the removal (other refs; git locks each): their first gits overlap
+        failed, removed = await gather_all(record(), removal)
+        if removed.archive.ref:
+            result.message = removed.archive.describe()
+    else:
+        failed = await record()
+    mark_merged(lean.db_path, sid, release_ports=remove, timeout_s=lean.busy_timeout_s)
+    if failed is not None:
+        raise failed
     return result
 
 

@@ -38,7 +38,7 @@ from .repo import (
     validate_repo,
     worktree_branches,
 )
-from .runner import GitError, git, git_bytes, git_out
+from .runner import GitError, gather_all, git, git_bytes, git_out
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
@@ -336,11 +336,16 @@ async def merge(
             checked_out = next((p for p, b in (await worktree_branches(root)).items() if b == base_branch), None)
         else:
             checked_out = found
+        # one `merge-base` tells both: the tip already in the base, or the base behind the tip
         if checked_out is not None:
             await require_no_operation(checked_out, "checkout")
-            await require_clean(checked_out, "the checkout of the base branch")
-        # one `merge-base` tells both: the tip already in the base, or the base behind the tip
-        common = await git("merge-base", tip, base_sha, cwd=root, check=False)
+            # the checkout's status beside the merge-base: two gits in the time of one
+            _, common = await gather_all(
+                require_clean(checked_out, "the checkout of the base branch"),
+                git("merge-base", tip, base_sha, cwd=root, check=False),
+            )
+        else:
+            common = await git("merge-base", tip, base_sha, cwd=root, check=False)
         merged, can_ff = common.ok and common.out == tip, common.ok and common.out == base_sha
         if merged:
             result = IntegrationResult(ok=True, operation="merge", sha=base_sha, already_merged=True)

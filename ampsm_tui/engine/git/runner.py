@@ -22,7 +22,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # `typing` is not imported at run time: see engine/lite.py
-    from collections.abc import Awaitable, Coroutine, Mapping, Sequence
+    from collections.abc import Awaitable, Coroutine, Generator, Mapping, Sequence
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
     from threading import Lock
@@ -107,18 +107,39 @@ class Suspended(RuntimeError):
     """A coroutine driven by `run_sync` awaited something only an event loop can finish."""
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine of the git layer to its end without an event loop. Every `git()` call,
-    `pause` and `gather_all` inside it completes at once in sync mode, so the coroutine never
-    suspends; if it does (it awaited a real future), that is a bug: `Suspended` is raised."""
-    token = _SYNC.set(True)
+class _Started:
+    """What a git call yields under `run_sync` once its process is started and before it waits for
+    it: `gather_all` starts its other calls at that point, so their gits run side by side; any other
+    driver just resumes it."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[_Started, None, None]:
+        yield self
+
+
+_STARTED = _Started()
+
+
+def _finish(step: Generator[Any, None, T]) -> T:
+    """Resume a coroutine (already started) past its `_Started` yields to its end."""
     try:
-        coro.send(None)
+        while True:
+            if step.send(None) is not _STARTED:
+                step.close()
+                raise Suspended("a coroutine run without an event loop awaited a future")
     except StopIteration as done:
         return done.value
-    else:
-        coro.close()
-        raise Suspended("a coroutine run without an event loop awaited a future")
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine of the git layer to its end without an event loop. Every `git()` call,
+    `pause` and `gather_all` inside it completes in sync mode without an event loop (a git call only
+    steps aside for `gather_all` to start its neighbours); a coroutine that awaits anything else (a
+    real future) is a bug: `Suspended` is raised."""
+    token = _SYNC.set(True)
+    try:
+        return _finish(coro.__await__())
     finally:
         _SYNC.reset(token)
 
@@ -142,12 +163,45 @@ async def gather_all(a: Awaitable[T1], b: Awaitable[T2], /) -> tuple[T1, T2]: ..
 @overload
 async def gather_all(a: Awaitable[T1], b: Awaitable[T2], c: Awaitable[T3], /) -> tuple[T1, T2, T3]: ...
 async def gather_all(*aws: Awaitable[Any]) -> tuple[Any, ...]:
-    """`asyncio.gather` (git calls side by side), or one after another under `run_sync`."""
-    if _SYNC.get():
-        return tuple([await aw for aw in aws])
-    import asyncio
+    """`asyncio.gather`: git calls side by side. Under `run_sync` too: each awaitable runs to the
+    start of its first git process, then each is finished in turn (so those first gits overlap; two
+    cores make a merge's checks take the time of one). Every one is finished before the first error
+    is raised, as gather leaves none running; an interruption (a cancellation, Ctrl-C) closes the
+    rest, which kills their gits."""
+    if not _SYNC.get():
+        import asyncio
 
-    return tuple(await asyncio.gather(*aws))
+        return tuple(await asyncio.gather(*aws))
+    steps = [aw.__await__() for aw in aws]
+    results: list[Any] = [None] * len(steps)
+    errors: list[BaseException | None] = [None] * len(steps)
+    started: list[int] = []
+    try:
+        for i, step in enumerate(steps):
+            try:
+                yielded = step.send(None)
+            except StopIteration as done:
+                results[i] = done.value
+                continue
+            except Exception as exc:
+                errors[i] = exc
+                continue
+            if yielded is not _STARTED:
+                raise Suspended("a coroutine run without an event loop awaited a future")
+            started.append(i)
+        for i in started:
+            try:
+                results[i] = _finish(steps[i])
+            except Exception as exc:
+                errors[i] = exc
+    except BaseException:
+        for step in steps:
+            step.close()  # at its `_Started`: its git is killed and reaped
+        raise
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+    return tuple(results)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -187,15 +241,25 @@ def _program(env: Mapping[str, str], *, fresh: bool = False) -> str:
 
 class Child:
     """One running git: its pid and the parent's ends of its pipes. `kill` may come from another
-    thread (a cancelled call) while `communicate` runs."""
+    thread (a cancelled call) while `communicate` runs: that stops at once, without waiting for the
+    pipes to close (a hook's or alias's child may hold them long after git is gone)."""
 
-    __slots__ = ("pid", "returncode", "stderr", "stdin", "stdout")
+    __slots__ = ("killed", "pid", "returncode", "stderr", "stdin", "stdout")
 
     def __init__(self, pid: int, stdin: int, stdout: int, stderr: int) -> None:
         self.pid, self.stdin, self.stdout, self.stderr = pid, stdin, stdout, stderr
         self.returncode: int | None = None
+        self.killed = False
+
+    def abandon(self) -> None:
+        """Kill git, reap it and close the pipes, reading nothing more."""
+        try:
+            self.communicate(None, 0.0)
+        except TimeoutError:
+            pass
 
     def kill(self) -> None:
+        self.killed = True
         if self.returncode is None:
             try:
                 os.kill(self.pid, 9)  # SIGKILL
@@ -256,13 +320,13 @@ class Child:
                 self.stdin = -1
         open_fds = len(chunks) + (self.stdin >= 0)
         while open_fds:
-            if deadline is None:
-                events = poller.poll()
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                events = poller.poll(max(1, int(left * 1000)))
+            if self.killed:
+                raise TimeoutError  # killed from another thread: the except path reaps it
+            # a look at `killed` every 0.2 s at most
+            left = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+            if left <= 0:
+                raise TimeoutError
+            events = poller.poll(max(1, int(left * 1000)))
             for fd, event in events:
                 if fd == self.stdin:
                     try:
@@ -348,6 +412,11 @@ async def _run(
 ) -> tuple[int, bytes, bytes]:
     if _SYNC.get():
         child = _spawn(argv, cwd, env, data is not None)
+        try:
+            await _STARTED
+        except BaseException:  # closed by gather_all before it waited: no git left behind
+            child.abandon()
+            raise
         try:
             out, err = child.communicate(data, timeout)
         except TimeoutError:
