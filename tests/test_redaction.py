@@ -74,3 +74,23 @@ def test_family_prefilter_redacts_exactly_what_the_full_pattern_does() -> None:
         assert red(text) == red.pattern.sub(red._replace, text), text
     assert red(plain[0]) == plain[0]
     assert "[REDACTED]" in red("x api_key   \t= abcdefghijk")
+
+
+def test_short_texts_are_checked_without_the_automaton_with_the_same_answer() -> None:
+    """Until some long text needs the automaton, short ones are checked with substring tests (`new`
+    redacts a name and a prompt): the same families, the same redaction, and nothing built."""
+    import itertools
+
+    from ampsm_tui.engine.secrets import _SHORT, Redactor
+
+    values = ["s3cr3t-value-123", "ſtraße-Σecret-ς"]  # long s and final sigma fold (see _FOLD)
+    parts = ["", "plain", "https://x.io/a", "BEARER abcdefghijklmnopqrstu", "Api_Key\u2003= abcdefghij", "TOKEN:",
+             "sk-ant-" + "a1B2" * 6, "S3CR3T-VALUE-123", "STRASSE-σecret-σ", "ſtraße-Σecret-ς", "key\tvalue", "ключ"]  # fmt: skip
+    lazy, built = Redactor(values), Redactor(values)
+    assert built._scan is not None
+    for a, b in itertools.product(parts, parts):
+        text = f"{a} {b}"
+        assert len(text) <= _SHORT
+        assert lazy._found(text) == built._found(text), text
+        assert lazy(text) == built(text) and lazy.needed(text) == built.needed(text), text
+    assert "_scan" not in lazy.__dict__

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
-from ahocorasick_rs import BytesAhoCorasick, Implementation
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from ahocorasick_rs import BytesAhoCorasick
 
 #: Environment variables whose values are secrets wherever they appear.
 KEY_VARIABLES = (
@@ -80,19 +82,30 @@ WHITESPACE = (
 _FOLD = str.maketrans({"\u017f": "s", "\u03c2": "\u03c3"})
 
 
-def _prefilter(values_low: tuple[str, ...]) -> tuple[BytesAhoCorasick, tuple[str, ...]]:
-    r"""One automaton for every literal some family of secrets cannot do without (in lower case),
-    and the family of each: a chunk of an agent's stream is scanned once, whatever the number of
-    families and known values (a substring test per literal was a scan each, as costly together as
-    parsing the JSON). _ASSIGN's literal is a keyword followed by `=`, `:` or a whitespace
-    character, since `\s*[=:]` begins with one of those: `"input_tokens": 12` is not one."""
+def _literals(values_low: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    r"""Every literal some family of secrets cannot do without (in lower case), with its family.
+    _ASSIGN's literal is a keyword followed by `=`, `:` or a whitespace character, since `\s*[=:]`
+    begins with one of those: `"input_tokens": 12` is not one."""
     literals: list[tuple[str, str]] = [("://", "url"), ("bearer", "bearer")]
     literals += [(word + c, "assign") for word in _ASSIGN_WORDS for c in "=:" + WHITESPACE]
     literals += [(hint, "token") for hint in _TOKEN_HINTS]
     literals += [(value, "known") for value in values_low]
+    return tuple(literals)
+
+
+def _prefilter(literals: tuple[tuple[str, str], ...]) -> BytesAhoCorasick:
+    """One automaton for all the literals: a chunk of an agent's stream is scanned once, whatever
+    the number of families and known values (a substring test per literal was a scan each, as
+    costly together as parsing the JSON)."""
+    from ahocorasick_rs import BytesAhoCorasick, Implementation
+
     # over UTF-8 bytes, as a DFA: twice the speed of the str automaton (no offsets to convert)
-    scan = BytesAhoCorasick([_utf8(text) for text, _ in literals], implementation=Implementation.DFA)
-    return scan, tuple(family for _, family in literals)
+    return BytesAhoCorasick([_utf8(text) for text, _ in literals], implementation=Implementation.DFA)
+
+
+#: Texts up to this long are checked with substring tests until the automaton exists: `ampsm new`
+#: redacts a name and a prompt, and building the automaton (with its import) was a millisecond.
+_SHORT = 256
 
 
 _TOKEN_CHARS = r"[A-Za-z0-9_\-]+"
@@ -163,9 +176,14 @@ class Redactor:
         known = "|".join(re.escape(v) for v in self.values)
         self._known = f"(?P<known>{known})" if known else None
         self._values_low = tuple(dict.fromkeys(_lower(v).decode("utf-8", "surrogatepass") for v in self.values))
-        self._scan, self._family_of = _prefilter(self._values_low)
+        self._literals = _literals(self._values_low)
+        self._family_of = tuple(family for _, family in self._literals)
         self._alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
         self._subsets: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+    @cached_property
+    def _scan(self) -> BytesAhoCorasick:
+        return _prefilter(self._literals)
 
     # The patterns are compiled when a text first needs them: most processes (`ampsm new`, say)
     # redact a few short texts the prefilter clears, and compiling them was a tenth of such a run.
@@ -190,8 +208,16 @@ class Redactor:
         low = _lower(text)
         return low, self._scan.find_matches_as_indexes(low, overlapping=True)
 
+    def _found(self, text: str) -> set[str]:
+        """The families whose literal `text` holds: by the automaton, or, for a short text while
+        there is none yet, by substring tests on the same lower-cased text (the same answer)."""
+        if len(text) <= _SHORT and "_scan" not in self.__dict__:
+            low = _lower(text).decode("utf-8", "surrogatepass")
+            return {family for literal, family in self._literals if literal in low}
+        return {self._family_of[index] for index, _, _ in self._matches(text)[1]}
+
     def _families(self, text: str) -> tuple[str, ...]:
-        found = {self._family_of[index] for index, _, _ in self._matches(text)[1]}
+        found = self._found(text)
         if not found:
             return ()
         if "url" in found:  # a URL: everything, in the one pattern (a key inside it is the URL's)
@@ -202,7 +228,7 @@ class Redactor:
     def needed(self, text: str) -> bool:
         """Whether `text` may hold a secret at all: one scan for a whole chunk of lines, which
         then go out untouched when it says no (the usual case)."""
-        return bool(text) and bool(self._matches(text)[1])
+        return bool(text) and bool(self._found(text))
 
     def lines_needing(self, text: str) -> list[int]:
         """The indexes of the lines of `text` (split on newlines) that may hold a secret, from one scan
