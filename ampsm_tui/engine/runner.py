@@ -34,6 +34,7 @@ from .events import (
 from .git.runner import GitError
 from .models import Iteration, IterationStatus, Session, SessionStatus
 from .procinfo import me, process_start_time
+from .slots import Turn, agent_turn
 from .store import Store
 from .testgate import TestResult, run_script
 from .toolcalls import ToolCallRecorder
@@ -79,6 +80,15 @@ class IterationRunner:
         priced usage it reports reaches it: the work so far is committed, the turn is interrupted."""
         adapter = get_adapter(session.agent, session.agent_cmd, config=self.config)
         await asyncio.to_thread(adapter.check)  # E002 with the fix when the CLI is missing or not logged in
+        # In a pipelined batch the turn waits here for an agent slot: everything before (worktree,
+        # session row, checks) ran beside the other items' agents, and the iteration row is only
+        # written once the agent can start, so its times are the agent's.
+        async with agent_turn() as turn:
+            return await self._claim_and_run(session, adapter, prompt, cost_limit, turn)
+
+    async def _claim_and_run(
+        self, session: Session, adapter: Any, prompt: str, cost_limit: float | None, turn: Turn
+    ) -> Iteration:
         # Claim the session before anything is written: a second process (or a second call in the
         # TUI) iterating it at the same moment gets a clear error and leaves no iteration row.
         pid, started = me()
@@ -106,7 +116,9 @@ class IterationRunner:
             raise
         assert iteration.id is not None
         try:
-            return await self._run_claimed(session, iteration, adapter, prompt, model, raw_path, previous, cost_limit)
+            return await self._run_claimed(
+                session, iteration, adapter, prompt, model, raw_path, previous, cost_limit, turn
+            )
         except BaseException as exc:
             # The one place that guarantees an iteration's end is recorded, whatever was raised
             # (a git or SQLite failure in the commit step, a bug): never left `running`.
@@ -126,11 +138,19 @@ class IterationRunner:
         raw_path: Path,
         previous: SessionStatus,
         cost_limit: float | None = None,
+        turn: Turn | None = None,
     ) -> Iteration:
         number = iteration.number
-        pid, started = me()
-        session.status = previous  # so the event says where it came from
-        await self.set_status(session, SessionStatus.RUNNING, "iteration started", pid=pid, pid_started_at=started)
+        # The claim wrote `running` with this pid: only the change is announced (no second write).
+        session.status = SessionStatus.RUNNING
+        await self.bus.publish(
+            SessionStatusChanged(
+                session_id=session.id,
+                status=str(SessionStatus.RUNNING),
+                previous=str(previous),
+                reason="iteration started",
+            )
+        )
         await self.bus.publish(
             IterationStarted(session_id=session.id, iteration=number, prompt=prompt, agent=session.agent, model=model)
         )
@@ -161,9 +181,10 @@ class IterationRunner:
                     over_budget.append(cost)
                     agent.cancel()  # a running turn is stopped at the budget, not after it
 
+        checkpointer = Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval)
         try:
             # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
-            async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
+            async with checkpointer:
                 agent = asyncio.ensure_future(
                     self._run_with_retries(
                         adapter, session, prompt, model, raw_path, on_event, iteration, quiet=quiet, mirror=seen
@@ -177,6 +198,11 @@ class IterationRunner:
                 note = f"stopped at the budget: this turn reached ${over_budget[0]:.4f} of ${cost_limit:g} left"
                 result = partial.model_copy(update={"error": note}) if partial is not None else None
             else:
+                cancelled = True
+        if turn is not None:
+            try:  # the agent has ended: its slot goes to the next item while this one commits
+                await turn.agent_done()
+            except asyncio.CancelledError:
                 cancelled = True
         try:
             await asyncio.shield(calls.close())  # the tool calls are in before the outcome
@@ -194,6 +220,8 @@ class IterationRunner:
                 result or self._partial(adapter, seen, model),
                 cancelled,
                 time.monotonic() - t0,
+                # a checkpoint ref exists only if this turn took one or an earlier turn left one
+                checkpointed=checkpointer.taken > 0 or iteration.number > 1,
             )
         )
         while True:
@@ -334,6 +362,8 @@ class IterationRunner:
         result: AgentRunResult | None,
         cancelled: bool,
         elapsed: float,
+        *,
+        checkpointed: bool = True,
     ) -> Iteration:
         assert iteration.id is not None
         fields: dict[str, Any] = {"ended_at": now_iso()}
@@ -389,7 +419,8 @@ class IterationRunner:
                 status = IterationStatus.FAILED
                 fields["status"] = str(status)
         else:
-            await supersede(Path(session.worktree_path), session.id)  # the commit holds what they kept
+            if checkpointed:  # the commit holds what they kept (a first turn that took none has none)
+                await supersede(Path(session.worktree_path), session.id)
         if commit is not None:
             fields.update(
                 commit_sha=commit.sha,
