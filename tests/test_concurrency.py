@@ -203,3 +203,35 @@ async def test_session_claim_takes_a_free_or_dead_holders_session_and_refuses_a_
         if sleeper.poll() is None:
             sleeper.kill()
             sleeper.wait()
+
+
+def test_the_check_before_an_iteration_shares_the_repo_lock_with_other_worktrees_commits(
+    repo: Path, isolated_env: Path
+) -> None:
+    """Another process holds the repository lock shared (as an iteration's commit in another
+    worktree does): the next iteration's check of its own worktree takes it shared too and runs,
+    instead of waiting for it (here: until the lock timeout, E001)."""
+    (isolated_env / "config.yaml").write_text("git:\n  lock_timeout: 2\n")
+    sid = _new(repo, "echo done > done.txt")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_SH)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(120)\n",
+            str(repo / ".git" / "ampsm.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        out = run_cli("iterate", sid, "--json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["commit_sha"]
+    finally:
+        holder.kill()
+        holder.wait()
