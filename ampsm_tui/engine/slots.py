@@ -11,7 +11,9 @@ pipelined=True)`) holds a slot only around the agent itself and does the rest be
 - `after`: items committing and running their test gate after their agent ended (at most C).
 
 An item holds one of them at a time and moves strictly ahead → agents → after, waiting for the next
-while it holds the previous, so the three bounds hold together and no cycle can deadlock.
+while it holds the previous, so the three bounds hold together and no cycle can deadlock. While an
+item holds an agent slot its store writes go before the others' (`store.core.urgent_writes`): the
+agent waits on them.
 
 The runner takes its turn through `agent_turn()`: outside a pipelined batch (a single `ampsm
 iterate`, the TUI, a plain scheduler) there is no `ItemSlot` in the context and it is a no-op.
@@ -23,6 +25,8 @@ import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+
+from .store.core import urgent_writes
 
 
 class NotStarted(Exception):
@@ -66,6 +70,7 @@ class ItemSlot:
         await self.pipeline.agents.acquire()
         self._agent = True
         self._release_ahead()
+        urgent_writes.set(True)  # the agent waits on this task's next writes: they go first
         if not self.started:
             self.started = True
             try:
@@ -95,6 +100,7 @@ class ItemSlot:
         if self._agent:
             self._agent = False
             self.pipeline.agents.release()
+            urgent_writes.set(False)
 
     def release(self) -> None:
         """Give back whatever is held (idempotent): at the end of a turn, and of the item."""
