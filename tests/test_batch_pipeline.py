@@ -204,8 +204,8 @@ async def test_an_abort_leaves_a_prepared_item_pending_and_resume_runs_it_in_its
 
 async def test_a_budget_reached_while_an_item_was_prepared_keeps_its_agent_from_starting(tmp_path: Path) -> None:
     """The start gate (a budget) is asked again when a prepared item takes its agent slot: what the
-    items before it spent meanwhile counts. Refused there, the item is `aborted` as not started and
-    its agent never runs."""
+    items before it spent meanwhile counts. Refused there, the item is `aborted` as not started, its
+    agent never runs and its preparation is undone: no session, worktree or branch left for it."""
     ws, log = tmp_path / "ws", tmp_path / "agents.log"
     f = write_batch(ws, 2, agent=f"echo item{{i}} >> {log}; echo {{i}} > out{{i}}.txt")
     engine = await Engine.open()
@@ -229,5 +229,11 @@ async def test_a_budget_reached_while_an_item_was_prepared_keeps_its_agent_from_
     assert items["item1"]["error"] == "not started: budget reached"
     assert asked == {"item0": 2, "item1": 2}
     assert log.read_text().split() == ["item0"]
-    prepared = session_of(engine, items["item1"]["id"])
-    assert prepared is not None and not iterations(engine, prepared["id"]) and prepared["status"] == "idle"
+    assert session_of(engine, items["item1"]["id"]) is None and items["item1"]["session_id"] is None
+    (only,) = rows(engine, "SELECT * FROM sessions")
+    listed = git(ws / "repo", "worktree", "list", "--porcelain").splitlines()
+    assert sorted(line.split(" ", 1)[1] for line in listed if line.startswith("worktree "))[1:] == [
+        only["worktree_path"]
+    ]
+    branches = git(ws / "repo", "for-each-ref", "--format=%(refname:short)", "refs/heads/amp/").split()
+    assert branches == [only["branch"]]

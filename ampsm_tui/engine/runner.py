@@ -199,9 +199,15 @@ class IterationRunner:
                 result = partial.model_copy(update={"error": note}) if partial is not None else None
             else:
                 cancelled = True
-        if turn is not None:
+        if turn is not None and turn.slot is not None:
             try:  # the agent has ended: its slot goes to the next item while this one commits
-                await turn.agent_done()
+                # ...and that item's budget check must count this turn: its usage is recorded first
+                try:
+                    await self._record_usage(iteration, result or self._partial(adapter, seen, model))
+                except AmpsmError:  # a full disk: the outcome below still tries, and says so
+                    log.exception("session %s: usage of iteration %d not recorded", session.id, iteration.number)
+                finally:
+                    await turn.agent_done()
             except asyncio.CancelledError:
                 cancelled = True
         try:
@@ -236,6 +242,20 @@ class IterationRunner:
         if cancelled:
             raise asyncio.CancelledError
         return final
+
+    async def _record_usage(self, iteration: Iteration, result: AgentRunResult | None) -> None:
+        """The turn's tokens and cost, written as soon as its agent has ended (the rest of the
+        iteration's outcome follows after the commit and the test gate)."""
+        if result is None or not self.telemetry or iteration.id is None:
+            return
+        await self.store.update_iteration(
+            iteration.id,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            cache_creation_tokens=result.cache_creation_tokens,
+            cache_read_tokens=result.cache_read_tokens,
+            cost_usd=result.cost_usd,
+        )
 
     def _partial(self, adapter: Any, seen: Any, model: str | None) -> AgentRunResult | None:
         """What a cancelled turn did before it was stopped: its usage, priced, and its thread."""

@@ -443,6 +443,7 @@ def engine_run_item(engine: Engine) -> RunItem:
             session = await store.session_for_batch_item(item.id)
         if session is not None and session.status in (SessionStatus.ARCHIVED, SessionStatus.DONE):
             session = None
+        made = session is None
         if session is None:
             if item.attempts > 1:
                 await remove_leftovers(engine, item)
@@ -468,7 +469,15 @@ def engine_run_item(engine: Engine) -> RunItem:
             await engine.sessions.cancel(session.id)
         if item.session_id != session.id:
             await store.update_batch_item(item.id, session_id=session.id)
-        iteration = await engine.sessions.iterate(session.id, item.prompt)
+        try:
+            iteration = await engine.sessions.iterate(session.id, item.prompt)
+        except NotStarted:
+            if made:  # prepared, then refused at its agent slot: a not-started item leaves nothing behind
+                from .workspace import _undo
+
+                await _critical(_undo(engine.sessions, session))
+                await store.update_batch_item(item.id, session_id=None)
+            raise
         status, error = status_of(iteration)
         if error:
             raise ItemFailed(status, error)
