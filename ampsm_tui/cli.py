@@ -22,7 +22,39 @@ def _fail(line: str, status: int) -> int:
     return status
 
 
+#: Set when a lean path answered the command (see `entry`).
+_lean_answered = False
+
+
+def entry() -> int:
+    """The `ampsm` program (console script and `python -m ampsm_tui`): `main`, then the exit.
+
+    After a lean path (`new`, `squash`, `merge`, `list --json` without the engine) the output is
+    flushed and the process leaves with `os._exit`: tearing down the interpreter's modules was a
+    tenth of such a command's run, and nothing is left to do at exit on that path: no logging
+    handler, no thread but this one, every file and connection already closed. Anything else
+    exits normally. Tests call `main`, which never exits."""
+    status = main()
+    if _lean_answered and _nothing_left_at_exit():
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe: the interpreter's own exit reports it
+            return status
+        os._exit(status)
+    return status
+
+
+def _nothing_left_at_exit() -> bool:
+    if "logging" in sys.modules or "asyncio" in sys.modules:
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global _lean_answered
+    _lean_answered = False
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--version"]:  # the cheapest possible path: scripts call it to probe the install
         sys.stdout.write(f"ampsm {__version__}\n")
@@ -30,14 +62,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["__complete"]:  # shell completion on every Tab: no registry, no asyncio
         from .commands.complete_ids import complete_ids
 
-        return complete_ids(argv[1:])
+        status = complete_ids(argv[1:])
+        _lean_answered = True  # nothing to tear down either
+        return status
     from .commands import load_for
-    from .commands.registry import build_parser
+    from .commands.registry import COMMANDS, build_parser, strict_parse
 
     # Dispatch on the subcommand before importing anything else: only its module is imported and
     # only its part of the parser is built.
     first = argv[0] if argv and not argv[0].startswith("-") else None
-    parser = build_parser(__version__, only=load_for(first))
+    only = load_for(first)
+    lean = COMMANDS.get((first,)) if first else None
+    tried = False
+    if lean is not None and lean.fast is not None:  # a lean path: not even argparse's parser
+        plain = strict_parse(lean, argv[1:])
+        if plain is not None:
+            tried = True
+            answer = _run_fast(lean, plain)
+            if answer is not None:
+                _lean_answered = True
+                return answer
+    parser = build_parser(__version__, only=only)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -53,10 +98,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pass
             return 2
         return _run_tui()
-    return _run_command(cmd, args)
+    return _run_command(cmd, args, fast=not tried)
 
 
-def _run_command(cmd: object, args: object) -> int:
+def _run_fast(cmd: object, args: object) -> int | None:
+    """The command's lean path alone: its exit status, or None (having written nothing) when only
+    the handler can answer."""
+    from .commands.context import Context
+
+    ctx = Context(args)  # type: ignore[arg-type]
+    try:
+        status = cmd.fast(args, ctx)  # type: ignore[attr-defined]
+        return None if status is None else int(status)
+    except BaseException as exc:
+        return _ended(exc, args, ctx)
+
+
+def _run_command(cmd: object, args: object, *, fast: bool = True) -> int:
     from .commands.context import Context
 
     ctx = Context(args)  # type: ignore[arg-type]
@@ -81,8 +139,8 @@ def _run_command(cmd: object, args: object) -> int:
     try:
         # A lean synchronous path (e.g. `list --json`) answers without the event loop, the engine
         # or the models when it can; None leaves the command to its handler.
-        fast = getattr(cmd, "fast", None)
-        if fast is not None and (status := fast(args, ctx)) is not None:
+        lean = getattr(cmd, "fast", None) if fast else None
+        if lean is not None and (status := lean(args, ctx)) is not None:
             return int(status)
         from .engine.pydantic_boot import skip_plugin_scan
 
@@ -91,12 +149,17 @@ def _run_command(cmd: object, args: object) -> int:
 
         return asyncio.run(run())
     except BaseException as exc:
-        failure: BaseException = exc
-        if isinstance(exc, Exception):  # a git or SQLite failure that escaped the engine keeps its code
-            failure = _coded(exc, ctx) or exc
-        if getattr(args, "json", False) and (ctx.emitted == 0 or getattr(args, "stream", False)):
-            _json_failure_for(failure, lines=bool(getattr(args, "stream", False)))
-        return _failed(failure)
+        return _ended(exc, args, ctx)
+
+
+def _ended(exc: BaseException, args: object, ctx: object) -> int:
+    """The exit status (and the one line, and the --json document) for what ended a command."""
+    failure: BaseException = exc
+    if isinstance(exc, Exception):  # a git or SQLite failure that escaped the engine keeps its code
+        failure = _coded(exc, ctx) or exc
+    if getattr(args, "json", False) and (getattr(ctx, "emitted", 0) == 0 or getattr(args, "stream", False)):
+        _json_failure_for(failure, lines=bool(getattr(args, "stream", False)))
+    return _failed(failure)
 
 
 def _json_failure(code: str, message: str, data: dict[str, object] | None = None, *, lines: bool = False) -> None:
@@ -192,6 +255,10 @@ def _coded(exc: Exception, ctx: object) -> AmpsmError | None:
 def _unexpected(exc: Exception) -> int:
     import logging
 
+    from .engine.logfile import configure_pending
+
+    configure_pending()  # a lean path made the log file ready without setting logging up
+
     logging.getLogger("ampsm_tui.cli").error("unexpected error", exc_info=exc)
     if os.environ.get("AMPSM_DEBUG"):
         import traceback
@@ -216,4 +283,4 @@ def _run_tui() -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    raise SystemExit(entry())

@@ -33,3 +33,17 @@ def commit_all(path: Path, message: str) -> str:
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", message)
     return git(path, "rev-parse", "HEAD")
+
+
+def merge_in_branch(wt: Path) -> None:
+    """Leave a merge commit on the worktree's branch: one `amp:` commit, one on a side branch off
+    its parent, merged (a branch squash must refuse)."""
+    (wt / "a.txt").write_text("a\n")
+    git(wt, "add", "-A")
+    git(wt, "commit", "-q", "-m", "amp: a")
+    git(wt, "switch", "-q", "-c", "side", "HEAD~1")
+    (wt / "b.txt").write_text("b\n")
+    git(wt, "add", "-A")
+    git(wt, "commit", "-q", "-m", "amp: b")
+    git(wt, "switch", "-q", "-")
+    git(wt, "merge", "-q", "--no-edit", "side")

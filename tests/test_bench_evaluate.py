@@ -210,6 +210,7 @@ def test_sigkill_then_same_run_id_grades_only_the_rest(tmp_path: Path, fx: bench
 
 
 @pytest.mark.skipif(not official_available(), reason="the official swebench package is not installed")
+@pytest.mark.timeout(900)  # four full evaluations: 40 s alone, several minutes on a loaded CI machine
 def test_official_grader_agrees_on_the_fixture_runs(tmp_path: Path, fx: bench_fixture.FixtureBench) -> None:
     for preds in ("gold.json", "mixed.json"):
         ours = tmp_path / f"ours-{preds}"

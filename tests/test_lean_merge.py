@@ -177,7 +177,7 @@ def test_merge_stays_lean(repo: Path) -> None:
         "import sys\n"
         "from ampsm_tui.cli import main\n"
         f"status = main(['merge', {sid!r}])\n"
-        "heavy = ('pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata')\n"
+        "heavy = ('argparse', 'asyncio', 'dataclasses', 'logging', 'pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata')\n"
         "sys.stderr.write('LOADED ' + ' '.join(sorted(m for m in heavy if m in sys.modules)) + '\\n')\n"
         "raise SystemExit(status)\n"
     )

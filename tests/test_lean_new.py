@@ -204,7 +204,7 @@ def test_new_stays_lean(tmp_path: Path) -> None:
         "import sys\n"
         "from ampsm_tui.cli import main\n"
         f"status = main(['new', '--repo', {str(repo)!r}, '--name', 'x', '--json'])\n"
-        "heavy = ('pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata')\n"
+        "heavy = ('argparse', 'asyncio', 'dataclasses', 'logging', 'pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata')\n"
         "sys.stderr.write('LOADED ' + ' '.join(sorted(m for m in heavy if m in sys.modules)) + '\\n')\n"
         "raise SystemExit(status)\n"
     )
@@ -212,3 +212,17 @@ def test_new_stays_lean(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "LOADED \n" in out.stderr, out.stderr
     assert json.loads(out.stdout)["id"] == _rows()[-1]["id"]
+
+
+def test_lean_writes_use_the_stores_settings(tmp_path: Path) -> None:
+    """A lean write waits for the WAL, not for an fsync (as every store write), with foreign keys on."""
+    from ampsm_tui.engine.store.quick import _writer
+
+    db = tmp_path / "x.db"
+    sqlite3.connect(db).close()
+    conn = _writer(db, 1.0)
+    try:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        conn.close()

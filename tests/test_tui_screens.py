@@ -471,3 +471,36 @@ async def test_dashboard_change_during_the_detail_load_still_fills_the_output(
         prompt = "say hi" if other == first.id else "say bye"
         assert any(prompt in line for line in output.plain_lines)
         assert output in app.transcripts._sinks.get(other, [])
+
+
+async def test_a_reload_keeps_the_timelines_rows_and_selected_row() -> None:
+    """The session screen reloads on every change in the DB: a reload that changes nothing leaves
+    the table as it is (the selected row was lost to a rebuild, and the columns were left at their
+    header widths until the table's next idle); one that adds a row keeps the selection."""
+    from ampsm_tui.engine.models import Iteration, IterationStatus
+    from ampsm_tui.widgets.timeline import Timeline
+
+    def its(n: int) -> list[Iteration]:
+        return [
+            Iteration(session_id="sess-1", number=i, status=IterationStatus.COMPLETED, prompt=f"step {i}")
+            for i in range(1, n + 1)
+        ]
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Timeline(id="t")
+
+    async with One().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(Timeline)
+        table.show(its(3))
+        await pilot.pause()
+        table.move_cursor(row=2)
+        await pilot.pause()
+        cleared: list[int] = []
+        original = table.clear
+        table.clear = lambda *a, **k: cleared.append(1) or original(*a, **k)  # type: ignore[method-assign]
+        table.show(its(3))  # nothing changed
+        assert cleared == [] and table.cursor_row == 2
+        table.show(its(4))  # a new iteration
+        await pilot.pause()
+        assert cleared == [1] and table.row_count == 4 and table.cursor_row == 2

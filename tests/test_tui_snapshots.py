@@ -96,9 +96,13 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.05)
     # ...and where the pane stands: lines that arrived after its first layout would otherwise
     # leave it at the top on one run and at the tail (where it follows) on another.
+    # A scroll made before the last layout stops short of the new end: until it is at the end.
     for log in pilot.app.screen.query(OutputLog):
-        log.scroll_end(animate=False, immediate=True)
-    await pilot.pause(0.05)
+        for _ in range(40):
+            log.scroll_end(animate=False, immediate=True)
+            await pilot.pause(0.05)
+            if log.is_vertical_scroll_end:
+                break
 
 
 SIZES = [(80, 24), (160, 48)]

@@ -3,7 +3,6 @@ no-limit (a negative `--timeout` or `--max-cost` used to be accepted and meant n
 
 from __future__ import annotations
 
-import argparse
 import math
 
 
@@ -12,9 +11,9 @@ def positive_float(value: str) -> float:
     try:
         n = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+        raise _invalid(f"expected a number, got {value!r}") from None
     if not math.isfinite(n) or n <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {value}")
+        raise _invalid(f"must be a number greater than 0, got {value}")
     return n
 
 
@@ -23,7 +22,13 @@ def positive_int(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        raise _invalid(f"expected a whole number, got {value!r}") from None
     if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+        raise _invalid(f"must be 1 or more, got {n}")
     return n
+
+
+def _invalid(message: str) -> Exception:
+    import argparse  # only for a bad value: the lean commands never import argparse otherwise
+
+    return argparse.ArgumentTypeError(message)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-import re
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+    import re
+
     from rich.console import Console
 
     from ..engine.config import Config
@@ -96,12 +96,16 @@ class Context:
         """The command's one JSON document (the CLI contract: exactly one per --json run): indented
         for a person at a terminal, compact for a program (and much faster to write: the indenting
         encoder is pure Python)."""
+        import json
+
         self.emitted += 1
         indent = 2 if _is_tty() else None
         sys.stdout.write(json.dumps(data, indent=indent, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
     def emit_jsonl(self, data: Any) -> None:
+        import json
+
         self.emitted += 1
         sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
@@ -116,11 +120,14 @@ def _is_tty() -> bool:
 
 # rich's own tag pattern (rich.markup.RE_TAGS): a tag starts with a letter, '#', '/' or '@', so
 # `model[1m]` or `[0, 1]` are text; a backslash before '[' escapes it.
-_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")
+_TAG_PATTERN = r"(\\*)\[([a-z#/@][^[]*?)]"
 
 
 def strip_markup(text: str) -> str:
     """The text rich would print for `text`, without its styles."""
+    if "[" not in text:
+        return text
+    import re
 
     def sub(m: re.Match[str]) -> str:
         slashes = m.group(1)
@@ -128,4 +135,4 @@ def strip_markup(text: str) -> str:
             return slashes[:-1] + "[" + m.group(2) + "]"
         return slashes
 
-    return _TAG.sub(sub, text)
+    return re.sub(_TAG_PATTERN, sub, text)

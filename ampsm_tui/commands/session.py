@@ -3,7 +3,6 @@ verify-amp."""
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
 from .. import format as fmt
@@ -12,6 +11,8 @@ from .context import Context
 from .registry import agent_names, arg, command
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..engine.engine import Engine
     from ..engine.git.integrate import IntegrationResult
     from ..engine.models import Iteration, Session

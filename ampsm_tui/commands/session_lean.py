@@ -9,11 +9,12 @@ file, a session to reconcile or refuse, a teardown script, overlaps that need gi
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..engine.config import Config
     from ..engine.git.integrate import IntegrationResult
     from ..engine.paths import LeanConfig
@@ -72,20 +73,27 @@ def list_rows(args: argparse.Namespace, config: Any) -> list[dict[str, Any]] | N
 
 
 def run_lean(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a lean path's one coroutine as `cli` runs a handler: SIGTERM cancels it like Ctrl-C."""
-    import asyncio
+    """Run a lean path's one coroutine to its end with no event loop (`git.runner.run_sync`: git
+    runs on this thread, and asyncio is never imported). SIGTERM ends it like Ctrl-C ends the full
+    path: as a cancellation at the point it reached (a git process is killed, a half-made worktree
+    undone), so the exit status and message are the handler's."""
     import signal
 
-    async def main() -> T:
-        task = asyncio.current_task()
-        if task is not None:
-            try:
-                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-            except (RuntimeError, ValueError):  # embedded off the main thread: the host owns signals
-                pass
-        return await coro
+    from ..engine.git.runner import run_sync
 
-    return asyncio.run(main())
+    def terminated(signum: int, frame: object) -> None:
+        import asyncio
+
+        raise asyncio.CancelledError
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # embedded off the main thread: the host owns signals
+        return run_sync(coro)
+    try:
+        return run_sync(coro)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def squash(args: argparse.Namespace) -> str | None:
@@ -109,10 +117,10 @@ def squash(args: argparse.Namespace) -> str | None:
     if not Path(s["worktree_path"]).is_dir():
         return None  # E004 with how to restore it, from the full path
     from ..engine import git as gitops
-    from ..engine.logs import setup_logging
+    from ..engine.logfile import prepare
 
     try:
-        setup_logging(lean.log_path, lean.log_level)
+        prepare(lean.log_path, lean.log_level)
     except OSError:
         return None  # the full path reports it as a config error
     return run_lean(
@@ -152,10 +160,10 @@ def merge(args: argparse.Namespace) -> IntegrationResult | None:
         script = base / ".ampsm" / "teardown"
         if script.is_file() and os.access(script, os.X_OK):
             return None
-    from ..engine.logs import setup_logging
+    from ..engine.logfile import prepare
 
     try:
-        setup_logging(lean.log_path, lean.log_level)
+        prepare(lean.log_path, lean.log_level)
     except OSError:
         return None  # the full path reports it as a config error
     remove = False if args.keep_worktree else lean.remove_worktree_after_merge
@@ -173,7 +181,7 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
     from ..engine.git.diffs import record_merge
     from ..engine.git.integrate import MergeMode
     from ..engine.git.locks import RepoLock
-    from ..engine.git.runner import GitError, git
+    from ..engine.git.runner import GitError
     from ..engine.store.quick import mark_merged
 
     sid, repo, wt, branch, base = s["id"], Path(s["repo_path"]), Path(s["worktree_path"]), s["branch"], s["base_branch"]
@@ -182,7 +190,6 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
             await ensure_session_branch(wt, branch, session_id=sid)
     except GitError as exc:
         raise AmpsmError(ErrorCode.GIT, f"worktree {wt} cannot be checked: {exc}") from None
-    before = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{base}", cwd=repo, check=False)
     result = await gitops.merge(
         repo,
         wt,
@@ -195,12 +202,18 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
         session_id=sid,
         lock_timeout=lean.lock_timeout,
     )
-    if result.ok and before.ok and result.sha and not getattr(result, "already_merged", False):
-        await record_merge(repo, sid, before.out, result.sha)
+    if result.ok and result.base_before and result.sha and not result.already_merged:
+        await record_merge(repo, sid, result.base_before, result.sha)
     if result.ok:
         if remove:
             removed = await gitops.remove_worktree(
-                repo, wt, branch, session_id=sid, force=True, lock_timeout=lean.lock_timeout
+                repo,
+                wt,
+                branch,
+                session_id=sid,
+                force=True,
+                lock_timeout=lean.lock_timeout,
+                merged_tip=result.merged_tip,
             )
             if removed.archive.ref:
                 result.message = removed.archive.describe()
@@ -243,10 +256,10 @@ def new(args: argparse.Namespace) -> dict[str, Any] | None:
     lean = lean_config()
     if lean is None or not ready(lean.db_path, timeout_s=lean.busy_timeout_s):
         return None
-    from ..engine.logs import setup_logging
+    from ..engine.logfile import prepare
 
     try:
-        setup_logging(lean.log_path, lean.log_level)
+        prepare(lean.log_path, lean.log_level)
     except OSError:
         return None  # the full path reports it as a config error
     return run_lean(_new(args, lean, name.strip(), prompt))
@@ -262,8 +275,7 @@ def _setup_script(base: Any) -> bool:
 
 async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: str) -> dict[str, Any] | None:
     """`SessionService.create` step for step (its SessionCreated event has no subscriber here)."""
-    import asyncio
-    import secrets
+    import os
     from pathlib import Path
 
     from ..engine import git as gitops
@@ -277,7 +289,7 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
         return None  # its error from the full path
     if (root / lean.include_file).is_file() or _setup_script(root):
         return None
-    sid = f"sess-{secrets.token_hex(4)}"
+    sid = f"sess-{os.urandom(4).hex()}"
     info = await gitops.create_worktree(
         root,
         sid,
@@ -292,7 +304,7 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
         await gitops.remove_worktree(root, info.path, info.branch, session_id=sid, force=True)
 
     if _setup_script(info.path):  # the branch has its own setup script: the full path runs it
-        await asyncio.shield(undo())
+        await undo()
         return None
     now = now_iso()
     values = {
@@ -319,16 +331,16 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
     try:
         insert_session(lean.db_path, row, ports=ports, timeout_s=lean.busy_timeout_s)
     except Unsure:
-        await asyncio.shield(undo())
+        await undo()
         return None
     except NoFreePorts:
-        await asyncio.shield(undo())
+        await undo()
         raise AmpsmError(
             ErrorCode.WORKTREE,
             f"no free block of {lean.ports_per_session} ports left in {lean.port_range} (workspace.port_range);"
             " archive finished sessions or widen the range",
         ) from None
     except BaseException:
-        await asyncio.shield(undo())  # no orphaned worktree when the row cannot be written
+        await undo()  # no orphaned worktree when the row cannot be written
         raise
     return row

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from .fsperm import private_dir
-from .secrets import RedactingFilter
+from .secrets import redact
 
 _configured: Path | None = None
 
@@ -41,3 +41,20 @@ def setup_logging(log_path: Path, level: str = "info", *, stderr: bool = False) 
         root.addHandler(err)
     root.propagate = False
     _configured = log_path
+
+
+class RedactingFilter(logging.Filter):
+    """Keys out of every log record: its message, arguments and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True

@@ -72,7 +72,11 @@ async def terminate_group(pgid: int, grace_s: float = DEFAULT_GRACE_S) -> None:
         if not group_alive(pgid):
             return
     signal_group(pgid, signal.SIGKILL)
-    for _ in range(40):  # SIGKILL cannot be ignored; only give the kernel a moment
+    await _gone_after_kill(pgid)
+
+
+async def _gone_after_kill(pgid: int) -> None:
+    for _ in range(100):  # SIGKILL cannot be ignored; only give the kernel a moment (more when loaded)
         if not group_alive(pgid):
             return
         await asyncio.sleep(0.05)
@@ -91,6 +95,7 @@ async def stop_process(proc: asyncio.subprocess.Process, grace_s: float = 2.0) -
         except TimeoutError:
             continue
         signal_group(proc.pid, signal.SIGKILL)  # the leader is gone; its children go too
+        await _gone_after_kill(proc.pid)  # ... and are gone when this returns, not a moment later
         return
 
 

@@ -6,11 +6,11 @@ agent echoes never reaches the DB, a file or the terminal.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
@@ -46,19 +46,19 @@ _ASSIGN = r"(?P<assign>(?<![A-Za-z0-9])(?i:api[_-]?key|token|secret|password)\s*
 #: A URL: its userinfo, key-like query values and token-shaped path parts are redacted.
 _URL = r"(?P<url>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,15}://[^\s\"'<>`]+)"
 
-_KEYLIKE_PARAM = re.compile(
+_KEYLIKE_PARAM = (  # compiled on first use (re's cache): most processes never see a URL
     r"(?i)(?:^|[_\-.])(?:key|apikey|api[_\-]?key|token|secret|sig|signature|password|passwd|pass|pwd|auth"
     r"|access[_\-]?token|client[_\-]?secret|credential|credentials|session|code)$"
 )
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@")
-_QUERY_PAIR = re.compile(r"([?&;])([^=&;#]+)=([^&;#]*)")
+_USERINFO = r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@"
+_QUERY_PAIR = r"([?&;])([^=&;#]+)=([^&;#]*)"
 
 
 def _token_shaped(part: str) -> bool:
     """A URL path part that looks like a credential (Slack and Discord webhook tokens, signed
     paths): long, one run of token characters, mixed case, with digits or of 24+ characters. Hex (a
     commit sha), numbers and lower-case slugs (branch names) are not."""
-    if len(part) < 20 or not _TOKEN_CHARS.fullmatch(part):
+    if len(part) < 20 or not re.fullmatch(_TOKEN_CHARS, part):
         return False
     if not (any(c.isupper() for c in part) and any(c.islower() for c in part)):
         return False
@@ -95,7 +95,7 @@ def _prefilter(values_low: tuple[str, ...]) -> tuple[BytesAhoCorasick, tuple[str
     return scan, tuple(family for _, family in literals)
 
 
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
+_TOKEN_CHARS = r"[A-Za-z0-9_\-]+"
 
 
 def _lower(text: str) -> bytes:
@@ -114,7 +114,7 @@ REDACTED = "[REDACTED]"
 
 
 def _redact_url(url: str) -> str:
-    m = _USERINFO.match(url)
+    m = re.match(_USERINFO, url)
     if m and m.group(2):
         user, _, password = m.group(2).partition(":")
         if password:
@@ -140,11 +140,11 @@ def _redact_url(url: str) -> str:
             name, value = m.group(2), m.group(3)
             if "://" in value:  # a URL in a parameter (a redirect target): its own secrets
                 return f"{m.group(1)}{name}={_redact_url(value)}"
-            if value and (_KEYLIKE_PARAM.search(name) or _token_shaped(value)):
+            if value and (re.search(_KEYLIKE_PARAM, name) or _token_shaped(value)):
                 return f"{m.group(1)}{name}={REDACTED}"
             return m.group(0)
 
-        tail = _QUERY_PAIR.sub(pair, "?" + tail)[1:]
+        tail = re.sub(_QUERY_PAIR, pair, "?" + tail)[1:]
     return head + sep + tail + fragment
 
 
@@ -164,11 +164,19 @@ class Redactor:
         self._known = f"(?P<known>{known})" if known else None
         self._values_low = tuple(dict.fromkeys(_lower(v).decode("utf-8", "surrogatepass") for v in self.values))
         self._scan, self._family_of = _prefilter(self._values_low)
-        alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
-        self.pattern = re.compile("|".join(alternatives))
-        # inside a URL the query is handled pair by pair (`?api_key=..&page=2` keeps `page=2`)
-        self._inner = re.compile("|".join(a for a in alternatives if a not in (_URL, _ASSIGN)))
+        self._alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
         self._subsets: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+    # The patterns are compiled when a text first needs them: most processes (`ampsm new`, say)
+    # redact a few short texts the prefilter clears, and compiling them was a tenth of such a run.
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("|".join(self._alternatives))
+
+    @cached_property
+    def _inner(self) -> re.Pattern[str]:
+        """Inside a URL the query is handled pair by pair (`?api_key=..&page=2` keeps `page=2`)."""
+        return re.compile("|".join(a for a in self._alternatives if a not in (_URL, _ASSIGN)))
 
     def _replace(self, m: re.Match[str]) -> str:
         kind = m.lastgroup
@@ -324,18 +332,3 @@ def get_api_key(name: str) -> str | None:
     except Exception:  # no backend (headless Linux, CI): fall back to the environment
         pass
     return os.environ.get(name) or None
-
-
-class RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True

@@ -407,10 +407,6 @@ class SessionService:
         self._idle_for_git(session)
         await self._on_session_branch(session)
         remove = self.config.git.remove_worktree_after_merge if remove_worktree is None else remove_worktree
-        from .git.runner import git
-
-        before = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{session.base_branch}",
-                           cwd=Path(session.repo_path), check=False)  # fmt: skip
         result = await gitops.merge(
             Path(session.repo_path),
             Path(session.worktree_path),
@@ -424,13 +420,13 @@ class SessionService:
             lock_timeout=self.config.git.lock_timeout,
         )
         await self._conflict(session, "merge", result)
-        if result.ok and before.ok and result.sha and not getattr(result, "already_merged", False):
+        if result.ok and result.base_before and result.sha and not result.already_merged:
             from .git.diffs import record_merge
 
-            await record_merge(Path(session.repo_path), session.id, before.out, result.sha)
+            await record_merge(Path(session.repo_path), session.id, result.base_before, result.sha)
         if result.ok:
             if remove:
-                kept = await self._remove(session)
+                kept = await self._remove(session, merged_tip=result.merged_tip)
                 if kept.ref:
                     result.message = kept.describe()
             await self.runner.set_status(session, SessionStatus.DONE, f"merged into {session.base_branch}")
@@ -493,8 +489,9 @@ class SessionService:
         await self.runner.set_status(session, SessionStatus.ARCHIVED, "archived")
         return kept
 
-    async def _remove(self, session: Session) -> gitops.ArchiveResult:
-        """Teardown script, then worktree and branch removed with their work kept, then ports freed."""
+    async def _remove(self, session: Session, *, merged_tip: str | None = None) -> gitops.ArchiveResult:
+        """Teardown script, then worktree and branch removed with their work kept, then ports freed.
+        `merged_tip`: the branch tip a merge has just put on the base branch."""
         kept = gitops.ArchiveResult(ref=None, tip=None, wip_sha=None, session_id=session.id)
         if Path(session.worktree_path).exists() or session.branch:
             await workspace.before_removal(self, session)
@@ -505,6 +502,7 @@ class SessionService:
                 session_id=session.id,
                 force=True,
                 lock_timeout=self.config.git.lock_timeout,
+                merged_tip=merged_tip,
             )
             kept = removed.archive
         await workspace.after_removal(self, session)

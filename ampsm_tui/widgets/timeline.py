@@ -23,11 +23,25 @@ class Timeline(DataTable[Text | str]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
+        self._shown: list[tuple[object, ...]] | None = None
 
     def on_mount(self) -> None:
         self.add_columns(*COLUMNS)
 
     def show(self, iterations: list[Iteration]) -> None:
+        """The rows for `iterations`. A reload that changes nothing leaves the table alone (the
+        screen reloads on every change in the DB: rebuilding cost the selected row, and left the
+        columns at their header widths until the table's next idle); one that does keeps the
+        selected row where it can."""
+        shown: list[tuple[object, ...]] = [
+            (it.number, it.status, it.commit_sha, it.files_changed, it.lines_added, it.lines_removed,
+             it.input_tokens, it.output_tokens, it.cost_usd, it.total_tokens, it.test_exit_code, it.prompt)
+            for it in iterations
+        ]  # fmt: skip
+        if shown == self._shown:
+            return
+        self._shown = shown
+        selected = self.cursor_row
         self.clear()
         for it in iterations:
             test = display.test_result(it.test_exit_code)
@@ -45,6 +59,8 @@ class Timeline(DataTable[Text | str]):
                 Text(prompt[:60], no_wrap=True, overflow="ellipsis"),
                 key=str(it.number),
             )
+        if iterations and selected > 0:
+            self.move_cursor(row=min(selected, len(iterations) - 1), animate=False)
 
 
 def metrics_text(iterations: list[Iteration]) -> Text:

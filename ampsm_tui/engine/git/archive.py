@@ -12,10 +12,8 @@ The message carries an `Ampsm-Snapshot: <kind>` trailer, which is how a snapshot
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..clock import utcnow
 from .repo import BOOKKEEPING_DIR, repo_paths
@@ -28,8 +26,7 @@ SNAPSHOT_TRAILER = "Ampsm-Snapshot"
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 
 
-@dataclass(frozen=True)
-class ArchiveResult:
+class ArchiveResult(NamedTuple):
     ref: str | None  # where the work was kept; None when nothing needed keeping
     tip: str | None  # the branch tip (or the snapshot of a loose directory)
     wip_sha: str | None  # the snapshot of uncommitted changes, if there were any
@@ -69,6 +66,9 @@ async def snapshot_state(worktree: Path, kind: str, message: str) -> str | None:
                       cwd=worktree)
     ).splitlines()  # fmt: skip
     index, head, head_tree = Path("\n".join(found[:-2])), found[-2], found[-1]  # shas last: any path is whole
+    import shutil
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
         tmp_index = Path(tmp) / "index"
         if index.exists():
@@ -95,6 +95,8 @@ async def snapshot_uncommitted(worktree: Path, message: str) -> str | None:
 async def snapshot_directory(repo: Path, directory: Path, message: str) -> str | None:
     """A parentless commit of every non-ignored file in a loose directory (one that is not a git
     worktree, e.g. left by a failed creation), or None when it holds no files."""
+    import tempfile
+
     common = (await repo_paths(repo)).common_dir
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(directory), "GIT_DIR": str(common)}
@@ -144,42 +146,105 @@ async def checkpoint_of(root: Path, session_id: str, tip: str | None) -> str | N
     return res.out if parent.ok and (tip is None or parent.out == tip) else None
 
 
+async def clean_head(worktree: Path) -> str | None:
+    """HEAD's commit when the worktree holds nothing a snapshot would keep (no staged, changed or
+    untracked file, ampsm's own untracked files aside), else None. One `git status`, against the
+    four processes of `snapshot_state` finding nothing; it takes no optional lock (no index
+    refresh written), so, like a snapshot, it changes nothing."""
+    res = await git(
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v2",
+        "-z",
+        "--branch",
+        "--untracked-files=all",
+        "--ignore-submodules=none",
+        cwd=worktree,
+        check=False,
+    )
+    if not res.ok:
+        return None
+    head: str | None = None
+    for entry in split_z(res.stdout):
+        if entry.startswith("# branch.oid "):
+            head = entry.removeprefix("# branch.oid ")
+        elif entry.startswith("# ") or (entry.startswith("? ") and _ours(entry[2:])):
+            continue
+        else:
+            return None  # staged, changed, unmerged or untracked: the snapshot decides
+    return head if head and head != "(initial)" else None
+
+
+def _ours(path: str) -> bool:
+    return path == BOOKKEEPING_DIR or path.startswith(BOOKKEEPING_DIR + "/")
+
+
 async def archive_work(
-    repo: Path, session_id: str, *, worktree: Path | None = None, branch: str | None = None
+    repo: Path,
+    session_id: str,
+    *,
+    worktree: Path | None = None,
+    branch: str | None = None,
+    merged_tip: str | None = None,
 ) -> ArchiveResult:
     """Keep the session's unmerged commits and uncommitted changes under an archive ref.
 
     Call it with the repo lock held, before removing the worktree or deleting the branch. A worktree
     that is already gone falls back on the session's last checkpoint (refs/ampsm/checkpoints/).
+    `merged_tip`: a commit just merged into the base branch by the caller; a tip equal to it is
+    held by that branch, with no search of every ref.
     """
-    root = (await repo_paths(repo)).root
+    paths = await repo_paths(repo)
+    root = paths.root
     tip: str | None = None
     has_git = worktree is not None and (worktree / ".git").exists()
-    if has_git:
-        assert worktree is not None
-        tip = await git_out("rev-parse", "--verify", "HEAD^{commit}", cwd=worktree)
-    elif branch is not None:
-        res = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", cwd=root, check=False)
-        tip = res.out if res.ok else None
     wip: str | None = None
     if has_git:
         assert worktree is not None
-        wip = await snapshot_uncommitted(worktree, f"ampsm: uncommitted state of session {session_id}")
-    elif worktree is not None and worktree.is_dir():
-        wip = await snapshot_directory(root, worktree, f"ampsm: files left in {worktree.name} ({session_id})")
-        tip = None
-    elif tip is not None:
-        wip = await checkpoint_of(root, session_id, tip)
-    unmerged = tip is not None and not await contained_elsewhere(root, tip, except_branch=branch)
+        tip = await clean_head(worktree)
+        if tip is None:  # something to keep, perhaps: the snapshot, as before
+            tip = await git_out("rev-parse", "--verify", "HEAD^{commit}", cwd=worktree)
+            wip = await snapshot_uncommitted(worktree, f"ampsm: uncommitted state of session {session_id}")
+    else:
+        if branch is not None:
+            res = await git(
+                "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", cwd=root, check=False
+            )
+            tip = res.out if res.ok else None
+        if worktree is not None and worktree.is_dir():
+            wip = await snapshot_directory(root, worktree, f"ampsm: files left in {worktree.name} ({session_id})")
+            tip = None
+        elif tip is not None:
+            wip = await checkpoint_of(root, session_id, tip)
+    unmerged = tip is not None and tip != merged_tip and not await contained_elsewhere(root, tip, except_branch=branch)
     keep = wip or (tip if unmerged else None)
     if keep is None:
-        await drop_checkpoint(root, session_id)
+        await drop_checkpoint(root, session_id, common_dir=paths.common_dir)
         return ArchiveResult(ref=None, tip=tip, wip_sha=None, session_id=session_id)
     ref = await _free_archive_ref(root, session_id, keep)
     await git("update-ref", "-m", f"ampsm: archive {session_id}", ref, keep, cwd=root)
-    await drop_checkpoint(root, session_id)  # the archive supersedes it
+    await drop_checkpoint(root, session_id, common_dir=paths.common_dir)  # the archive supersedes it
     return ArchiveResult(ref=ref, tip=tip, wip_sha=wip, session_id=session_id, unmerged=unmerged)
 
 
-async def drop_checkpoint(repo: Path, session_id: str) -> None:
-    await git("update-ref", "-d", CHECKPOINT_PREFIX + session_ref_part(session_id), cwd=repo, check=False)
+def _ref_may_exist(common_dir: Path, ref: str) -> bool:
+    """False only when `ref` is provably absent: neither a loose file nor a line of packed-refs
+    (and no other ref store, such as reftable, in use)."""
+    if (common_dir / ref).exists() or not (common_dir / "refs").is_dir() or (common_dir / "reftable").exists():
+        return True
+    try:
+        packed = (common_dir / "packed-refs").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return f" {ref}\n".encode() in packed
+
+
+async def drop_checkpoint(repo: Path, session_id: str, *, common_dir: Path | None = None) -> None:
+    """Delete the session's checkpoint ref. With the repository's `common_dir`, a ref that is not
+    there costs no git process (most sessions removed after a merge have none)."""
+    ref = CHECKPOINT_PREFIX + session_ref_part(session_id)
+    if common_dir is not None and not _ref_may_exist(common_dir, ref):
+        return
+    await git("update-ref", "-d", ref, cwd=repo, check=False)

@@ -6,16 +6,15 @@ tell ampsm's commits from the user's manual ones (which carry neither the prefix
 
 from __future__ import annotations
 
-import asyncio
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
 from .locks import RepoLock
-from .repo import BOOKKEEPING_DIR, current_operation, rev
-from .runner import GitError, git, git_out
+from .repo import BOOKKEEPING_DIR, current_operation, on_branch_by_files, rev
+from .runner import GitError, gather_all, git, git_out
 
 SESSION_TRAILER = "Amp-Session"
 ITERATION_TRAILER = "Amp-Iteration"
@@ -25,17 +24,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FALLBACK_IDENTITY = ("-c", "user.name=ampsm", "-c", "user.email=ampsm@localhost")
 
 
-@dataclass(frozen=True)
-class CommitResult:
+class CommitResult(NamedTuple):
     sha: str
     files_changed: int
     lines_added: int
     lines_removed: int
-    files: list[FileDiff] = field(default_factory=list)
+    files: list[FileDiff]
 
 
-@dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(NamedTuple):
     sha: str
     parents: list[str]
     subject: str
@@ -77,12 +74,17 @@ async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     once per worktree per process (two `git var` processes, side by side), not on every commit."""
     key = Path(cwd).resolve()
     if key not in _IDENTITY:
-        res, author = await asyncio.gather(
+        res, author = await gather_all(
             git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False),
             git("var", "GIT_AUTHOR_IDENT", cwd=cwd, check=False),
         )
         _IDENTITY[key] = () if res.ok and author.ok else FALLBACK_IDENTITY
     return _IDENTITY[key]
+
+
+def known_identity(cwd: Path | str) -> tuple[str, ...] | None:
+    """What `identity_options` found for `cwd` in this process, or None when it was not asked yet."""
+    return _IDENTITY.get(Path(cwd).resolve())
 
 
 async def _commit(wt: Path, message: str) -> None:
@@ -91,7 +93,7 @@ async def _commit(wt: Path, message: str) -> None:
     git work): without one, the commit is made again under ampsm's fallback identity."""
     # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
     argv = ("-c", "maintenance.auto=false", "commit", "--quiet", "--no-verify", "--file=-")
-    known = _IDENTITY.get(wt.resolve())
+    known = known_identity(wt)
     res = await git(*(known or ()), *argv, cwd=wt, input=message, check=False)
     if not res.ok and known is None and await identity_options(wt):
         res = await git(*FALLBACK_IDENTITY, *argv, cwd=wt, input=message, check=False)
@@ -165,7 +167,10 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
 async def _on_branch(wt: Path, branch: str) -> bool:
     """The usual case in one git process (it runs before and after every agent turn): `wt` is the
     top of its own worktree, the branch exists and HEAD is attached to it, no rebase/merge going
-    on. False means "look closer", not that anything is wrong."""
+    on. False means "look closer", not that anything is wrong. Git's own files answer first (no
+    process at all when they vouch for it)."""
+    if on_branch_by_files(wt, branch):
+        return True
     res = await git("rev-parse", "--show-toplevel", f"refs/heads/{branch}^{{commit}}", "--symbolic-full-name", "HEAD",
                     cwd=wt, check=False)  # fmt: skip
     lines = res.out.splitlines()
@@ -215,7 +220,7 @@ def _ours(path: str | None) -> bool:
 async def _staged(wt: Path) -> list[FileDiff]:
     """Everything staged, ampsm's own folder included: one look tells both what the commit holds
     and whether a `reset` of `.ampsm/` is needed at all (it is a process per iteration otherwise)."""
-    status, numstat = await asyncio.gather(
+    status, numstat = await gather_all(
         git("diff", *DIFF_OPTIONS, "--name-status", "-z", "--cached", "HEAD", cwd=wt),
         git("diff", *DIFF_OPTIONS, "--numstat", "-z", "--cached", "HEAD", cwd=wt),
     )
@@ -257,6 +262,51 @@ async def session_commits(worktree: Path | str, base_branch: str, *, prefix: str
     return await commits_between(worktree, mb, "HEAD", prefix=prefix)
 
 
+async def linear_range(
+    worktree: Path | str, base_branch: str, *, prefix: str = "amp:"
+) -> tuple[str, str, str, list[CommitInfo]] | None:
+    """HEAD, its tree, the merge base with `base_branch` and the commits between (oldest first), in
+    one `git log`, when the session branch is a plain line of commits off the base: then the one
+    boundary commit of `base..HEAD` is the merge base (every other ancestor of HEAD is one of the
+    boundary's). None, having decided nothing, for anything else (no commits, a merge, several
+    boundaries, a missing branch): the caller asks `merge-base` and `log` separately, as before."""
+    res = await git(
+        "log",
+        "--topo-order",
+        "--boundary",
+        "--format=%m%H%x1f%P%x1f%T%x1f%B%x1e",
+        f"refs/heads/{base_branch}..HEAD",
+        cwd=worktree,
+        check=False,
+    )
+    if not res.ok:
+        return None
+    records = [r.lstrip("\n") for r in res.stdout.split("\x1e")]
+    line: list[tuple[str, str, str, str]] = []
+    boundary: list[str] = []
+    for record in records:
+        if not record:
+            continue
+        mark_sha, parents, tree, message = record.split("\x1f", 3)
+        if mark_sha.startswith("-"):
+            boundary.append(mark_sha[1:])
+        else:
+            line.append((mark_sha[1:], parents, tree, message.strip("\n")))
+    if not line or len(boundary) != 1:
+        return None
+    for (_sha, parents, _tree, _msg), older in zip(line, [*(c[0] for c in line[1:]), boundary[0]], strict=True):
+        if parents.split() != [older]:  # a merge, or not one line down to the boundary
+            return None
+    commits = [_commit_info(sha, parents, message, prefix) for sha, parents, _tree, message in reversed(line)]
+    return line[0][0], line[0][2], boundary[0], commits
+
+
+def _commit_info(sha: str, parents: str, message: str, prefix: str) -> CommitInfo:
+    """A commit from `git log`'s fields (`%H`, `%P`, `%B` without its surrounding newlines)."""
+    subject = message.splitlines()[0] if message else ""
+    return CommitInfo(sha, parents.split(), subject, message, is_amp_commit(message, prefix))
+
+
 async def commits_between(worktree: Path | str, start: str, end: str, *, prefix: str = "amp:") -> list[CommitInfo]:
     res = await git("log", "--reverse", "--topo-order", "--format=%H%x1f%P%x1f%B%x1e", f"{start}..{end}", cwd=worktree)
     out: list[CommitInfo] = []
@@ -265,14 +315,5 @@ async def commits_between(worktree: Path | str, start: str, end: str, *, prefix:
         if not record:
             continue
         sha, parents, message = record.split("\x1f", 2)
-        message = message.strip("\n")
-        out.append(
-            CommitInfo(
-                sha=sha,
-                parents=parents.split(),
-                subject=message.splitlines()[0] if message else "",
-                message=message,
-                is_amp=is_amp_commit(message, prefix),
-            )
-        )
+        out.append(_commit_info(sha, parents, message.strip("\n"), prefix))
     return out

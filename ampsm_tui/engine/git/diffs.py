@@ -7,20 +7,18 @@ HEAD~1..HEAD), or any `rev_range`. ampsm's own `.ampsm/` files are never part of
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .repo import BOOKKEEPING_DIR
-from .runner import git, split_z
+from .runner import gather_all, git, split_z
 
 DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--find-renames")
 
 
-@dataclass(frozen=True)
-class FileDiff:
+class FileDiff(NamedTuple):
     path: str
     added: int
     removed: int
@@ -110,7 +108,7 @@ async def diff_files(
         worktree, base_branch, staged=staged, unstaged=unstaged, last_iteration=last_iteration, rev_range=rev_range
     )
     spec = _paths(paths)
-    status_res, num_res = await asyncio.gather(
+    status_res, num_res = await gather_all(
         git("diff", *DIFF_OPTIONS, "--name-status", "-z", *sel, *spec, cwd=worktree, check=False),
         git("diff", *DIFF_OPTIONS, "--numstat", "-z", *sel, *spec, cwd=worktree, check=False),
     )

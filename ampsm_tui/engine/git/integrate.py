@@ -11,18 +11,25 @@ Rules (SPEC "Git rules", lessons 4 and 11):
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, overload
 
 from ..errors import AmpsmError, ErrorCode
-from .commits import SESSION_TRAILER, CommitInfo, commits_between, identity_options, session_of
+from .commits import (
+    FALLBACK_IDENTITY,
+    SESSION_TRAILER,
+    CommitInfo,
+    commits_between,
+    identity_options,
+    known_identity,
+    linear_range,
+    session_of,
+)
 from .diffs import merge_base
 from .locks import RepoLock
 from .repo import (
+    branches_by_files,
+    checkout_of,
     conflicted_paths,
     current_branch,
     current_operation,
@@ -32,24 +39,68 @@ from .repo import (
     validate_repo,
     worktree_branches,
 )
-from .runner import git, git_bytes, git_out
+from .runner import GitError, git, git_bytes, git_out
 
 MergeMode = Literal["ff", "no-ff", "ff-only"]
 SquashManual = Literal["keep", "fold"]
 MERGE_MARKER = "ampsm-merge-target"
 
 
-@dataclass
 class IntegrationResult:
-    ok: bool
-    operation: str  # "rebase" or "merge"
-    sha: str | None = None  # the branch (rebase) or base (merge) tip afterwards
-    conflicts: list[str] = field(default_factory=list)
-    in_progress: bool = False  # the conflict was kept for resolution at `path`
-    path: Path | None = None  # where the operation ran (and, when in progress, waits)
-    fast_forward: bool = False
-    already_merged: bool = False
-    message: str = ""
+    """What a rebase or merge did. A plain class (it is updated after the fact, so not a NamedTuple):
+    `dataclasses` imports `inspect`, which was a seventh of `ampsm merge`'s start-up."""
+
+    __slots__ = (
+        "already_merged",
+        "base_before",
+        "conflicts",
+        "fast_forward",
+        "in_progress",
+        "merged_tip",
+        "message",
+        "ok",
+        "operation",
+        "path",
+        "sha",
+    )
+
+    def __init__(
+        self,
+        ok: bool,
+        operation: str,  # "rebase" or "merge"
+        sha: str | None = None,  # the branch (rebase) or base (merge) tip afterwards
+        conflicts: list[str] | None = None,
+        in_progress: bool = False,  # the conflict was kept for resolution at `path`
+        path: Path | None = None,  # where the operation ran (and, when in progress, waits)
+        fast_forward: bool = False,
+        already_merged: bool = False,
+        message: str = "",
+        base_before: str | None = None,  # merge: the base branch's tip before it, read under the lock
+        merged_tip: str | None = None,  # merge: the session branch tip now held by the base branch
+    ) -> None:
+        self.ok = ok
+        self.operation = operation
+        self.sha = sha
+        self.conflicts: list[str] = conflicts if conflicts is not None else []
+        self.in_progress = in_progress
+        self.path = path
+        self.fast_forward = fast_forward
+        self.already_merged = already_merged
+        self.message = message
+        self.base_before = base_before
+        self.merged_tip = merged_tip
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"IntegrationResult({shown})"
 
 
 # ---------------------------------------------------------------- squash
@@ -70,6 +121,8 @@ async def _tree(cwd: Path, rev_: str) -> str:
 async def _apply(cwd: Path, onto_tree: str, frm: str, to: str) -> str | None:
     """The tree of applying the change `frm`..`to` to `onto_tree`, or None when it does not apply.
     Made in a temporary index: no checkout or index of the user's is touched."""
+    import tempfile
+
     patch = await git_bytes("diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", frm, to, cwd=cwd)
     with tempfile.TemporaryDirectory(prefix="ampsm-squash-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
@@ -88,8 +141,16 @@ async def _author_env(cwd: Path, sha: str) -> dict[str, str]:
 
 
 async def _commit_tree(cwd: Path, tree: str, parent: str, message: str, env: dict[str, str] | None = None) -> str:
-    ident = await identity_options(cwd)
-    return (await git(*ident, "commit-tree", tree, "-p", parent, "-F", "-", cwd=cwd, input=message, env=env)).out
+    """`git commit-tree`. As with iteration commits (`commits._commit`), the identity is asked about
+    only when git refuses for want of one: two `git var` processes fewer per squash."""
+    argv = ("commit-tree", tree, "-p", parent, "-F", "-")
+    known = known_identity(cwd)
+    res = await git(*(known or ()), *argv, cwd=cwd, input=message, env=env, check=False)
+    if not res.ok and known is None and await identity_options(cwd):
+        res = await git(*FALLBACK_IDENTITY, *argv, cwd=cwd, input=message, env=env, check=False)
+    if not res.ok:
+        raise GitError(res)
+    return res.out
 
 
 async def _replay(cwd: Path, parent: str, commits: list[CommitInfo]) -> str | None:
@@ -147,9 +208,13 @@ async def squash(
     wt = Path(worktree)
     async with RepoLock(wt, lock_timeout, purpose="squash"):
         await require_no_operation(wt, "worktree")
-        head, head_tree = (await git_out("rev-parse", "HEAD", "HEAD^{tree}", cwd=wt)).split()  # one process
-        mb = await merge_base(wt, base_branch)
-        commits = await commits_between(wt, mb, head, prefix=prefix)
+        plan = await linear_range(wt, base_branch, prefix=prefix)  # one process where it can
+        if plan is not None:
+            head, head_tree, mb, commits = plan
+        else:
+            head, head_tree = (await git_out("rev-parse", "HEAD", "HEAD^{tree}", cwd=wt)).split()  # one process
+            mb = await merge_base(wt, base_branch)
+            commits = await commits_between(wt, mb, head, prefix=prefix)
         if any(len(c.parents) != 1 for c in commits):
             raise AmpsmError(ErrorCode.GIT, "the session branch holds merge commits; rebase it before squashing")
         amp = [c for c in commits if c.is_amp]
@@ -240,10 +305,6 @@ async def _conflict(path: Path, op: str, before: str, keep: bool, output: str) -
 # ---------------------------------------------------------------- merge
 
 
-async def _is_ancestor(cwd: Path, a: str, b: str) -> bool:
-    return (await git("merge-base", "--is-ancestor", a, b, cwd=cwd, check=False)).ok
-
-
 async def merge(
     repo: Path | str,
     worktree: Path | str | None,
@@ -260,21 +321,22 @@ async def merge(
     """Merge the session `branch` into `base_branch`: fast-forward when possible (mode `ff`), always a
     merge commit (`no-ff`), or fast-forward only (`ff-only`, E001 when not possible). Then, if
     `remove_after`, remove the session worktree and branch."""
-    paths = await validate_repo(repo, base_branch)
+    paths = await validate_repo(repo)
     root = paths.root
     async with RepoLock(root, lock_timeout, purpose=f"merge {branch}"):
-        # Reads only, side by side: each git process is a few milliseconds of latency.
-        tip, base_sha, branches = await asyncio.gather(
-            rev(root, f"refs/heads/{branch}"), rev(root, f"refs/heads/{base_branch}"), worktree_branches(root)
-        )
-        if tip is None:
-            raise AmpsmError(ErrorCode.GIT, f"session branch {branch!r} does not exist")
-        assert base_sha is not None  # validated above, under no lock; re-read under it
-        checked_out = next((p for p, b in branches.items() if b == base_branch), None)
+        tip, base_sha = await _tips(root, branch, base_branch, paths.common_dir)
+        found = checkout_of(paths, base_branch)
+        checked_out: Path | None
+        if found is False:  # a file that cannot tell: ask git
+            checked_out = next((p for p, b in (await worktree_branches(root)).items() if b == base_branch), None)
+        else:
+            checked_out = found
         if checked_out is not None:
             await require_no_operation(checked_out, "checkout")
             await require_clean(checked_out, "the checkout of the base branch")
-        merged, can_ff = await asyncio.gather(_is_ancestor(root, tip, base_sha), _is_ancestor(root, base_sha, tip))
+        # one `merge-base` tells both: the tip already in the base, or the base behind the tip
+        common = await git("merge-base", tip, base_sha, cwd=root, check=False)
+        merged, can_ff = common.ok and common.out == tip, common.ok and common.out == base_sha
         if merged:
             result = IntegrationResult(ok=True, operation="merge", sha=base_sha, already_merged=True)
         else:
@@ -285,7 +347,8 @@ async def merge(
                 )
             text = (message or f"Merge {branch} into {base_branch}").strip() + "\n"
             if checked_out is not None:
-                result = await _merge_in(checked_out, tip, mode, text, keep_conflict, base_sha, temporary=False)
+                fast = can_ff and mode != "no-ff"
+                result = await _merge_in(checked_out, tip, mode, text, keep_conflict, base_sha, fast=fast)
             elif can_ff and mode != "no-ff":
                 await git(
                     "update-ref",
@@ -299,11 +362,36 @@ async def merge(
                 result = IntegrationResult(ok=True, operation="merge", sha=tip, fast_forward=True)
             else:
                 result = await _merge_in_temporary(root, base_branch, tip, mode, text, keep_conflict, base_sha)
+        result.base_before = base_sha
+        if result.ok:
+            result.merged_tip = tip
         if result.ok and remove_after and worktree is not None:
             from .worktrees import remove_worktree
 
-            await remove_worktree(root, worktree, branch, session_id=session_id, lock_timeout=lock_timeout)
+            await remove_worktree(
+                root, worktree, branch, session_id=session_id, lock_timeout=lock_timeout, merged_tip=tip
+            )
         return result
+
+
+async def _tips(root: Path, branch: str, base_branch: str, common: Path) -> tuple[str, str]:
+    """The session branch's and the base branch's commits: from the ref files, else one `rev-parse`
+    for both, or, when one is missing, the checks one by one to say which."""
+    known = branches_by_files(common, branch, base_branch)
+    if known is not None and branch in known and base_branch in known:
+        return known[branch], known[base_branch]
+    both = await git("rev-parse", f"refs/heads/{branch}^{{commit}}", f"refs/heads/{base_branch}^{{commit}}",
+                     cwd=root, check=False)  # fmt: skip
+    shas = both.stdout.split()
+    if both.ok and len(shas) == 2:
+        return shas[0], shas[1]
+    base_sha = await rev(root, f"refs/heads/{base_branch}")
+    if base_sha is None:
+        raise AmpsmError(ErrorCode.GIT, f"base branch {base_branch!r} does not exist in {root}")
+    tip = await rev(root, f"refs/heads/{branch}")
+    if tip is None:
+        raise AmpsmError(ErrorCode.GIT, f"session branch {branch!r} does not exist")
+    return tip, base_sha
 
 
 def _mode_flag(mode: MergeMode) -> str:
@@ -311,9 +399,19 @@ def _mode_flag(mode: MergeMode) -> str:
 
 
 async def _merge_in(
-    where: Path, tip: str, mode: MergeMode, text: str, keep: bool, base_sha: str, *, temporary: bool
+    where: Path,
+    tip: str,
+    mode: MergeMode,
+    text: str,
+    keep: bool,
+    base_sha: str,
+    *,
+    temporary: bool = False,
+    fast: bool = False,
 ) -> IntegrationResult:
-    ident = await identity_options(where)
+    """`git merge` in `where`. `fast`: a fast-forward (the base is an ancestor of `tip`, mode not
+    `no-ff`), which makes no commit: no identity to ask about, and the new tip is `tip`."""
+    ident = () if fast else await identity_options(where)
     res = await git(
         *ident,
         "merge",
@@ -328,7 +426,7 @@ async def _merge_in(
         check=False,
     )
     if res.ok:
-        sha = await git_out("rev-parse", "HEAD", cwd=where)
+        sha = tip if fast else await git_out("rev-parse", "HEAD", cwd=where)
         return IntegrationResult(ok=True, operation="merge", sha=sha, path=where, fast_forward=sha == tip)
     result = await _conflict(where, "merge", base_sha, keep, res.stderr or res.stdout)
     if temporary and not result.in_progress:
@@ -341,6 +439,8 @@ async def _merge_in_temporary(
 ) -> IntegrationResult:
     """A merge commit for a base branch that no checkout has: made in a throw-away worktree on the
     base branch, removed afterwards (or kept, with the conflict, when asked)."""
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix="ampsm-merge-"))
     place = tmp / "wt"
     await git("worktree", "add", "--quiet", place, base_branch, cwd=root)
@@ -358,6 +458,8 @@ async def _merge_in_temporary(
 
 async def _drop_temporary(root: Path, place: Path) -> None:
     await git("worktree", "remove", "--force", "--force", place, cwd=root, check=False)
+    import shutil
+
     shutil.rmtree(place.parent, ignore_errors=True)
     await git("worktree", "prune", cwd=root, check=False)
 

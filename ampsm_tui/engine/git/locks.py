@@ -11,7 +11,6 @@ name the holder in a timeout message.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import fcntl
 import os
@@ -20,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import AmpsmError, ErrorCode
-from ..procinfo import pid_alive
 from .repo import repo_paths
+from .runner import pause
 
 LOCK_NAME = "ampsm.lock"
 _POLL_S = 0.02
@@ -51,6 +50,8 @@ def read_holder(lock_path: Path) -> str:
     pid = fields.get("pid")
     if not pid:
         return "an unknown process"
+    from ..procinfo import pid_alive
+
     alive = pid_alive(int(pid)) if pid.isdigit() else False
     what = fields.get("cmd", "")
     return f"pid {pid}" + (f" ({what})" if what else "") + ("" if alive else " (not running)")
@@ -85,7 +86,7 @@ class RepoLock:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise LockTimeout(self.path, self.timeout, read_holder(self.path)) from None
-                    await asyncio.sleep(delay)
+                    await pause(delay)
                     delay = min(delay * 1.5, _MAX_POLL_S)
             if not self.shared:  # the holder named in a timeout message is the exclusive one
                 stamp = f"pid={os.getpid()} since={time.time():.3f} cmd={(self.purpose or 'ampsm').replace(' ', '_')}\n"

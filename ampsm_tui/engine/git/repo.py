@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..errors import AmpsmError, ErrorCode
 from .runner import git, split_z
@@ -15,8 +14,7 @@ Operation = Literal["merge", "rebase", "cherry-pick", "revert"]
 BOOKKEEPING_DIR = ".ampsm"
 
 
-@dataclass(frozen=True)
-class RepoPaths:
+class RepoPaths(NamedTuple):
     root: Path  # the main worktree (the user's checkout)
     common_dir: Path  # the shared .git directory (locks, refs, info/exclude live here)
 
@@ -27,11 +25,116 @@ _OP_PATHS = ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD", "
 _PATHS_CACHE: dict[Path, tuple[RepoPaths, tuple[Path, ...]]] = {}
 
 
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _probe_files(p: Path) -> tuple[RepoPaths, tuple[Path, ...]] | None:
+    """What `_probe` asks git, read from the files git itself reads, for the two layouts ampsm makes
+    and meets every time: the top of a main checkout with its `.git` folder, and the top of a linked
+    worktree whose `.git` file names `<common>/worktrees/<name>` (a process fewer per command; the
+    lean `squash` and `merge` are a handful of git processes in all). None for anything else (a
+    subdirectory, a separate git dir, a bare or `core.worktree` configuration, an unreadable
+    file): git is asked."""
+    dot = p / ".git"
+    if dot.is_dir():
+        gitdir = common = dot
+        if (gitdir / "commondir").exists():
+            return None
+    else:
+        text = _read(dot)
+        if text is None or not text.startswith("gitdir: ") or text.count("\n") > 1:
+            return None
+        gitdir = (p / text.removeprefix("gitdir: ").strip()).resolve()
+        shared = _read(gitdir / "commondir")
+        if shared is None or gitdir.parent.name != "worktrees":
+            return None
+        common = (gitdir / shared.strip()).resolve()
+        if gitdir.parent != common / "worktrees" or not (gitdir / "HEAD").is_file():
+            return None
+    config = _read(common / "config")
+    if config is None or not (common / "HEAD").is_file() or common.name != ".git":
+        return None
+    for line in config.splitlines():  # settings that move the checkout or make the repo bare
+        key = line.strip().split("=", 1)[0].strip().lower()
+        if key in ("bare", "worktree") or line.strip().startswith("[include") or line.lower().startswith("[extensions"):
+            if key == "bare" and line.split("=", 1)[-1].strip().lower() == "false":
+                continue
+            return None
+    paths = RepoPaths(root=common.parent.resolve(), common_dir=common.resolve())
+    if dot.is_dir() and paths.root != p:
+        return None
+    return paths, tuple(gitdir / name for name in _OP_PATHS)
+
+
+def _sha(text: str) -> str | None:
+    sha = text.strip()
+    return sha if len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha) else None
+
+
+def branches_by_files(common: Path, *names: str) -> dict[str, str] | None:
+    """The branches `git for-each-ref refs/heads/<name>...` lists (each name itself and everything
+    under `<name>/`), branch -> commit id, read from the loose ref files and packed-refs. None when
+    the files cannot vouch for the answer (another ref store, a symbolic or unreadable ref)."""
+    if (common / "reftable").exists() or not (common / "refs" / "heads").is_dir():
+        return None
+    found: dict[str, str] = {}
+
+    def wanted(branch: str) -> bool:
+        return any(branch == n or branch.startswith(n + "/") for n in names)
+
+    packed = _read(common / "packed-refs")
+    for line in (packed or "").splitlines():
+        if line.startswith(("#", "^")) or " refs/heads/" not in line:
+            continue
+        sha, _, ref = line.partition(" ")
+        branch = ref.removeprefix("refs/heads/")
+        if wanted(branch):
+            if _sha(sha) is None:
+                return None
+            found[branch] = sha
+    heads = common / "refs" / "heads"
+    for name in names:
+        place = heads / name
+        files = [place] if place.is_file() else sorted(f for f in place.rglob("*") if f.is_file())
+        for file in files:
+            if file.name.endswith(".lock"):
+                continue
+            text = _read(file)
+            loose = _sha(text) if text is not None else None
+            if loose is None:
+                return None
+            found[file.relative_to(heads).as_posix()] = loose  # a loose ref wins over its packed line
+    return found
+
+
+def on_branch_by_files(worktree: Path, branch: str) -> bool:
+    """True when git's own files show the worktree at the top of its own worktree, HEAD attached
+    to `branch`, the branch there, and no merge or rebase going on: what `commits._on_branch` asks
+    git before and after every agent turn. False means "ask git", never that anything is wrong."""
+    probed = _probe_files(worktree.expanduser().resolve())
+    if probed is None:
+        return False
+    paths, marks = probed
+    gitdir = marks[0].parent
+    if _read(gitdir / "HEAD") != f"ref: refs/heads/{branch}\n":
+        return False
+    refs = branches_by_files(paths.common_dir, branch)
+    return bool(refs and branch in refs) and _operation(marks) is None
+
+
 async def _probe(p: Path) -> tuple[RepoPaths, tuple[Path, ...]]:
     """One `git rev-parse` for the repository's paths and the files that mark an operation in
-    progress (merge, rebase, ...) in the worktree at `p`."""
+    progress (merge, rebase, ...) in the worktree at `p` (or none: see `_probe_files`)."""
     if not p.is_dir():
         raise AmpsmError(ErrorCode.GIT, f"not a git repository: {p} (no such directory)")
+    known = _probe_files(p)
+    if known is not None:
+        _PATHS_CACHE[p] = known
+        return known
     op_args = [arg for name in _OP_PATHS for arg in ("--git-path", name)]
     res = await git(
         "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository", *op_args, cwd=p, check=False
@@ -201,6 +304,33 @@ async def worktree_branches(path: Path | str) -> dict[Path, str | None]:
             ref = field[len("branch ") :]
             out[current] = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
     return out
+
+
+def checkout_of(paths: RepoPaths, branch: str) -> Path | Literal[False] | None:
+    """The worktree that has `branch` checked out, None when none has, read from the `HEAD` files
+    `git worktree list` reads (a process fewer per merge); False when a file cannot tell (then ask
+    `worktree_branches`)."""
+    want = f"ref: refs/heads/{branch}"
+    head = _read(paths.common_dir / "HEAD")
+    if head is None:
+        return False
+    if head.strip() == want:
+        return paths.root
+    linked = paths.common_dir / "worktrees"
+    try:
+        entries = sorted(linked.iterdir()) if linked.is_dir() else []
+    except OSError:
+        return False
+    for entry in entries:
+        head = _read(entry / "HEAD")
+        if head is None:
+            return False
+        if head.strip() == want:
+            where = _read(entry / "gitdir")
+            if where is None:
+                return False
+            return Path(where.strip()).parent
+    return None
 
 
 async def repo_root(path: Path | str) -> Path:

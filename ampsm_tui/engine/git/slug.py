@@ -8,7 +8,6 @@ length, and is checked against git's own ref rules (`valid_branch_name`, the rul
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from datetime import datetime
@@ -26,6 +25,8 @@ def slugify(name: str, max_len: int = MAX_SLUG) -> str:
     if len(slug) > max_len:
         slug = slug[:max_len].rstrip("-")
     if not slug:
+        import hashlib
+
         slug = "s-" + hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return slug
 

@@ -6,11 +6,9 @@ switched, pulled or checked out. A failed creation leaves nothing behind (E004).
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from ..clock import utcnow
 from ..errors import AmpsmError, ErrorCode
@@ -18,11 +16,11 @@ from .archive import ArchiveResult, archive_work
 from .locks import RepoLock
 from .repo import (
     BOOKKEEPING_DIR,
+    branches_by_files,
     current_branch,
     current_operation,
     remember_worktree,
     repo_paths,
-    rev,
     validate_repo,
 )
 from .runner import GitError, git
@@ -33,8 +31,7 @@ SESSION_KEY = "ampsmSession"
 BASE_KEY = "ampsmBase"
 
 
-@dataclass(frozen=True)
-class WorktreeInfo:
+class WorktreeInfo(NamedTuple):
     path: Path
     branch: str
     base_branch: str
@@ -42,8 +39,7 @@ class WorktreeInfo:
     session_id: str
 
 
-@dataclass(frozen=True)
-class RemoveResult:
+class RemoveResult(NamedTuple):
     removed_worktree: bool
     deleted_branch: bool
     archive: ArchiveResult
@@ -72,10 +68,13 @@ async def ensure_excluded(common_dir: Path, root: Path, folder: Path) -> None:
         fh.write(f"{prefix}# ampsm session worktrees\n{line}\n")
 
 
-async def _branch_refs(root: Path, base: str, name: str) -> dict[str, str]:
-    """Every ref `create_worktree` must know about, in one process: the base branch and the
-    session branches of this name (`amp/<slug>` and everything under it)."""
+async def _branch_refs(root: Path, base: str, name: str, common: Path | None = None) -> dict[str, str]:
+    """Every ref `create_worktree` must know about: the base branch and the session branches of
+    this name (`amp/<slug>` and everything under it). Read from git's ref files when they can tell
+    (`common`: the repository's git dir), else in one `git for-each-ref`."""
     prefix = branch_name(name, datetime(2000, 1, 1)).rsplit("/", 1)[0]
+    if common is not None and (known := branches_by_files(common, base, prefix)) is not None:
+        return known
     res = await git(
         "for-each-ref",
         "--format=%(objectname) %(refname)",
@@ -133,14 +132,14 @@ async def create_worktree(
     except AmpsmError as exc:
         raise AmpsmError(ErrorCode.WORKTREE, f"cannot create worktree: {exc.message}") from exc
     try:
-        refs = await _branch_refs(root, base, name)
+        refs = await _branch_refs(root, base, name, common)
         base_sha = refs.get(base)
         if base_sha is None and default_base:
             head = await current_branch(root)
             if not head:
                 raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}; pass --base")
             base = head
-            refs = await _branch_refs(root, base, name)
+            refs = await _branch_refs(root, base, name, common)
             base_sha = refs.get(base)
         if base_sha is None:
             raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}")
@@ -154,11 +153,12 @@ async def create_worktree(
             await git("config", f"branch.{branch}.{SESSION_KEY}", session_id, cwd=root)
             await git("config", f"branch.{branch}.{BASE_KEY}", base, cwd=root)
             remember_worktree(target, paths)
-        except (GitError, OSError, asyncio.CancelledError) as exc:
+        except (GitError, OSError) as exc:
             await _undo_create(root, target, branch)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
             raise AmpsmError(ErrorCode.WORKTREE, f"worktree creation failed for {target}: {exc}") from exc
+        except BaseException:  # cancelled or interrupted: nothing left behind either
+            await _undo_create(root, target, branch)
+            raise
         return WorktreeInfo(path=target, branch=branch, base_branch=base, base_sha=base_sha, session_id=session_id)
     finally:
         await lock.__aexit__(None, None, None)
@@ -167,6 +167,8 @@ async def create_worktree(
 async def _undo_create(root: Path, target: Path, branch: str) -> None:
     await git("worktree", "remove", "--force", "--force", target, cwd=root, check=False)
     if target.exists():
+        import shutil
+
         shutil.rmtree(target, ignore_errors=True)
     await git("worktree", "prune", cwd=root, check=False)
     await git("branch", "-D", "--", branch, cwd=root, check=False)
@@ -181,10 +183,12 @@ async def remove_worktree(
     force: bool = False,
     delete_branch: bool = True,
     lock_timeout: float = 60.0,
+    merged_tip: str | None = None,
 ) -> RemoveResult:
     """Remove a session's worktree (and branch), first keeping unmerged or uncommitted work under
     `refs/ampsm/archive/<session-id>` (lesson 19). A worktree in the middle of a merge or rebase is
-    refused unless `force`, which aborts that operation first."""
+    refused unless `force`, which aborts that operation first. `merged_tip`: a commit the caller has
+    just merged into the base branch (a tip equal to it needs no search for other branches)."""
     paths = await repo_paths(repo)
     root = paths.root
     wt = Path(worktree) if worktree is not None else None
@@ -196,16 +200,21 @@ async def remove_worktree(
                 if not force:
                     raise AmpsmError(ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; abort it first")
                 await git(op, "--abort", cwd=wt, check=False)
-        archived = await archive_work(root, sid, worktree=wt, branch=branch)
+        archived = await archive_work(root, sid, worktree=wt, branch=branch, merged_tip=merged_tip)
         removed = False
+        tidy = True  # `git worktree remove` leaves no administrative files behind when it succeeds
         if wt is not None and wt.exists():
             res = await git("worktree", "remove", "--force", "--force", wt, cwd=root, check=False)
             if wt.exists():  # not a registered worktree (a loose directory): its files are archived
+                import shutil
+
                 shutil.rmtree(wt)
             removed = res.ok or not wt.exists()
-        await git("worktree", "prune", cwd=root, check=False)
+            tidy = res.ok
+        if not tidy or wt is None or not removed:
+            await git("worktree", "prune", cwd=root, check=False)
         deleted = False
-        if branch and delete_branch and await rev(root, f"refs/heads/{branch}") is not None:
+        if branch and delete_branch:  # `branch -D` of a branch that is gone fails, and says so
             res = await git("branch", "-D", "--", branch, cwd=root, check=False)
             deleted = res.ok
         return RemoveResult(removed_worktree=removed, deleted_branch=deleted, archive=archived)

@@ -3,7 +3,6 @@ lean `new` on plain sqlite3 (store/quick.py), so both pick the same block."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 FINISHED_STATUSES = ("done", "archived")
@@ -11,6 +10,8 @@ FINISHED_STATUSES = ("done", "archived")
 
 def port_is_free(port: int) -> bool:
     """Whether nothing listens on `port` (a bind on the loopback succeeds)."""
+    import socket  # only when ports are handed out: `socket` is a tenth of `ampsm new`'s imports
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind(("127.0.0.1", port))

@@ -159,6 +159,16 @@ def resolve_session_dict(db: Path, ref: str, *, timeout_s: float = 10.0) -> dict
     return _read(db, timeout_s, query)
 
 
+def _writer(db: Path, timeout_s: float) -> sqlite3.Connection:
+    """A connection for a write, with the store's own settings (store/core.py): a commit waits for
+    the WAL write, not for an fsync of it (`synchronous = NORMAL`, as every other write of ampsm's;
+    SQLite's default FULL cost the lean `new` a disk flush), and foreign keys checked."""
+    conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
 def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: float = 10.0) -> None:
     """What a merge writes after its git work, as the full path does (`release_ports` when the
     worktree was removed, then the `done` status with a fresh `updated_at`), in one transaction. A
@@ -167,7 +177,7 @@ def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: fl
     from ..errors import AmpsmError, ErrorCode
 
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+        conn = _writer(db, timeout_s)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -216,7 +226,7 @@ def insert_session(
     if list(row) != names:
         raise Unsure
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+        conn = _writer(db, timeout_s)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
