@@ -186,6 +186,32 @@ def test_pricing_prefix_and_override() -> None:
     assert price_usage("claude-sonnet-4-5", usage, override) == pytest.approx(1.0 + 2.0 + 1.0)
 
 
+def test_registry_prices_are_kept_on_disk(isolated_env: Path) -> None:
+    """A priced turn no longer imports genai-prices (a third of a second) once its rates are known:
+    the next process reads them from the config folder's cache, unknown models included."""
+    import subprocess
+    import sys
+
+    from ampsm_tui.engine.agents import pricing
+
+    pricing._registry_price.cache_clear()
+    known, unknown = lookup_price("claude-sonnet-4-5"), lookup_price("claude-sonnetish")
+    assert known is not None and unknown is None
+    assert (isolated_env / "cache" / "prices.json").is_file()
+    code = (
+        "import sys; from ampsm_tui.engine.agents.pricing import lookup_price as p; "
+        "k = p('claude-sonnet-4-5'); print(k.model_dump_json(), p('claude-sonnetish'), 'genai_prices' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [known.model_dump_json(), "None", "False"]
+    # a cache entry that is not a price is computed again, never trusted
+    data = json.loads((isolated_env / "cache" / "prices.json").read_text())
+    data = {key: ["x", 1, 2, 3] for key in data}
+    (isolated_env / "cache" / "prices.json").write_text(json.dumps(data))
+    pricing._registry_price.cache_clear()
+    assert lookup_price("claude-sonnet-4-5") == known
+
+
 def test_claude_cost_comes_from_its_result_even_with_overrides() -> None:
     adapter = get_adapter("claude")
     _events, parser = replay_file(adapter, SAMPLES / "claude_run1.jsonl")

@@ -50,6 +50,7 @@ def _sessions() -> list[dict[str, object]]:
     return asyncio.run(read())
 
 
+@pytest.mark.timeout(900)  # a whole bench run with agents: minutes on a loaded CI machine
 def test_scripted_fix_agent_end_to_end(tmp_path: Path, fx: bench_fixture.FixtureBench) -> None:
     out = tmp_path / "out"
     data = _start(fx, out, "--agent", "command", "--agent-cmd", fx.fix_cmd, "--run-id", "scripted")

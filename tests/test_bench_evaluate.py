@@ -124,6 +124,7 @@ def test_empty_predictions_are_never_run(tmp_path: Path, fx: bench_fixture.Fixtu
     assert summary["empty_patch_ids"] == IDS and summary["completed_instances"] == 0
 
 
+@pytest.mark.timeout(900)
 def test_missing_repo_and_test_timeout_are_per_instance_errors(tmp_path: Path, fx: bench_fixture.FixtureBench) -> None:
     rows = [json.loads(line) for line in fx.dataset.read_text().splitlines()]
     rows[0]["repo"] = "acme/gone"  # no clone of it anywhere
@@ -137,9 +138,10 @@ def test_missing_repo_and_test_timeout_are_per_instance_errors(tmp_path: Path, f
         f"os.execv({sys.executable!r}, [{sys.executable!r}, *sys.argv[1:]])\n"
     )
     out = tmp_path / "out"
+    # 45 s: the instance that passes must pass on a loaded machine too; the slow one sleeps 120 s
     res = run_cli(
         "bench", "start", "--dataset", str(dataset), "--repos-dir", str(fx.repos_dir), "--report-dir", str(out),
-        "-p", "gold", "--run-id", "t", "--timeout", "20", "--env-cmd", f"{sys.executable} {slow}", "--json",
+        "-p", "gold", "--run-id", "t", "--timeout", "45", "--env-cmd", f"{sys.executable} {slow}", "--json",
     )  # fmt: skip
     assert res.returncode == 1, res.stderr  # the run went on, and its status says some errored
     data = json.loads(res.stdout)
@@ -150,7 +152,7 @@ def test_missing_repo_and_test_timeout_are_per_instance_errors(tmp_path: Path, f
     summary = _summary(out, "gold", "t")
     assert summary["error_ids"] == ["acme__calc-1", "acme__calc-3"] and summary["resolved_ids"] == ["acme__calc-2"]
     log3 = out / "logs" / "run_evaluation" / "t" / "gold" / "acme__calc-3" / "test_output.txt"
-    assert "Timeout error: 20 seconds exceeded." in log3.read_text()
+    assert "Timeout error: 45 seconds exceeded." in log3.read_text()
     assert summary["failure_reasons"] == {"acme__calc-3": "tests_timed_out"}
     assert _worktrees(fx.repo) == [f"worktree {fx.repo}"]
 

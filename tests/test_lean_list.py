@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 
 from ampsm_tui.cli import main
-from ampsm_tui.commands import load_for, session_lean
-from ampsm_tui.commands.context import Context
-from ampsm_tui.commands.registry import COMMANDS, build_parser
+from ampsm_tui.commands import session_lean
 from ampsm_tui.engine import overlap
 from ampsm_tui.engine.config import Config, load_config
 from ampsm_tui.engine.models import Session, SessionStatus
 from ampsm_tui.engine.paths import lean_config
 from ampsm_tui.engine.store import Store
 from ampsm_tui.engine.store.quick import SESSION_FIELDS, STATUSES, list_session_dicts
+from tests.lean_paths import run_full, run_lean
 
 WEBHOOK_KEY = "sk-ant-api03-" + "x" * 40
 
@@ -70,27 +69,13 @@ async def _seed(repo: Path) -> list[str]:
     return ids
 
 
-def _parse(*argv: str) -> typing.Any:
-    return build_parser("test", only=load_for(argv[0])).parse_args(list(argv))
-
-
 def _full(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    args = _parse(*argv)
-    ctx = Context(args)
-
-    async def run() -> int:
-        try:
-            return int(await args._command.handler(args, ctx))
-        finally:
-            await ctx.close()
-
-    assert asyncio.run(run()) == 0
+    assert run_full(argv) == 0
     return capsys.readouterr().out
 
 
 def _fast(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str | None:
-    args = _parse(*argv)
-    status = COMMANDS[("list",)].fast(args, Context(args))  # type: ignore[misc]
+    status = run_lean(argv)
     out = capsys.readouterr().out
     if status is None:
         assert out == ""  # declining writes nothing

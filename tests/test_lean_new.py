@@ -5,7 +5,6 @@ database to create or reconcile) goes there, leaving nothing behind."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -17,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from ampsm_tui.commands import load_for
-from ampsm_tui.commands.context import Context
-from ampsm_tui.commands.registry import COMMANDS, build_parser
 from ampsm_tui.engine.config import load_config
 from tests.conftest import git, run_cli
+from tests.lean_paths import run_full as _full
+from tests.lean_paths import run_lean as _fast
 
 KEY = "sk-ant-api03-" + "k" * 40
 ARGS = ["--name", "Feat X", "--prompt", f"add hello with {KEY}", "--script", "true", "--timeout", "30"]
@@ -35,28 +33,6 @@ def _repo(path: Path) -> Path:
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "initial")
     return path
-
-
-def _parse(*argv: str) -> typing.Any:
-    return build_parser("test", only=load_for(argv[0])).parse_args(list(argv))
-
-
-def _fast(argv: list[str]) -> int | None:
-    args = _parse(*argv)
-    return COMMANDS[("new",)].fast(args, Context(args))  # type: ignore[misc]
-
-
-def _full(argv: list[str]) -> int:
-    args = _parse(*argv)
-    ctx = Context(args)
-
-    async def run() -> int:
-        try:
-            return int(await args._command.handler(args, ctx))
-        finally:
-            await ctx.close()
-
-    return asyncio.run(run())
 
 
 def _db() -> sqlite3.Connection:
@@ -216,13 +192,10 @@ def test_new_stays_lean(tmp_path: Path) -> None:
 
 def test_lean_writes_use_the_stores_settings(tmp_path: Path) -> None:
     """A lean write waits for the WAL, not for an fsync (as every store write), with foreign keys on."""
-    from ampsm_tui.engine.store.quick import _writer
+    from ampsm_tui.engine.store.quick import _write
 
     db = tmp_path / "x.db"
     sqlite3.connect(db).close()
-    conn = _writer(db, 1.0)
-    try:
+    with _write(db, 1.0) as conn:
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    finally:
-        conn.close()

@@ -4,22 +4,19 @@ there."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import subprocess
 import sys
-import typing
 from pathlib import Path
 
 import pytest
 
 from ampsm_tui.cli import main
-from ampsm_tui.commands import load_for
-from ampsm_tui.commands.context import Context
-from ampsm_tui.commands.registry import COMMANDS, build_parser
 from ampsm_tui.engine.config import load_config
 from tests.conftest import git, run_cli
+from tests.lean_paths import run_full as _full
+from tests.lean_paths import run_lean as _fast
 
 
 def _new(repo: Path, name: str) -> tuple[str, Path]:
@@ -32,28 +29,6 @@ def _new(repo: Path, name: str) -> tuple[str, Path]:
         git(wt, "add", "-A")
         git(wt, "commit", "-q", "-m", f"amp: step {n}")
     return str(doc["id"]), wt
-
-
-def _parse(*argv: str) -> typing.Any:
-    return build_parser("test", only=load_for(argv[0])).parse_args(list(argv))
-
-
-def _fast(argv: list[str]) -> int | None:
-    args = _parse(*argv)
-    return COMMANDS[("squash",)].fast(args, Context(args))  # type: ignore[misc]
-
-
-def _full(argv: list[str]) -> int:
-    args = _parse(*argv)
-    ctx = Context(args)
-
-    async def run() -> int:
-        try:
-            return int(await args._command.handler(args, ctx))
-        finally:
-            await ctx.close()
-
-    return asyncio.run(run())
 
 
 def _shape(wt: Path) -> list[str]:

@@ -126,6 +126,7 @@ async def test_version_probes_read_the_version_from_stdout_and_a_hang_is_a_failu
     _script(bindir / "codex", warn + "echo 'codex-cli 0.171.0'\n")
     _script(bindir / "gemini", "sleep 30\n")
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}/usr/bin:/bin")
+    monkeypatch.setattr(doctor, "PROBE_TIMEOUT_S", 3.0)  # the hang is reported after this
     assert preflight.binary_version(str(bindir / "codex")) == "0.171.0"
     checks = {c.name: c for c in await doctor.check_agents()}
     assert checks["agent codex"].ok and checks["agent codex"].detail == "0.171.0"

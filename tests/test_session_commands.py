@@ -156,7 +156,11 @@ def test_dead_process_is_reconciled_to_interrupted(repo: Path, agent_env: dict[s
         start_new_session=True,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and db_rows(cfg, "SELECT status FROM sessions")[0]["status"] != "running":
+    # a turn under way: the session `running` and its iteration row written (the status comes first)
+    while time.monotonic() < deadline and not (
+        db_rows(cfg, "SELECT status FROM sessions")[0]["status"] == "running"
+        and db_rows(cfg, "SELECT 1 FROM iterations")
+    ):
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole thing dies without a chance to record anything
     proc.wait()

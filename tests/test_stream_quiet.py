@@ -121,20 +121,69 @@ async def test_iterations_record_the_same_with_and_without_a_subscriber(repo: Pa
         await engine.close()
 
 
-def test_loads_line_is_json_loads() -> None:
-    """The scanner shortcut gives json.loads' result and json.loads' error on every kind of line."""
+def _same(a: object, b: object) -> bool:
+    """Equal values of the same types all the way down (NaN equal to NaN, -0.0 apart from 0.0)."""
+    import math
+
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    return a == b
+
+
+def _outcome(fn: object, line: str) -> tuple[object, ...]:
+    try:
+        return ("ok", fn(line))  # type: ignore[operator]
+    except (ValueError, RecursionError) as exc:
+        return ("error", type(exc), str(exc))
+
+
+def _agrees(line: str) -> bool:
     import json
 
     from ampsm_tui.engine.agents.base import loads_line
 
+    mine, theirs = _outcome(loads_line, line), _outcome(json.loads, line)
+    if mine[0] == theirs[0] == "ok":
+        return _same(mine[1], theirs[1])
+    return mine == theirs
+
+
+def test_loads_line_is_json_loads() -> None:
+    """The fast parser gives json.loads' result and json.loads' error on every kind of line."""
     lines = ['{"a": 1}', ' {"a":1}', '{"a":1} ', '{"a":1}x', "\ufeff{}", "[1,2]", '"s"', "12", "nul", "", '{"a":',
-             '{"a":1}{"b":2}', "NaN", "1e5", "  ", '{"t": "\\ud800"}', "{}\n"]  # fmt: skip
-
-    def outcome(fn: object, line: str) -> object:
-        try:
-            return ("ok", fn(line))  # type: ignore[operator]
-        except ValueError as exc:
-            return ("error", type(exc), str(exc))
-
+             '{"a":1}{"b":2}', "NaN", "1e5", "  ", '{"t": "\\ud800"}', "{}\n", "[NaN, Infinity, -Infinity]", "inf",
+             "123456789012345678901234567890", "-0", "-0.0", "1e400", "2.5e-324", '{"a":1,"a":2}', '"a\tb"',
+             '"a\x01b"', '"\\udc00\\ud800"', '"\\ud83d\\ude00"', "01", "1.", "+1", "[1,]", '"\\x"',
+             "[" * 5000 + "]" * 5000, "\ud800", '{"\ud800": 1}', "0.1", "1E-2", "\u00a0[1]"]  # fmt: skip
     for line in lines:
-        assert outcome(loads_line, line) == outcome(json.loads, line), line
+        assert _agrees(line), line
+
+
+def test_loads_line_is_json_loads_on_mutated_agent_lines() -> None:
+    """Agents' real lines, mutated at random (a fixed seed): wherever either parser accepts a line,
+    the values are json's, and wherever json refuses it, so does `loads_line`, with json's error."""
+    import random
+
+    alphabet = list('{}[]":,\\ \t\r\x00\x1f0123456789eE+-.truefalsnNIaiy\u00e9\ud800\u2028\ufeff')
+    alphabet += ["\\u", "\\ud83d", "\\ude00", "NaN", "Infinity", "null", '\\"']
+    seeds = [line for path in sorted(SAMPLES.glob("*.jsonl")) for line in path.read_text().split("\n") if line]
+    rnd = random.Random(17)
+    for _ in range(4000):
+        chars = list(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 4)):
+            pos = rnd.randrange(len(chars) + 1)
+            op = rnd.random()
+            if op < 0.4 or not chars:
+                chars.insert(pos, rnd.choice(alphabet))
+            elif op < 0.7:
+                del chars[min(pos, len(chars) - 1)]
+            else:
+                chars[min(pos, len(chars) - 1)] = rnd.choice(alphabet)
+        line = "".join(chars)
+        assert _agrees(line), line

@@ -33,9 +33,15 @@ class _Probe:
         self.problem = problem
 
 
-async def _version(binary: str, *args: str, timeout: float = 5.0) -> _Probe | None:
+#: How long `doctor` waits for a `--version` (the agents are asked side by side): a Node or Python
+#: CLI can take several seconds to start on a loaded machine, a hung one is reported after this.
+PROBE_TIMEOUT_S = 15.0
+
+
+async def _version(binary: str, *args: str, timeout: float | None = None) -> _Probe | None:
     """None when `binary` is not on PATH. A version is read from stdout only (Codex prints warnings
     on stderr first); no answer within `timeout`, or a non-zero exit, is a problem, never "ok"."""
+    timeout = PROBE_TIMEOUT_S if timeout is None else timeout
     from .agents.base import strip_ansi
     from .agents.preflight import parse_version
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -279,6 +279,13 @@ def _escapable(text: str) -> bool:
 def scrub(text: str) -> str:
     """What every free-text value stored or printed goes through: valid UTF-8, keys redacted."""
     return redact(clean_text(text))
+
+
+def scrubber() -> Callable[[str], str]:
+    """`scrub` with this environment's redactor looked up once, for many values written together
+    (a batch of tool calls): the lookup compares the key variables each time."""
+    red = current_redactor()
+    return lambda text: red(clean_text(text)) if text else text
 
 
 def secrets_dir(db_path: Path) -> Path:

@@ -4,17 +4,20 @@ One INSERT and one UPDATE per tool call cost a thread hop and a transaction each
 full speed (thousands of tool calls in a long turn) that was most of the streaming time. Calls are
 gathered and written together, a quarter second after the first one waits at the latest (so other
 processes still see them live), and always before the iteration's outcome is recorded. A call that
-finishes before it was written is written finished: one INSERT, no UPDATE.
+finishes before it was written is written finished: one INSERT, no UPDATE; one still open when written
+is updated later by its row id (a lookup by iteration and tool id scanned all the iteration's calls,
+quadratic in a long turn). A waiting call is a plain
+row (a list), not a model: building, updating and dumping a pydantic model per call cost more than
+its INSERT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clock import now_iso
-from .models import ToolCall
 
 if TYPE_CHECKING:
     from .agents.base import ToolCallEvent, ToolResultEvent
@@ -29,10 +32,12 @@ class ToolCallRecorder:
         self.store = store
         self.iteration_id = iteration_id
         self.session_id = session_id
-        self._inserts: list[ToolCall] = []
-        self._unwritten: dict[str, ToolCall] = {}  # tool_use_id -> a call not yet written
+        #: [tool_use_id, name, args_summary, started_at, duration_ms, ok]: the rows `record_tool_calls` takes
+        self._inserts: list[list[Any]] = []
+        self._unwritten: dict[str, list[Any]] = {}  # tool_use_id -> a call not yet written
         self._open: dict[str, float] = {}  # tool_use_id -> when it started (monotonic)
-        self._finishes: list[tuple[int | None, bool | None, int, str]] = []
+        self._finishes: list[tuple[int | None, bool | None, str]] = []  # (duration_ms, ok, tool_use_id)
+        self._rowids: dict[str, int] = {}  # tool_use_id -> the row of a call written while open
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
@@ -47,14 +52,7 @@ class ToolCallRecorder:
         return self._stamp[1]
 
     async def started(self, event: ToolCallEvent) -> None:
-        call = ToolCall(
-            iteration_id=self.iteration_id,
-            session_id=self.session_id,
-            tool_use_id=event.id,
-            name=event.name,
-            args_summary=event.input_summary,
-            started_at=self._now(),
-        )
+        call = [event.id, event.name, event.input_summary, self._now(), None, None]
         self._inserts.append(call)
         if event.id:  # a call without an id cannot be matched with its result
             self._unwritten[event.id] = call
@@ -68,9 +66,9 @@ class ToolCallRecorder:
         duration = event.duration_ms if event.duration_ms is not None else int((time.monotonic() - t0) * 1000)
         call = self._unwritten.pop(event.id, None)
         if call is not None:
-            call.duration_ms, call.ok = duration, event.ok
+            call[4], call[5] = duration, event.ok
         else:
-            self._finishes.append((duration, event.ok, self.iteration_id, event.id))
+            self._finishes.append((duration, event.ok, event.id))
         await self._soon()
 
     def _pending(self) -> int:
@@ -96,7 +94,9 @@ class ToolCallRecorder:
                 return
             self._inserts, self._finishes = [], []
             self._unwritten.clear()  # written from here on: a later result is an UPDATE
-            await self.store.record_tool_calls(inserts, finishes)
+            rowids = self._rowids
+            updates = [(duration, ok, rowids.pop(tid, None), tid) for duration, ok, tid in finishes]
+            rowids.update(await self.store.record_tool_calls(self.iteration_id, self.session_id, inserts, updates))
 
     async def close(self) -> None:
         """Write what is left (the iteration is about to be recorded)."""

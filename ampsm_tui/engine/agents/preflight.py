@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import diskcache
 from ..errors import AmpsmError, ErrorCode
 from ..procgroup import kill_popen
 from ..secrets import redact
@@ -23,7 +24,10 @@ from .base import strip_ansi
 if TYPE_CHECKING:
     from .base import AgentAdapter
 
-VERSION_TIMEOUT_S = 15.0
+#: A hung binary is refused after this; a heavy one (Aider imports a few hundred modules) can take
+#: well over 15 s on a loaded machine the first time. The answer is cached on disk per install.
+VERSION_TIMEOUT_S = 45.0
+VERSIONS_CACHE = "agent-versions.json"
 _versions: dict[tuple[str, float], str] = {}
 
 
@@ -64,7 +68,7 @@ def binary_version(path: str) -> str:
     if key in _versions:
         return _versions[key]
     disk_key = f"{key[0]}|{key[1]!r}"
-    known = _disk_cache().get(disk_key) if key[1] else None
+    known = diskcache.read(VERSIONS_CACHE).get(disk_key) if key[1] else None
     if isinstance(known, str):
         _versions[key] = known
         return known
@@ -91,46 +95,8 @@ def binary_version(path: str) -> str:
     version = parse_version(text) or (text.splitlines() or ["(no version printed)"])[0][:120]
     _versions[key] = version
     if key[1]:
-        _remember(disk_key, version)
+        diskcache.remember(VERSIONS_CACHE, disk_key, version, keep=64)  # old binaries of upgraded agents go
     return version
-
-
-def _cache_file() -> Path:
-    from ..paths import config_dir
-
-    return config_dir() / "cache" / "agent-versions.json"
-
-
-def _disk_cache() -> dict[str, object]:
-    import json
-
-    try:
-        data = json.loads(_cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _remember(disk_key: str, version: str) -> None:
-    """Best effort: a cache that cannot be written only costs the next command a probe."""
-    import json
-
-    from ..fsperm import private_dir
-
-    file = _cache_file()
-    try:
-        private_dir(file.parent)
-        data = _disk_cache()
-        data[disk_key] = version
-        if len(data) > 64:  # old binaries of upgraded agents: keep the newest entries
-            data = dict(list(data.items())[-64:])
-        tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, file)
-    except OSError:
-        pass
 
 
 def check_adapter(adapter: AgentAdapter) -> dict[str, str | None]:

@@ -16,12 +16,15 @@ Amp's stream names no model (its mode picks one server-side), so Amp turns are p
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .. import diskcache
 from ..config import Price
 
 if TYPE_CHECKING:
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: what `amp` and `amp:<mode>` are priced as when the config says nothing
 AMP_PRICED_AS = "claude-sonnet-4-5"
+#: genai-prices' rates by its installed release and model (see `diskcache`)
+PRICES_CACHE = "prices.json"
 
 _TAG = re.compile(r"\[[^\]]*\]$")
 
@@ -69,7 +74,27 @@ def _aliased(name: str) -> str:
 
 @lru_cache(maxsize=256)
 def _registry_price(name: str) -> Price | None:
-    """Per-million rates of `name` at its base tier, from genai-prices; None when it is unknown."""
+    """Per-million rates of `name` at its base tier, from genai-prices; None when it is unknown.
+
+    Kept on disk by the installed genai-prices (the path and mtime of its package): importing it
+    loads its whole price snapshot, a third of a second that every priced `iterate` paid."""
+    release = _genai_prices_release()
+    key = f"{release}|{name}" if release else None
+    if key is not None:
+        cached = diskcache.read(PRICES_CACHE).get(key, False)
+        if cached is None:
+            return None
+        if isinstance(cached, list) and len(cached) == 4:
+            with contextlib.suppress(ValueError):
+                return Price(input=cached[0], output=cached[1], cache_read=cached[2], cache_write=cached[3])
+    price = _price_from_genai_prices(name)
+    if key is not None:
+        rates = None if price is None else [price.input, price.output, price.cache_read, price.cache_write]
+        diskcache.remember(PRICES_CACHE, key, rates, keep=256)  # models of older releases go
+    return price
+
+
+def _price_from_genai_prices(name: str) -> Price | None:
     try:
         from genai_prices import Usage as GUsage
         from genai_prices import calc_price
@@ -95,6 +120,19 @@ def _registry_price(name: str) -> Price | None:
             cache_write=rate(input_tokens=1000, cache_write_tokens=1000),
         )
     except (LookupError, ValueError):
+        return None
+
+
+def _genai_prices_release() -> str | None:
+    """Which genai-prices is installed, without importing it: its package's path and mtime (an
+    upgrade or a reinstall rewrites the files)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("genai_prices")
+        origin = spec.origin if spec is not None else None
+        return f"{origin}@{os.stat(origin).st_mtime_ns}" if origin else None
+    except (ImportError, ValueError, OSError):
         return None
 
 

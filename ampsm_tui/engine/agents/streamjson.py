@@ -41,10 +41,10 @@ class StreamJsonParser(StreamParser):
 
     def parse_object(self, obj: dict[str, Any]) -> list[AgentEvent] | None:
         kind = obj["type"]
-        if kind == "system":
-            return self._system(obj)
         if kind == "assistant":
             return self._assistant(obj)
+        if kind == "system":
+            return self._system(obj)
         if kind == "user":
             return self._user(obj)
         if kind == "result":
@@ -73,6 +73,8 @@ class StreamJsonParser(StreamParser):
         return events
 
     def _assistant(self, obj: dict[str, Any]) -> list[AgentEvent]:
+        # The line nearly every stream is made of, one per message: kept to the few operations it
+        # needs (the text and usage nobody subscribes to are only counted, see `quiet`).
         message = obj.get("message")
         if not isinstance(message, dict):
             return []
@@ -84,69 +86,83 @@ class StreamJsonParser(StreamParser):
         content = message.get("content")
         quiet = self.quiet
         first_text: str | None = None
-        for block in content if isinstance(content, list) else ():
-            if not isinstance(block, dict):
-                continue
-            btype = block.get("type")
-            if btype == "text" and isinstance(text := block.get("text"), str):
-                if first_text is None:
-                    first_text = text
-                if "text" in quiet:
-                    self.quiet_text(text)
-                else:
-                    events.append(TextEvent(text=text))
-            elif btype in ("thinking", "redacted_thinking"):
-                if "thinking" in quiet:
-                    self.quiet_event()
+        if isinstance(content, list):
+            for block in content:
+                if not isinstance(block, dict):
                     continue
-                text = block.get("thinking") or block.get("text") or ""
-                events.append(ThinkingEvent(text=text if isinstance(text, str) else ""))
-            elif btype in ("tool_use", "server_tool_use"):
-                tid = block.get("id") if isinstance(block.get("id"), str) else None
-                if tid:
-                    self._tool_started[tid] = time.monotonic()
-                events.append(
-                    ToolCallEvent(
-                        id=tid, name=str(block.get("name") or "tool"), input_summary=summarize_input(block.get("input"))
-                    )
-                )
+                btype = block.get("type")
+                if btype == "text":
+                    text = block.get("text")
+                    if not isinstance(text, str):
+                        continue
+                    if first_text is None:
+                        first_text = text
+                    if "text" in quiet:
+                        self.quiet_text(text)
+                    else:
+                        events.append(TextEvent(text=text))
+                elif btype in ("tool_use", "server_tool_use"):
+                    events.append(self._tool_call(block))
+                elif btype in ("thinking", "redacted_thinking"):
+                    if "thinking" in quiet:
+                        self.quiet_event()
+                        continue
+                    text = block.get("thinking") or block.get("text") or ""
+                    events.append(ThinkingEvent(text=text if isinstance(text, str) else ""))
         usage = message.get("usage")
         mid = message.get("id")
-        first_sight = not (isinstance(mid, str) and mid in self._seen_messages)
-        if isinstance(mid, str) and mid:
-            self._seen_messages.add(mid)
-        if isinstance(usage, dict) and first_sight:
+        if isinstance(mid, str):
+            first_sight = mid not in self._seen_messages
+            if mid:
+                self._seen_messages.add(mid)
+        else:
+            first_sight = True
+        if first_sight and isinstance(usage, dict):
             model = message.get("model")
-            model = model if isinstance(model, str) and model not in _SYNTHETIC_MODELS else None
+            if not isinstance(model, str) or model in _SYNTHETIC_MODELS:
+                model = None
             # plain ints are the rule: `as_int` (bools, floats, junk) only for the others
-            i = usage.get("input_tokens")
-            o = usage.get("output_tokens")
-            cc = usage.get("cache_creation_input_tokens")
-            cr = usage.get("cache_read_input_tokens")
-            counts = (
-                i if type(i) is int else as_int(i),
-                o if type(o) is int else as_int(o),
-                cc if type(cc) is int else as_int(cc),
-                cr if type(cr) is int else as_int(cr),
-            )
+            i = usage.get("input_tokens", 0)
+            o = usage.get("output_tokens", 0)
+            cc = usage.get("cache_creation_input_tokens", 0)
+            cr = usage.get("cache_read_input_tokens", 0)
+            if i.__class__ is not int:
+                i = as_int(i)
+            if o.__class__ is not int:
+                o = as_int(o)
+            if cc.__class__ is not int:
+                cc = as_int(cc)
+            if cr.__class__ is not int:
+                cr = as_int(cr)
             if "usage" in quiet:
-                self.quiet_usage(*counts, model)
+                self.quiet_usage(i, o, cc, cr, model)
             else:
                 events.append(
                     UsageEvent(
                         scope="message",
-                        input_tokens=counts[0],
-                        output_tokens=counts[1],
-                        cache_creation_tokens=counts[2],
-                        cache_read_tokens=counts[3],
+                        input_tokens=i,
+                        output_tokens=o,
+                        cache_creation_tokens=cc,
+                        cache_read_tokens=cr,
                         model=model,
                     )
                 )
-        err = obj.get("error")
-        if isinstance(err, str) and err:
-            text = first_text if first_text is not None else err
-            self._pending_error = classify_error(f"{err}: {text}" if text != err else err)
+        if "error" in obj:
+            err = obj["error"]
+            if isinstance(err, str) and err:
+                text = first_text if first_text is not None else err
+                self._pending_error = classify_error(f"{err}: {text}" if text != err else err)
         return events
+
+    def _tool_call(self, block: dict[str, Any]) -> ToolCallEvent:
+        tid = block.get("id")
+        if not isinstance(tid, str):
+            tid = None
+        if tid:
+            self._tool_started[tid] = time.monotonic()
+        return ToolCallEvent(
+            id=tid, name=str(block.get("name") or "tool"), input_summary=summarize_input(block.get("input"))
+        )
 
     def _user(self, obj: dict[str, Any]) -> list[AgentEvent]:
         message = obj.get("message")

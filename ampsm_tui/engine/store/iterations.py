@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..clock import now_iso
 from ..models import Iteration, Thread, ToolCall
+from ..secrets import scrubber
 from .core import StoreBase
 
 
@@ -45,24 +47,53 @@ class IterationsRepo(StoreBase):
         await self._update("tool_calls", "id", call_id, {"duration_ms": duration_ms, "ok": ok})
 
     async def record_tool_calls(
-        self, inserts: list[ToolCall], finishes: list[tuple[int | None, bool | None, int, str]]
-    ) -> None:
-        """New calls and `(duration_ms, ok, iteration_id, tool_use_id)` results, in one
-        transaction (the batches of `engine.toolcalls`)."""
-        rows = [await self._row("tool_calls", c, exclude={"id"}) for c in inserts]
+        self,
+        iteration_id: int,
+        session_id: str,
+        calls: Sequence[Sequence[Any]],
+        finishes: Sequence[tuple[int | None, bool | None, int | None, str]],
+    ) -> dict[str, int]:
+        """New calls, each `(tool_use_id, name, args_summary, started_at, duration_ms, ok)`, and
+        results `(duration_ms, ok, row id or None, tool_use_id)`, in one transaction (the batches of
+        `engine.toolcalls`), in the order given. Returns the row ids of the calls written still
+        open (no duration), by tool_use_id, so that their results update them by row id.
+
+        The free text (name, arguments) is scrubbed as `_row` would."""
+        clean = scrubber()
+        rows = [
+            (iteration_id, session_id, tid, clean(name), clean(args), started, duration, ok)
+            for tid, name, args, started, duration, ok in calls
+        ]
+        insert = (
+            "INSERT INTO tool_calls (iteration_id, session_id, tool_use_id, name, args_summary, started_at,"
+            " duration_ms, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        open_ids: dict[str, int] = {}
         async with self.transaction() as conn:
-            if rows:
-                names = ", ".join(rows[0])
-                marks = ", ".join("?" for _ in rows[0])
+            done = 0  # rows up to here are written; the finished ones go together, an open one alone
+            for i, row in enumerate(rows):
+                if row[6] is None and row[2]:
+                    if done < i:
+                        await conn.executemany(insert, rows[done:i])
+                    cursor = await conn.execute(insert, row)
+                    if cursor.lastrowid is not None:
+                        open_ids[row[2]] = cursor.lastrowid
+                    done = i + 1
+            if done < len(rows):
+                await conn.executemany(insert, rows[done:])
+            by_id = [(duration, ok, rowid) for duration, ok, rowid, _ in finishes if rowid is not None]
+            if by_id:
                 await conn.executemany(
-                    f"INSERT INTO tool_calls ({names}) VALUES ({marks})", [list(r.values()) for r in rows]
+                    "UPDATE tool_calls SET duration_ms = ?, ok = ? WHERE id = ? AND duration_ms IS NULL", by_id
                 )
-            if finishes:
+            others = [(duration, ok, iteration_id, tid) for duration, ok, rowid, tid in finishes if rowid is None]
+            if others:
                 await conn.executemany(
                     "UPDATE tool_calls SET duration_ms = ?, ok = ? WHERE iteration_id = ? AND tool_use_id = ?"
                     " AND duration_ms IS NULL",
-                    finishes,
+                    others,
                 )
+        return open_ids
 
     async def list_tool_calls(
         self, *, iteration_id: int | None = None, session_id: str | None = None

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -159,33 +160,23 @@ def resolve_session_dict(db: Path, ref: str, *, timeout_s: float = 10.0) -> dict
     return _read(db, timeout_s, query)
 
 
-def _writer(db: Path, timeout_s: float) -> sqlite3.Connection:
-    """A connection for a write, with the store's own settings (store/core.py): a commit waits for
-    the WAL write, not for an fsync of it (`synchronous = NORMAL`, as every other write of ampsm's;
-    SQLite's default FULL cost the lean `new` a disk flush), and foreign keys checked."""
-    conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: float = 10.0) -> None:
-    """What a merge writes after its git work, as the full path does (`release_ports` when the
-    worktree was removed, then the `done` status with a fresh `updated_at`), in one transaction. A
-    failure is E003 naming the file."""
-    from ..clock import now_iso
+@contextmanager
+def _write(db: Path, timeout_s: float) -> Iterator[sqlite3.Connection]:
+    """One write transaction (`BEGIN IMMEDIATE` ... `COMMIT`), rolled back on any error, on a
+    connection with the store's own settings (store/core.py): a commit waits for the WAL write, not
+    for an fsync of it (`synchronous = NORMAL`, as every other write of ampsm's; SQLite's default
+    FULL cost the lean `new` a disk flush), and foreign keys checked. An SQLite error is E003
+    naming the file."""
     from ..errors import AmpsmError, ErrorCode
 
     try:
-        conn = _writer(db, timeout_s)
+        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
         try:
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if release_ports:
-                    conn.execute("DELETE FROM port_blocks WHERE session_id = ?", (session_id,))
-                conn.execute(
-                    "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", ("done", now_iso(), session_id)
-                )
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # SQLite has rolled back itself after SQLITE_FULL and the like
@@ -195,6 +186,18 @@ def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: fl
             conn.close()
     except sqlite3.Error as exc:
         raise AmpsmError(ErrorCode.DATABASE, f"database {db} is unusable: {str(exc).strip()}") from exc
+
+
+def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: float = 10.0) -> None:
+    """What a merge writes after its git work, as the full path does (`release_ports` when the
+    worktree was removed, then the `done` status with a fresh `updated_at`), in one transaction. A
+    failure is E003 naming the file."""
+    from ..clock import now_iso
+
+    with _write(db, timeout_s) as conn:
+        if release_ports:
+            conn.execute("DELETE FROM port_blocks WHERE session_id = ?", (session_id,))
+        conn.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", ("done", now_iso(), session_id))
 
 
 def ready(db: Path, *, timeout_s: float = 10.0) -> bool:
@@ -219,51 +222,36 @@ def insert_session(
     transaction, so that no row is ever left without its block. Returns the block. Unsure (nothing
     written) when the database is no longer one the full path would use as it is; NoFreePorts
     (nothing written) when the pool is exhausted; E003 naming the file on an SQLite error."""
-    from ..errors import AmpsmError, ErrorCode
     from .portpool import FINISHED_STATUSES, choose_block, port_is_free
 
     names = [name for name, _ in SESSION_FIELDS]
     if list(row) != names:
         raise Unsure
-    try:
-        conn = _writer(db, timeout_s)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_version")}
-                if applied != {v for v, _, _ in MIGRATIONS}:
-                    raise Unsure
-                if conn.execute("SELECT 1 FROM sessions WHERE status = 'running' LIMIT 1").fetchone():
-                    raise Unsure  # start-up would reconcile it first
-                conn.execute(
-                    f"INSERT INTO sessions ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-                    [row[name] for name in names],
-                )
-                block: tuple[int, int] | None = None
-                if ports is not None:
-                    low, high, size = ports
-                    marks = ", ".join("?" for _ in FINISHED_STATUSES)
-                    conn.execute(
-                        "DELETE FROM port_blocks WHERE session_id IN"
-                        f" (SELECT id FROM sessions WHERE status IN ({marks}))",
-                        FINISHED_STATUSES,
-                    )
-                    taken = [(int(a), int(b)) for a, b in conn.execute("SELECT first_port, size FROM port_blocks")]
-                    first = choose_block(taken, low, high, size, probe or port_is_free)
-                    if first is None:
-                        raise NoFreePorts
-                    conn.execute(
-                        "INSERT INTO port_blocks (session_id, first_port, size, allocated_at) VALUES (?, ?, ?, ?)",
-                        (row["id"], first, size, row["created_at"]),
-                    )
-                    block = (first, size)
-                conn.execute("COMMIT")
-                return block
-            except BaseException:
-                if conn.in_transaction:  # SQLite has rolled back itself after SQLITE_FULL and the like
-                    conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise AmpsmError(ErrorCode.DATABASE, f"database {db} is unusable: {str(exc).strip()}") from exc
+    with _write(db, timeout_s) as conn:
+        applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_version")}
+        if applied != {v for v, _, _ in MIGRATIONS}:
+            raise Unsure
+        if conn.execute("SELECT 1 FROM sessions WHERE status = 'running' LIMIT 1").fetchone():
+            raise Unsure  # start-up would reconcile it first
+        conn.execute(
+            f"INSERT INTO sessions ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+            [row[name] for name in names],
+        )
+        block: tuple[int, int] | None = None
+        if ports is not None:
+            low, high, size = ports
+            marks = ", ".join("?" for _ in FINISHED_STATUSES)
+            conn.execute(
+                f"DELETE FROM port_blocks WHERE session_id IN (SELECT id FROM sessions WHERE status IN ({marks}))",
+                FINISHED_STATUSES,
+            )
+            taken = [(int(a), int(b)) for a, b in conn.execute("SELECT first_port, size FROM port_blocks")]
+            first = choose_block(taken, low, high, size, probe or port_is_free)
+            if first is None:
+                raise NoFreePorts
+            conn.execute(
+                "INSERT INTO port_blocks (session_id, first_port, size, allocated_at) VALUES (?, ?, ?, ?)",
+                (row["id"], first, size, row["created_at"]),
+            )
+            block = (first, size)
+    return block
