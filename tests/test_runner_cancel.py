@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,5 +46,34 @@ async def test_double_cancel_still_records_interrupted(repo: Path, monkeypatch: 
         assert final is not None and final.status is SessionStatus.INTERRUPTED and final.pid is None
         it = await engine.store.last_iteration(session.id)
         assert it is not None and it.status == "interrupted" and it.ended_at
+    finally:
+        await engine.close()
+
+
+async def test_a_cancel_as_the_session_is_claimed_gives_the_claim_back(repo: Path) -> None:
+    """A stop that lands as the claim's write returns (it went through all the same): the session is
+    not left `running` under this process, so the next iteration (a batch's resume) can run it."""
+    engine = await Engine.open()
+    try:
+        session = await engine.sessions.create(repo=repo, name="claimed", prompt="x", agent="command", agent_cmd="true")
+        before = session.status
+        real_claim = engine.store.claim_session
+        task: asyncio.Task[object]
+
+        async def claim_then_stop(*args: Any, **kwargs: Any) -> int | None:
+            holder = await real_claim(*args, **kwargs)
+            task.cancel()
+            await asyncio.sleep(0)  # the cancel lands here, the claim written
+            return holder
+
+        engine.store.claim_session = claim_then_stop  # type: ignore[method-assign]
+        task = asyncio.create_task(engine.sessions.iterate(session.id))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        engine.store.claim_session = real_claim  # type: ignore[method-assign]
+        after = await engine.store.get_session(session.id)
+        assert after is not None and after.status is before and after.pid is None
+        iteration = await engine.sessions.iterate(session.id)
+        assert iteration.status == "completed"
     finally:
         await engine.close()

@@ -8,6 +8,7 @@ timeout, cancel), the work in the worktree is committed, and the session is neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -93,7 +94,15 @@ class IterationRunner:
         # TUI) iterating it at the same moment gets a clear error and leaves no iteration row.
         pid, started = me()
         previous = session.status
-        holder = await self.store.claim_session(session.id, pid, started)
+        claim = asyncio.ensure_future(self.store.claim_session(session.id, pid, started))
+        try:
+            holder = await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            # A stop as the claim is written (a batch stopped as the item's agent slot came): the
+            # write goes through all the same, and a claim that starts nothing is given back.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._unclaim(claim, session.id, previous))
+            raise
         if holder is not None:
             raise UsageError(f"session {session.id} is already running an iteration (pid {holder})")
         try:
@@ -127,6 +136,10 @@ class IterationRunner:
             if error is exc:
                 raise
             raise error from exc
+
+    async def _unclaim(self, claim: asyncio.Future[int | None], session_id: str, previous: SessionStatus) -> None:
+        if await claim is None:  # it was ours
+            await self.store.set_session_status(session_id, previous, pid=None, pid_started_at=None)
 
     async def _run_claimed(
         self,
