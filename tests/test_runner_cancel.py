@@ -50,29 +50,31 @@ async def test_double_cancel_still_records_interrupted(repo: Path, monkeypatch: 
         await engine.close()
 
 
-async def test_a_cancel_as_the_session_is_claimed_gives_the_claim_back(repo: Path) -> None:
-    """A stop that lands as the claim's write returns (it went through all the same): the session is
-    not left `running` under this process, so the next iteration (a batch's resume) can run it."""
+@pytest.mark.parametrize("write", ["claim_session", "create_iteration"])
+async def test_a_cancel_as_the_turn_is_opened_leaves_nothing_running(repo: Path, write: str) -> None:
+    """A stop that lands as the claim's or the iteration row's write returns (it went through all
+    the same): neither the session nor an iteration is left `running` under this process, and the
+    next iteration (a batch's resume) runs."""
     engine = await Engine.open()
     try:
         session = await engine.sessions.create(repo=repo, name="claimed", prompt="x", agent="command", agent_cmd="true")
-        before = session.status
-        real_claim = engine.store.claim_session
+        real_write = getattr(engine.store, write)
         task: asyncio.Task[object]
 
-        async def claim_then_stop(*args: Any, **kwargs: Any) -> int | None:
-            holder = await real_claim(*args, **kwargs)
+        async def write_then_stop(*args: Any, **kwargs: Any) -> Any:
+            written = await real_write(*args, **kwargs)
             task.cancel()
-            await asyncio.sleep(0)  # the cancel lands here, the claim written
-            return holder
+            await asyncio.sleep(0)  # the cancel lands here, the row written
+            return written
 
-        engine.store.claim_session = claim_then_stop  # type: ignore[method-assign]
+        setattr(engine.store, write, write_then_stop)
         task = asyncio.create_task(engine.sessions.iterate(session.id))
         with pytest.raises(asyncio.CancelledError):
             await task
-        engine.store.claim_session = real_claim  # type: ignore[method-assign]
+        setattr(engine.store, write, real_write)
         after = await engine.store.get_session(session.id)
-        assert after is not None and after.status is before and after.pid is None
+        assert after is not None and after.status is not SessionStatus.RUNNING and after.pid is None
+        assert all(i.status != "running" and i.ended_at for i in await engine.store.list_iterations(session.id))
         iteration = await engine.sessions.iterate(session.id)
         assert iteration.status == "completed"
     finally:

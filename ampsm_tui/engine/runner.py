@@ -90,44 +90,24 @@ class IterationRunner:
     async def _claim_and_run(
         self, session: Session, adapter: Any, prompt: str, cost_limit: float | None, turn: Turn
     ) -> Iteration:
-        # Claim the session before anything is written: a second process (or a second call in the
-        # TUI) iterating it at the same moment gets a clear error and leaves no iteration row.
-        pid, started = me()
         previous = session.status
-        claim = asyncio.ensure_future(self.store.claim_session(session.id, pid, started))
+        # The claim and the iteration row are a few quick writes that a stop does not split (a batch
+        # stopped as the item's agent slot came): they go through all the same, and a cancelled
+        # await would leave the session `running` under this live process (its resume refused) or
+        # an iteration `running` for ever. A stop waits for them, then records the turn interrupted.
+        opening = asyncio.ensure_future(self._open_turn(session, prompt))
         try:
-            holder = await asyncio.shield(claim)
+            iteration = await asyncio.shield(opening)
         except asyncio.CancelledError:
-            # A stop as the claim is written (a batch stopped as the item's agent slot came): the
-            # write goes through all the same, and a claim that starts nothing is given back.
             with contextlib.suppress(BaseException):
-                await asyncio.shield(self._unclaim(claim, session.id, previous))
+                await asyncio.shield(self._abandon(opening, session))
             raise
-        if holder is not None:
-            raise UsageError(f"session {session.id} is already running an iteration (pid {holder})")
-        try:
-            number = await self.store.next_iteration_number(session.id)
-            raw_path = self.config.streams_dir / session.id / f"{number:04d}.jsonl"
-            model = session.model or self.config.amp.default_model
-            iteration = await self.store.create_iteration(
-                Iteration(
-                    session_id=session.id,
-                    number=number,
-                    prompt=prompt,
-                    model=model,
-                    agent=session.agent,
-                    thread_id=session.thread_id,
-                    raw_log_path=str(raw_path),
-                )
-            )
-        except BaseException:  # never left `running` by a claim that started nothing
-            await asyncio.shield(self.store.set_session_status(session.id, previous, pid=None, pid_started_at=None))
-            raise
-        assert iteration.id is not None
+        assert iteration.raw_log_path is not None
         try:
             return await self._run_claimed(
-                session, iteration, adapter, prompt, model, raw_path, previous, cost_limit, turn
-            )
+                session, iteration, adapter, prompt, iteration.model, Path(iteration.raw_log_path), previous,
+                cost_limit, turn,
+            )  # fmt: skip
         except BaseException as exc:
             # The one place that guarantees an iteration's end is recorded, whatever was raised
             # (a git or SQLite failure in the commit step, a bug): never left `running`.
@@ -137,9 +117,40 @@ class IterationRunner:
                 raise
             raise error from exc
 
-    async def _unclaim(self, claim: asyncio.Future[int | None], session_id: str, previous: SessionStatus) -> None:
-        if await claim is None:  # it was ours
-            await self.store.set_session_status(session_id, previous, pid=None, pid_started_at=None)
+    async def _open_turn(self, session: Session, prompt: str) -> Iteration:
+        """Claim the session, then write the iteration row. The claim comes first: a second process
+        (or a second call in the TUI) iterating it at the same moment gets a clear error and leaves
+        no iteration row."""
+        pid, started = me()
+        previous = session.status
+        holder = await self.store.claim_session(session.id, pid, started)
+        if holder is not None:
+            raise UsageError(f"session {session.id} is already running an iteration (pid {holder})")
+        try:
+            number = await self.store.next_iteration_number(session.id)
+            model = session.model or self.config.amp.default_model
+            iteration = await self.store.create_iteration(
+                Iteration(
+                    session_id=session.id,
+                    number=number,
+                    prompt=prompt,
+                    model=model,
+                    agent=session.agent,
+                    thread_id=session.thread_id,
+                    raw_log_path=str(self.config.streams_dir / session.id / f"{number:04d}.jsonl"),
+                )
+            )
+        except BaseException:  # never left `running` by a claim that started nothing
+            await asyncio.shield(self.store.set_session_status(session.id, previous, pid=None, pid_started_at=None))
+            raise
+        assert iteration.id is not None
+        return iteration
+
+    async def _abandon(self, opening: asyncio.Future[Iteration], session: Session) -> None:
+        """A stop came while the turn was being opened: once it is, its iteration ends interrupted
+        (a claim refused or undone leaves nothing to record)."""
+        iteration = await opening
+        await self._record_end(session, iteration, asyncio.CancelledError())
 
     async def _run_claimed(
         self,
