@@ -360,6 +360,7 @@ async def _run_agent(
         # a cancel during the spawn itself ends the new group too (`spawn_in_group`)
         proc = await spawn_in_group(
             *argv,
+            grace_s=kill_grace_s,
             cwd=str(cwd),
             env=child_env,
             stdin=asyncio.subprocess.PIPE if stdin_data is not None else asyncio.subprocess.DEVNULL,
