@@ -36,7 +36,7 @@ def make_repo(path: Path) -> None:
     run("commit", "-q", "-m", "init")
 
 
-async def main(items: int, concurrency: int, repos: int, sleep: float, keep: bool) -> None:
+async def main(items: int, concurrency: int, repos: int, sleep: float, keep: bool, serial: bool = False) -> None:
     from ampsm_tui.engine.batch import load_batch
     from ampsm_tui.engine.engine import Engine
     from ampsm_tui.engine.models import BatchItemStatus
@@ -71,9 +71,12 @@ async def main(items: int, concurrency: int, repos: int, sleep: float, keep: boo
     engine = await Engine.open()
     try:
         run = await create_batch(engine.store, plan, concurrency)
+        load0 = os.getloadavg()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = await BatchScheduler(engine.store, run.id, engine_run_item(engine), bus=engine.bus).run()
+        result = await BatchScheduler(
+            engine.store, run.id, engine_run_item(engine), bus=engine.bus, pipelined=not serial
+        ).run()
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -83,7 +86,12 @@ async def main(items: int, concurrency: int, repos: int, sleep: float, keep: boo
     finally:
         await engine.close()
     ideal = math.ceil(items / concurrency) * sleep
-    print(f"items={items} concurrency={concurrency} repos={repos} agent sleep={sleep}s status={result.status}")
+    mode = "serial" if serial else "pipelined"
+    print(f"items={items} concurrency={concurrency} repos={repos} agent sleep={sleep}s {mode} status={result.status}")
+    load1 = os.getloadavg()
+    print(
+        f"load average before {load0[0]:.2f} {load0[1]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} ({os.cpu_count()} cores)"
+    )
     print(f"succeeded {ok}/{items}")
     print(f"wall time {wall:.1f}s, ideal {ideal:.1f}s, ratio {wall / ideal:.2f}")
     print(f"orchestrator CPU (this process) {cpu:.2f}s = {1000 * cpu / items:.1f} ms/item")
@@ -101,5 +109,8 @@ if __name__ == "__main__":
     p.add_argument("--repos", type=int, default=4)
     p.add_argument("--sleep", type=float, default=1.0)
     p.add_argument("--keep", action="store_true", help="keep the throw-away workspace")
+    p.add_argument(
+        "--serial", action="store_true", help="hold a slot for each item's whole life (not pipelined), to compare"
+    )
     a = p.parse_args()
-    asyncio.run(main(a.items, a.concurrency, a.repos, a.sleep, a.keep))
+    asyncio.run(main(a.items, a.concurrency, a.repos, a.sleep, a.keep, a.serial))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import stat
 import sys
 import uuid
@@ -320,3 +322,61 @@ async def test_background_child_holding_stdout_does_not_turn_a_finished_turn_int
     result = await run_agent(adapter, "p", cwd=tmp_path, timeout=20)
     assert result.status == "completed" and result.exit_code == 0
     assert live_processes_with(marker) == []  # (a process may vanish mid-scan: the helper allows it)
+
+
+def _sleeper(marker: str) -> str:
+    """A command agent whose shell forks a long sleeper (named by `marker`) that holds its pipes."""
+    return f"sh -c '{sys.executable} -c \"import time; time.sleep(300)\" {marker}; true'"
+
+
+async def _ends_and_leaves_nothing(task: asyncio.Task[object], marker: str) -> None:
+    """The cancelled turn ends (bounded: a sleeper holding the pipes would keep it 300 s) and no
+    process of its group is left."""
+    try:
+        done, _ = await asyncio.wait({task}, timeout=60)
+        assert task in done, "the cancelled turn waited on its agent's pipes"
+        with pytest.raises(asyncio.CancelledError):
+            task.result()
+        for _ in range(100):  # a SIGKILLed group is gone a moment later, not at once
+            if not live_processes_with(marker):
+                break
+            await asyncio.sleep(0.05)
+        assert live_processes_with(marker) == []
+    finally:
+        for pid in live_processes_with(marker):  # never leave the sleeper behind, even when failing
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        task.cancel()
+
+
+async def test_a_cancel_while_the_agent_is_being_spawned_ends_its_group(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop that lands after the fork but before the pipes are connected (a batch stopped just as
+    an item's agent starts): asyncio would kill the leader only, then wait on pipes the sleeper holds."""
+    marker = f"spawn-marker-{uuid.uuid4().hex}"
+    real_spawn = asyncio.create_subprocess_exec
+    target: list[asyncio.Task[object]] = []
+
+    async def spawn_then_stop(*args: object, **kwargs: object) -> asyncio.subprocess.Process:
+        # runs right after the (synchronous) fork, before the pipes are connected
+        asyncio.get_running_loop().call_soon(target[0].cancel)
+        return await real_spawn(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", spawn_then_stop)
+    task: asyncio.Task[object] = asyncio.create_task(run_agent(get_adapter("command", _sleeper(marker)), "", cwd=repo))
+    target.append(task)
+    await _ends_and_leaves_nothing(task, marker)
+
+
+async def test_a_cancel_while_the_start_is_recorded_ends_the_agents_group(repo: Path) -> None:
+    """A stop that lands in `on_start` (the runner writing the agent's pid, behind other writes)."""
+    marker = f"onstart-marker-{uuid.uuid4().hex}"
+    task: asyncio.Task[object]
+
+    async def on_start(pid: int) -> None:
+        task.cancel()
+        await asyncio.sleep(0)  # the cancel lands here, inside the callback
+
+    task = asyncio.create_task(run_agent(get_adapter("command", _sleeper(marker)), "", cwd=repo, on_start=on_start))
+    await _ends_and_leaves_nothing(task, marker)

@@ -171,3 +171,67 @@ def test_cancel_never_signals_its_own_process(repo: Path, isolated_env: Path) ->
     # without the guard the signal reaches the command's own loop, which stops as "terminated"
     assert received == [] and "terminated" not in out.stderr, out.stderr
     assert out.returncode in (0, 1), out.stderr
+
+
+async def test_session_claim_takes_a_free_or_dead_holders_session_and_refuses_a_live_one(
+    repo: Path, isolated_env: Path
+) -> None:
+    """The claim's three cases, straight on the store: a session nobody runs is claimed (the one
+    conditional UPDATE), a live holder's is refused with its pid and left as it is, a dead
+    holder's is taken over."""
+    from ampsm_tui.engine.procinfo import me, process_start_time
+
+    sid = _new(repo, "true")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    engine = await Engine.open()
+    try:
+        store = engine.store
+        assert await store.claim_session(sid, sleeper.pid, process_start_time(sleeper.pid)) is None
+        held = await store.get_session(sid)
+        assert held is not None and str(held.status) == "running" and held.pid == sleeper.pid
+        pid, started = me()
+        assert await store.claim_session(sid, pid, started) == sleeper.pid
+        still = await store.get_session(sid)
+        assert still is not None and still.pid == sleeper.pid and still.pid_started_at == held.pid_started_at
+        sleeper.kill()
+        sleeper.wait()
+        assert await store.claim_session(sid, pid, started) is None
+        taken = await store.get_session(sid)
+        assert taken is not None and str(taken.status) == "running" and taken.pid == pid
+    finally:
+        await engine.close()
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()
+
+
+def test_the_check_before_an_iteration_shares_the_repo_lock_with_other_worktrees_commits(
+    repo: Path, isolated_env: Path
+) -> None:
+    """Another process holds the repository lock shared (as an iteration's commit in another
+    worktree does): the next iteration's check of its own worktree takes it shared too and runs,
+    instead of waiting for it (here: until the lock timeout, E001)."""
+    (isolated_env / "config.yaml").write_text("git:\n  lock_timeout: 2\n")
+    sid = _new(repo, "echo done > done.txt")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_SH)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(120)\n",
+            str(repo / ".git" / "ampsm.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        out = run_cli("iterate", sid, "--json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["commit_sha"]
+    finally:
+        holder.kill()
+        holder.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,5 +46,36 @@ async def test_double_cancel_still_records_interrupted(repo: Path, monkeypatch: 
         assert final is not None and final.status is SessionStatus.INTERRUPTED and final.pid is None
         it = await engine.store.last_iteration(session.id)
         assert it is not None and it.status == "interrupted" and it.ended_at
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize("write", ["claim_session", "create_iteration"])
+async def test_a_cancel_as_the_turn_is_opened_leaves_nothing_running(repo: Path, write: str) -> None:
+    """A stop that lands as the claim's or the iteration row's write returns (it went through all
+    the same): neither the session nor an iteration is left `running` under this process, and the
+    next iteration (a batch's resume) runs."""
+    engine = await Engine.open()
+    try:
+        session = await engine.sessions.create(repo=repo, name="claimed", prompt="x", agent="command", agent_cmd="true")
+        real_write = getattr(engine.store, write)
+        task: asyncio.Task[object]
+
+        async def write_then_stop(*args: Any, **kwargs: Any) -> Any:
+            written = await real_write(*args, **kwargs)
+            task.cancel()
+            await asyncio.sleep(0)  # the cancel lands here, the row written
+            return written
+
+        setattr(engine.store, write, write_then_stop)
+        task = asyncio.create_task(engine.sessions.iterate(session.id))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        setattr(engine.store, write, real_write)
+        after = await engine.store.get_session(session.id)
+        assert after is not None and after.status is not SessionStatus.RUNNING and after.pid is None
+        assert all(i.status != "running" and i.ended_at for i in await engine.store.list_iterations(session.id))
+        iteration = await engine.sessions.iterate(session.id)
+        assert iteration.status == "completed"
     finally:
         await engine.close()

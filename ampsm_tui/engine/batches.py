@@ -114,6 +114,7 @@ class BatchService:
             bus=engine.bus,
             concurrency=concurrency,
             gate=budget_gate(engine, run.id, spec.max_cost if spec else None),
+            pipelined=getattr(runner, "pipelined", False),
         )
         self._schedulers[run.id] = scheduler
         try:

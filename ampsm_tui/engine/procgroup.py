@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,34 @@ async def stop_process(proc: asyncio.subprocess.Process, grace_s: float = 2.0) -
         signal_group(proc.pid, signal.SIGKILL)  # the leader is gone; its children go too
         await _gone_after_kill(proc.pid)  # ... and are gone when this returns, not a moment later
         return
+
+
+async def spawn_in_group(program: str, *args: str, grace_s: float = 2.0, **kwargs: Any) -> asyncio.subprocess.Process:
+    """`asyncio.create_subprocess_exec(..., start_new_session=True)` that a cancel cannot split.
+
+    Why: a cancel that lands after the fork but before asyncio has connected the child's pipes (a
+    batch stopped just as an item's agent starts) makes asyncio SIGKILL the leader alone and then
+    wait until the pipes close; a child of the leader (the command a shell ran) holds them open, so
+    the cancel waited for as long as that child ran, and left it running. Here the spawn completes,
+    the whole group is ended (`stop_process`, `grace_s` between SIGTERM and SIGKILL) and reaped,
+    and only then does the cancel go on."""
+    spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(program, *args, start_new_session=True, **kwargs))
+    try:
+        return await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        ending = asyncio.ensure_future(_end_spawned(spawn, grace_s))
+        while not ending.done():  # a second cancel meanwhile does not leave the group behind either
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(ending)
+        raise
+
+
+async def _end_spawned(spawn: asyncio.Future[asyncio.subprocess.Process], grace_s: float) -> None:
+    try:
+        proc = await spawn
+    except Exception:  # it did not start: nothing to end
+        return
+    await stop_process(proc, grace_s)
 
 
 def kill_popen(proc: subprocess.Popen[bytes]) -> None:

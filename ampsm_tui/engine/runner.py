@@ -8,6 +8,7 @@ timeout, cancel), the work in the worktree is committed, and the session is neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from .events import (
 from .git.runner import GitError
 from .models import Iteration, IterationStatus, Session, SessionStatus
 from .procinfo import me, process_start_time
+from .slots import Turn, agent_turn
 from .store import Store
 from .testgate import TestResult, run_script
 from .toolcalls import ToolCallRecorder
@@ -79,8 +81,46 @@ class IterationRunner:
         priced usage it reports reaches it: the work so far is committed, the turn is interrupted."""
         adapter = get_adapter(session.agent, session.agent_cmd, config=self.config)
         await asyncio.to_thread(adapter.check)  # E002 with the fix when the CLI is missing or not logged in
-        # Claim the session before anything is written: a second process (or a second call in the
-        # TUI) iterating it at the same moment gets a clear error and leaves no iteration row.
+        # In a pipelined batch the turn waits here for an agent slot: everything before (worktree,
+        # session row, checks) ran beside the other items' agents, and the iteration row is only
+        # written once the agent can start, so its times are the agent's.
+        async with agent_turn() as turn:
+            return await self._claim_and_run(session, adapter, prompt, cost_limit, turn)
+
+    async def _claim_and_run(
+        self, session: Session, adapter: Any, prompt: str, cost_limit: float | None, turn: Turn
+    ) -> Iteration:
+        previous = session.status
+        # The claim and the iteration row are a few quick writes that a stop does not split (a batch
+        # stopped as the item's agent slot came): they go through all the same, and a cancelled
+        # await would leave the session `running` under this live process (its resume refused) or
+        # an iteration `running` for ever. A stop waits for them, then records the turn interrupted.
+        opening = asyncio.ensure_future(self._open_turn(session, prompt))
+        try:
+            iteration = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._abandon(opening, session))
+            raise
+        assert iteration.raw_log_path is not None
+        try:
+            return await self._run_claimed(
+                session, iteration, adapter, prompt, iteration.model, Path(iteration.raw_log_path), previous,
+                cost_limit, turn,
+            )  # fmt: skip
+        except BaseException as exc:
+            # The one place that guarantees an iteration's end is recorded, whatever was raised
+            # (a git or SQLite failure in the commit step, a bug): never left `running`.
+            await asyncio.shield(self._record_end(session, iteration, exc))
+            error = coded(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def _open_turn(self, session: Session, prompt: str) -> Iteration:
+        """Claim the session, then write the iteration row. The claim comes first: a second process
+        (or a second call in the TUI) iterating it at the same moment gets a clear error and leaves
+        no iteration row."""
         pid, started = me()
         previous = session.status
         holder = await self.store.claim_session(session.id, pid, started)
@@ -88,7 +128,6 @@ class IterationRunner:
             raise UsageError(f"session {session.id} is already running an iteration (pid {holder})")
         try:
             number = await self.store.next_iteration_number(session.id)
-            raw_path = self.config.streams_dir / session.id / f"{number:04d}.jsonl"
             model = session.model or self.config.amp.default_model
             iteration = await self.store.create_iteration(
                 Iteration(
@@ -98,23 +137,20 @@ class IterationRunner:
                     model=model,
                     agent=session.agent,
                     thread_id=session.thread_id,
-                    raw_log_path=str(raw_path),
+                    raw_log_path=str(self.config.streams_dir / session.id / f"{number:04d}.jsonl"),
                 )
             )
         except BaseException:  # never left `running` by a claim that started nothing
             await asyncio.shield(self.store.set_session_status(session.id, previous, pid=None, pid_started_at=None))
             raise
         assert iteration.id is not None
-        try:
-            return await self._run_claimed(session, iteration, adapter, prompt, model, raw_path, previous, cost_limit)
-        except BaseException as exc:
-            # The one place that guarantees an iteration's end is recorded, whatever was raised
-            # (a git or SQLite failure in the commit step, a bug): never left `running`.
-            await asyncio.shield(self._record_end(session, iteration, exc))
-            error = coded(exc)
-            if error is exc:
-                raise
-            raise error from exc
+        return iteration
+
+    async def _abandon(self, opening: asyncio.Future[Iteration], session: Session) -> None:
+        """A stop came while the turn was being opened: once it is, its iteration ends interrupted
+        (a claim refused or undone leaves nothing to record)."""
+        iteration = await opening
+        await self._record_end(session, iteration, asyncio.CancelledError())
 
     async def _run_claimed(
         self,
@@ -126,11 +162,19 @@ class IterationRunner:
         raw_path: Path,
         previous: SessionStatus,
         cost_limit: float | None = None,
+        turn: Turn | None = None,
     ) -> Iteration:
         number = iteration.number
-        pid, started = me()
-        session.status = previous  # so the event says where it came from
-        await self.set_status(session, SessionStatus.RUNNING, "iteration started", pid=pid, pid_started_at=started)
+        # The claim wrote `running` with this pid: only the change is announced (no second write).
+        session.status = SessionStatus.RUNNING
+        await self.bus.publish(
+            SessionStatusChanged(
+                session_id=session.id,
+                status=str(SessionStatus.RUNNING),
+                previous=str(previous),
+                reason="iteration started",
+            )
+        )
         await self.bus.publish(
             IterationStarted(session_id=session.id, iteration=number, prompt=prompt, agent=session.agent, model=model)
         )
@@ -161,9 +205,10 @@ class IterationRunner:
                     over_budget.append(cost)
                     agent.cancel()  # a running turn is stopped at the budget, not after it
 
+        checkpointer = Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval)
         try:
             # A checkpoint of the worktree every workspace.checkpoint_interval while the agent runs.
-            async with Checkpointer(Path(session.worktree_path), session.id, self.config.workspace.checkpoint_interval):
+            async with checkpointer:
                 agent = asyncio.ensure_future(
                     self._run_with_retries(
                         adapter, session, prompt, model, raw_path, on_event, iteration, quiet=quiet, mirror=seen
@@ -177,6 +222,17 @@ class IterationRunner:
                 note = f"stopped at the budget: this turn reached ${over_budget[0]:.4f} of ${cost_limit:g} left"
                 result = partial.model_copy(update={"error": note}) if partial is not None else None
             else:
+                cancelled = True
+        if turn is not None and turn.slot is not None:
+            try:  # the agent has ended: its slot goes to the next item while this one commits
+                # ...and that item's budget check must count this turn: its usage is recorded first
+                try:
+                    await self._record_usage(iteration, result or self._partial(adapter, seen, model))
+                except AmpsmError:  # a full disk: the outcome below still tries, and says so
+                    log.exception("session %s: usage of iteration %d not recorded", session.id, iteration.number)
+                finally:
+                    await turn.agent_done()
+            except asyncio.CancelledError:
                 cancelled = True
         try:
             await asyncio.shield(calls.close())  # the tool calls are in before the outcome
@@ -194,6 +250,8 @@ class IterationRunner:
                 result or self._partial(adapter, seen, model),
                 cancelled,
                 time.monotonic() - t0,
+                # a checkpoint ref exists only if this turn took one or an earlier turn left one
+                checkpointed=checkpointer.taken > 0 or iteration.number > 1,
             )
         )
         while True:
@@ -208,6 +266,20 @@ class IterationRunner:
         if cancelled:
             raise asyncio.CancelledError
         return final
+
+    async def _record_usage(self, iteration: Iteration, result: AgentRunResult | None) -> None:
+        """The turn's tokens and cost, written as soon as its agent has ended (the rest of the
+        iteration's outcome follows after the commit and the test gate)."""
+        if result is None or not self.telemetry or iteration.id is None:
+            return
+        await self.store.update_iteration(
+            iteration.id,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            cache_creation_tokens=result.cache_creation_tokens,
+            cache_read_tokens=result.cache_read_tokens,
+            cost_usd=result.cost_usd,
+        )
 
     def _partial(self, adapter: Any, seen: Any, model: str | None) -> AgentRunResult | None:
         """What a cancelled turn did before it was stopped: its usage, priced, and its thread."""
@@ -334,6 +406,8 @@ class IterationRunner:
         result: AgentRunResult | None,
         cancelled: bool,
         elapsed: float,
+        *,
+        checkpointed: bool = True,
     ) -> Iteration:
         assert iteration.id is not None
         fields: dict[str, Any] = {"ended_at": now_iso()}
@@ -389,7 +463,8 @@ class IterationRunner:
                 status = IterationStatus.FAILED
                 fields["status"] = str(status)
         else:
-            await supersede(Path(session.worktree_path), session.id)  # the commit holds what they kept
+            if checkpointed:  # the commit holds what they kept (a first turn that took none has none)
+                await supersede(Path(session.worktree_path), session.id)
         if commit is not None:
             fields.update(
                 commit_sha=commit.sha,

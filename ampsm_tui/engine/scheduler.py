@@ -26,6 +26,7 @@ from .errors import AmpsmError, UsageError
 from .events import BatchFinished, BatchProgress, MetricsEventBus
 from .limits import PAUSED, parse_limit
 from .models import BatchItem, BatchItemStatus, BatchRun, BatchStatus, Iteration, IterationStatus, SessionStatus
+from .slots import ItemSlot, NotStarted, Pipeline, current_slot
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -81,6 +82,7 @@ class BatchScheduler:
         concurrency: int | None = None,
         poll_interval: float = 0.5,
         gate: StartGate | None = None,
+        pipelined: bool = False,
     ) -> None:
         self.store = store
         self.gate = gate
@@ -89,6 +91,10 @@ class BatchScheduler:
         self.bus = bus or MetricsEventBus()
         self.concurrency = concurrency
         self.poll_interval = poll_interval
+        #: run_item takes its agent slot itself (`slots.agent_turn`, the session runner does): items
+        #: are prepared and finished beside the running agents, see `slots`.
+        self.pipelined = pipelined
+        self._pipeline: Pipeline | None = None
         self._abort = asyncio.Event()
         self._running: dict[str, asyncio.Task[bool]] = {}
         self._paused: dict[str, datetime] = {}  # agent -> when its usage limit resets
@@ -122,7 +128,10 @@ class BatchScheduler:
         queue: list[BatchItem] = list(items)
         await self._progress(None)
 
-        workers = [asyncio.create_task(self._worker(queue), name=f"batch-worker-{n}") for n in range(concurrency)]
+        # Pipelined: C items ahead of their agent, C agents, C committing/testing (each bounded in `slots`).
+        self._pipeline = Pipeline(concurrency) if self.pipelined else None
+        count = concurrency * 3 if self.pipelined else concurrency
+        workers = [asyncio.create_task(self._worker(queue), name=f"batch-worker-{n}") for n in range(count)]
         watcher = asyncio.create_task(self._watch_abort_requests(), name="batch-abort-watch")
         aborter = asyncio.create_task(self._abort.wait(), name="batch-abort-wait")
         try:
@@ -213,44 +222,88 @@ class BatchScheduler:
 
     async def _worker(self, queue: list[BatchItem]) -> None:
         while not self.aborted:
-            item = await self._next(queue)
-            if item is None:
-                return
-            reason = await self.gate(item) if self.gate is not None else None
-            if reason is not None:  # a budget: the item is not started; `resume` may run it later
-                await self.store.update_batch_item(
-                    item.id, status=BatchItemStatus.ABORTED.value, error=f"not started: {reason}", ended_at=now_iso()
-                )
-                await self._progress(item.id, BatchItemStatus.ABORTED)
-                continue
-            task = asyncio.create_task(self._run_one(item), name=f"batch-item-{item.id}")
-            self._running[item.id] = task
+            slot = ItemSlot(self._pipeline) if self._pipeline is not None else None
             try:
-                if await task:  # paused at a usage limit: back in the queue, run after the reset
-                    fresh = await self.store.get_batch_item(item.id)
-                    queue.append(fresh or item)
+                if slot is not None:  # a place ahead of the agents first: at most C items prepared
+                    await slot.take_ahead()
+                if not await self._pick(queue, slot):
+                    return
             finally:
-                self._running.pop(item.id, None)
+                if slot is not None:
+                    slot.release()
 
-    async def _run_one(self, item: BatchItem) -> bool:
-        """Run one item to its end; True when it stopped at a usage limit and waits in the queue."""
+    async def _pick(self, queue: list[BatchItem], slot: ItemSlot | None) -> bool:
+        """Take the next item and run it to its end (or put it back in the queue); False when none is left."""
+        item = await self._next(queue)
+        if item is None:
+            return False
+        reason = await self.gate(item) if self.gate is not None else None
+        if reason is not None:  # a budget: the item is not started; `resume` may run it later
+            await self._not_started(item, reason)
+            return True
+        task = asyncio.create_task(self._run_one(item, slot), name=f"batch-item-{item.id}")
+        self._running[item.id] = task
+        try:
+            if await task:  # paused at a usage limit: back in the queue, run after the reset
+                fresh = await self.store.get_batch_item(item.id)
+                queue.append(fresh or item)
+        finally:
+            self._running.pop(item.id, None)
+        return True
+
+    async def _not_started(self, item: BatchItem, reason: str) -> None:
+        await self.store.update_batch_item(
+            item.id, status=BatchItemStatus.ABORTED.value, error=f"not started: {reason}", ended_at=now_iso()
+        )
+        await self._progress(item.id, BatchItemStatus.ABORTED)
+
+    async def _started(self, item: BatchItem) -> None:
+        """A pipelined item took its agent slot: the budget is asked again (other items may have
+        spent it while this one was prepared), then the item is `running` from now."""
+        reason = await self.gate(item) if self.gate is not None else None
+        if reason is not None:
+            raise NotStarted(reason)
+        await self.store.update_batch_item(item.id, status=BatchItemStatus.RUNNING.value, started_at=now_iso())
+        await self._progress(item.id, BatchItemStatus.RUNNING)
+
+    async def _run_one(self, item: BatchItem, slot: ItemSlot | None = None) -> bool:
+        """Run one item to its end; True when it stopped at a usage limit and waits in the queue.
+
+        With a `slot` (pipelined) the item stays `pending` while it is prepared and waits for an
+        agent slot, and is `running` from when it takes one (`_started`): an abort before that
+        leaves it `pending` with its attempt given back, as if it had not been picked."""
         attempts = item.attempts
+        if slot is not None:
+            current_slot.set(slot)  # this task's own context: the runner takes the agent slot through it
+            slot.on_start = lambda: self._started(item)
         while True:
             attempts += 1
-            await self.store.update_batch_item(
-                item.id, status=BatchItemStatus.RUNNING.value, attempts=attempts, started_at=now_iso(), error=None
-            )
-            await self._progress(item.id, BatchItemStatus.RUNNING)
+            picked_at = now_iso()
+            if slot is None:
+                await self.store.update_batch_item(
+                    item.id, status=BatchItemStatus.RUNNING.value, attempts=attempts, started_at=now_iso(), error=None
+                )
+                await self._progress(item.id, BatchItemStatus.RUNNING)
+            else:
+                slot.started = False  # a retry is `running` again from its next agent slot
+                await self.store.update_batch_item(item.id, attempts=attempts, error=None)
             error: str | None = None
             try:
                 current = await self.store.get_batch_item(item.id) or item
                 status = await self.run_item(current)
             except asyncio.CancelledError:
+                if slot is not None and not slot.started and attempts == item.attempts + 1:
+                    # cancelled before its first agent: never running, so still pending
+                    await self.store.update_batch_item(item.id, attempts=attempts - 1)
+                    raise
                 await self.store.update_batch_item(
                     item.id, status=BatchItemStatus.ABORTED.value, error="aborted", ended_at=now_iso()
                 )
                 await self._progress(item.id, BatchItemStatus.ABORTED)
                 raise
+            except NotStarted as exc:  # prepared, then refused at its agent slot: a budget was reached
+                await self._not_started(item, exc.reason)
+                return False
             except ItemFailed as exc:
                 status, error = exc.status, exc.message
             except AmpsmError as exc:
@@ -280,7 +333,11 @@ class BatchScheduler:
             if retry and attempts <= item.retries and not self.aborted:
                 log.info("batch item %s: attempt %d ended %s, retrying", item.id, attempts, status)
                 continue
-            await self.store.update_batch_item(item.id, status=status.value, error=error, ended_at=now_iso())
+            # An item that ended before its agent (a failed setup script) started when it was picked.
+            unstarted = {"started_at": picked_at} if slot is not None and not slot.started else {}
+            await self.store.update_batch_item(
+                item.id, status=status.value, error=error, ended_at=now_iso(), **unstarted
+            )
             await self._progress(item.id, status)
             return False
 
@@ -386,6 +443,7 @@ def engine_run_item(engine: Engine) -> RunItem:
             session = await store.session_for_batch_item(item.id)
         if session is not None and session.status in (SessionStatus.ARCHIVED, SessionStatus.DONE):
             session = None
+        made = session is None
         if session is None:
             if item.attempts > 1:
                 await remove_leftovers(engine, item)
@@ -411,7 +469,15 @@ def engine_run_item(engine: Engine) -> RunItem:
             await engine.sessions.cancel(session.id)
         if item.session_id != session.id:
             await store.update_batch_item(item.id, session_id=session.id)
-        iteration = await engine.sessions.iterate(session.id, item.prompt)
+        try:
+            iteration = await engine.sessions.iterate(session.id, item.prompt)
+        except NotStarted:
+            if made:  # prepared, then refused at its agent slot: a not-started item leaves nothing behind
+                from .workspace import _undo
+
+                await _critical(_undo(engine.sessions, session))
+                await store.update_batch_item(item.id, session_id=None)
+            raise
         status, error = status_of(iteration)
         if error:
             raise ItemFailed(status, error)

@@ -215,7 +215,9 @@ class SessionService:
         if workspace.setup_failed(session):
             await workspace.setup_again(self, session)
         try:
-            async with RepoLock(wt, self.config.git.lock_timeout, purpose=f"iterate {session.id}"):
+            # Shared, as the iteration's commit takes it for the same check: only this worktree and
+            # its own branch are touched, so other sessions' commits and checks run beside it.
+            async with RepoLock(wt, self.config.git.lock_timeout, purpose=f"iterate {session.id}", shared=True):
                 if session.branch:  # checks that it is its own worktree first
                     await ensure_session_branch(wt, session.branch, session_id=session.id)
                 else:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .procgroup import stop_process
+from .procgroup import spawn_in_group, stop_process
 from .secrets import redact
 
 MAX_LOG_BYTES = 256 * 1024
@@ -56,7 +56,7 @@ async def kill_group(proc: asyncio.subprocess.Process, grace: float = 2.0) -> No
 
 async def run_script(script: str, cwd: Path, *, timeout: float | None, env: dict[str, str] | None = None) -> TestResult:
     started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn_in_group(  # a cancel during the spawn ends the script's group too
         "/bin/sh",
         "-c",
         script,
@@ -64,7 +64,6 @@ async def run_script(script: str, cwd: Path, *, timeout: float | None, env: dict
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
         env={**os.environ, **(env or {})},
     )
     assert proc.stdout is not None

@@ -30,7 +30,7 @@ from ..config import Config
 from ..errors import AmpsmError, ErrorCode
 from ..fsperm import private_dir
 from ..models import IterationStatus
-from ..procgroup import group_alive, terminate_group
+from ..procgroup import group_alive, spawn_in_group, terminate_group
 from ..secrets import KEY_VARIABLES, Redactor, get_api_key
 from .base import AgentAdapter, AgentEvent, ErrorEvent, StreamParser, Usage, classify_error, strip_ansi
 from .preflight import check_agent, resolve_binary
@@ -357,14 +357,15 @@ async def _run_agent(
     started_at = now_iso()
     t0 = time.monotonic()
     try:
-        proc = await asyncio.create_subprocess_exec(
+        # a cancel during the spawn itself ends the new group too (`spawn_in_group`)
+        proc = await spawn_in_group(
             *argv,
+            grace_s=kill_grace_s,
             cwd=str(cwd),
             env=child_env,
             stdin=asyncio.subprocess.PIPE if stdin_data is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
         )
     except OSError as exc:
         if exc.errno == errno.E2BIG:  # not the agent's fault: the arguments/environment were too big
@@ -447,12 +448,12 @@ async def _run_agent(
 
     readers = [asyncio.create_task(read_stdout()), asyncio.create_task(read_stderr())]
     writer = asyncio.create_task(write_stdin())
-    if on_start is not None:
-        try:
-            await on_start(proc.pid)
-        except Exception:
-            log.exception("on_start failed")
     try:
+        if on_start is not None:  # inside: a cancel while the start is recorded ends the group too
+            try:
+                await on_start(proc.pid)
+            except Exception:
+                log.exception("on_start failed")
         try:
             async with asyncio.timeout(timeout):
                 await _exited(proc, readers[0])

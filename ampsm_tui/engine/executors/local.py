@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 
 class LocalExecutor:
     name = "local"
+    #: the session runner takes the agent slot itself: items are prepared and committed beside the
+    #: running agents (`engine/slots.py`)
+    pipelined = True
 
     def __init__(self, engine: Engine) -> None:
         from ..scheduler import engine_run_item

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from ..clock import now_iso
 from ..errors import UsageError
 from ..models import Session, SessionStatus
-from .core import StoreBase
+from .core import StoreBase, db_error
 
 
 class SessionNotFound(UsageError):
@@ -89,9 +90,30 @@ class SessionsRepo(StoreBase):
 
         Check and write in one IMMEDIATE transaction, so of two processes (or two engines in the
         TUI) iterating one session at the same moment exactly one wins. Returns None when claimed,
-        else the pid of the live holder."""
+        else the pid of the live holder.
+
+        The usual case, a session nobody runs, is one conditional UPDATE (one trip to the DB
+        thread, atomic on its own); only a session marked running needs the check of its holder."""
         from ..procinfo import same_process
 
+        async with self._write_lock:
+            try:
+                cur = await self.conn.execute(
+                    "UPDATE sessions SET status = ?, pid = ?, pid_started_at = ?, updated_at = ?"
+                    " WHERE id = ? AND status != ?",
+                    (
+                        SessionStatus.RUNNING.value,
+                        pid,
+                        pid_started_at,
+                        now_iso(),
+                        session_id,
+                        SessionStatus.RUNNING.value,
+                    ),
+                )
+            except sqlite3.Error as exc:
+                raise db_error(self.path, exc) from exc
+            if cur.rowcount == 1:
+                return None
         async with self.transaction() as conn:
             cur = await conn.execute("SELECT status, pid, pid_started_at FROM sessions WHERE id = ?", (session_id,))
             row = await cur.fetchone()
