@@ -84,3 +84,35 @@ async def test_stop_then_resume_then_abort(tmp_path: Path) -> None:
         assert str(aborted.status) == "aborted" and not counts.get("running")
     finally:
         await engine.close()
+
+
+async def test_a_batch_that_ends_leaves_other_sessions_iterations_running(tmp_path: Path) -> None:
+    """The batch stops its own items' iterations when it ends, never one the user runs beside it
+    (in the TUI, a session iterating while a batch finishes used to be cancelled with it)."""
+    import contextlib
+
+    ws = tmp_path / "ws"
+    make_repo(ws / "one")
+    make_repo(ws / "two")
+    make_repo(ws / "mine")
+    (ws / "batch.yaml").write_text(BATCH.replace('  webhook: "{url}"\n', "").replace("notifications:\n", ""))
+    plan = load_batch(ws / "batch.yaml")
+    engine = await Engine.open()
+    try:
+        mine = await engine.sessions.create(repo=ws / "mine", name="mine", agent="command", agent_cmd="sleep 60")
+        own = asyncio.create_task(engine.sessions.iterate(mine.id))
+        for _ in range(1200):  # up to a minute on a loaded machine for the turn to start
+            await asyncio.sleep(0.05)
+            if str((await engine.sessions.get(mine.id)).status) == "running":
+                break
+        assert engine.sessions.is_running(mine.id)
+        result = await engine.batches.start(plan, 2)
+        assert str(result.status) == "done"
+        await asyncio.sleep(0.2)
+        assert not own.done() and engine.sessions.is_running(mine.id)
+        own.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await own
+        assert str((await engine.sessions.get(mine.id)).status) == "interrupted"
+    finally:
+        await engine.close()

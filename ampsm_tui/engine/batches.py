@@ -130,7 +130,9 @@ class BatchService:
             try:
                 await runner.close()
             finally:
-                await engine.sessions.shutdown()
+                # the batch's own iterations only: a session the user runs beside it keeps running
+                items = await engine.store.list_batch_items(run.id)
+                await engine.sessions.shutdown({item.session_id for item in items if item.session_id})
 
     async def rank_best_of(self, batch_id: str) -> set[str]:
         """The batch's best-of items (`agents:`/`bestOf:`): rank each item's candidates (per repo) into

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,10 @@ class SessionService:
         await self.store.update_session(session.id, agent_pid=None, agent_started_at=None)
         return pgid
 
-    async def shutdown(self) -> None:
-        tasks = list(self._running.values())
+    async def shutdown(self, session_ids: Collection[str] | None = None) -> None:
+        """Cancel the running iterations (of `session_ids` only, when given) and wait for them to
+        record their end."""
+        tasks = [t for sid, t in self._running.items() if session_ids is None or sid in session_ids]
         for task in tasks:
             task.cancel()
         if tasks:
