@@ -116,3 +116,83 @@ async def test_a_batch_that_ends_leaves_other_sessions_iterations_running(tmp_pa
         assert str((await engine.sessions.get(mine.id)).status) == "interrupted"
     finally:
         await engine.close()
+
+
+PORTS_BATCH = """\
+name: "many items, few ports"
+repos:
+  - path: "./one"
+  - path: "./two"
+items:
+  - name: "first"
+    prompt: "p"
+    agent: command
+    agentCmd: "echo $AMPSM_PORT > port.txt"
+    script: "test -s port.txt"
+  - name: "second"
+    prompt: "p"
+    agent: command
+    agentCmd: "echo $AMPSM_PORT > port.txt"
+    script: "test -s port.txt"
+  - name: "third"
+    prompt: "p"
+    agent: command
+    agentCmd: "echo $AMPSM_PORT > port.txt"
+    script: "test -s port.txt"
+concurrency: 1
+"""
+
+
+async def test_a_batch_larger_than_the_port_pool_gives_each_finished_items_ports_back(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    """Six items, a pool of three blocks: every finished item gives its block back (it used to keep
+    it until merged or archived, so a batch of more than 250 items failed with E004 at the 251st).
+    A later turn of one of them takes a block again."""
+    (isolated_env / "config.yaml").write_text("workspace:\n  port_range: '45100-45111'\n  ports_per_session: 4\n")
+    ws = tmp_path / "ws"
+    make_repo(ws / "one")
+    make_repo(ws / "two")
+    (ws / "batch.yaml").write_text(PORTS_BATCH)
+    plan = load_batch(ws / "batch.yaml")
+    engine = await Engine.open()
+    try:
+        result = await engine.batches.start(plan, 1)
+        items = await engine.store.list_batch_items(result.id)
+        assert [str(i.status) for i in items] == ["succeeded"] * 6, [(i.name, i.status, i.error) for i in items]
+        sessions = [await engine.sessions.get(i.session_id) for i in items if i.session_id]
+        assert len(sessions) == 6
+        for s in sessions:
+            port = int((Path(s.worktree_path) / "port.txt").read_text())
+            assert 45100 <= port <= 45111
+            assert await engine.store.session_ports(s.id) is None
+        again = sessions[0]
+        (Path(again.worktree_path) / "port.txt").unlink()
+        await engine.sessions.iterate(again.id, "once more")
+        block = await engine.store.session_ports(again.id)
+        assert block is not None and block[0] == int((Path(again.worktree_path) / "port.txt").read_text())
+    finally:
+        await engine.close()
+
+
+async def test_a_session_with_a_teardown_script_keeps_its_ports(tmp_path: Path) -> None:
+    """The teardown is told the session's ports (what its setup started may hold them): kept."""
+    from ampsm_tui.engine import workspace
+
+    make_repo(tmp_path / "repo")
+    hook = tmp_path / "repo" / ".ampsm" / "teardown"
+    hook.parent.mkdir()
+    hook.write_text("#!/bin/sh\ntrue\n")
+    hook.chmod(0o755)
+    engine = await Engine.open()
+    try:
+        s = await engine.sessions.create(repo=tmp_path / "repo", name="kept", agent="command", agent_cmd="true")
+        before = await engine.store.session_ports(s.id)
+        assert before is not None
+        assert await workspace.give_back_ports(engine.sessions, s) is False
+        assert await engine.store.session_ports(s.id) == before
+        hook.unlink()
+        assert await workspace.give_back_ports(engine.sessions, s) is True
+        assert await engine.store.session_ports(s.id) is None
+    finally:
+        await engine.close()

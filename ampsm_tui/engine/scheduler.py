@@ -478,6 +478,12 @@ def engine_run_item(engine: Engine) -> RunItem:
                 await _critical(_undo(engine.sessions, session))
                 await store.update_batch_item(item.id, session_id=None)
             raise
+        finally:
+            from .workspace import give_back_ports
+
+            # the item's ports back to the pool, whatever the turn's end: a batch of hundreds
+            # keeps only its running items' blocks (a later turn takes one again)
+            await _critical(give_back_ports(engine.sessions, session))
         status, error = status_of(iteration)
         if error:
             raise ItemFailed(status, error)

@@ -217,6 +217,7 @@ class SessionService:
         await self._stop_orphan(session)
         if workspace.setup_failed(session):
             await workspace.setup_again(self, session)
+        await workspace.ports_again(self, session)
         try:
             # Shared, as the iteration's commit takes it for the same check: only this worktree and
             # its own branch are touched, so other sessions' commits and checks run beside it.

@@ -335,6 +335,29 @@ async def before_removal(service: SessionService, session: Session) -> HookResul
     )
 
 
+async def ports_again(service: SessionService, session: Session) -> None:
+    """Before a turn: a session that gave its block back (a finished batch item, see
+    `give_back_ports`) takes one again, so its agent and test script get `AMPSM_PORT` as before.
+    E004 when the pool is exhausted, before anything runs."""
+    config = service.config
+    if config.workspace.ports_per_session > 0 and await service.store.session_ports(session.id) is None:
+        await allocate_ports(service.store, config, session.id)
+
+
+async def give_back_ports(service: SessionService, session: Session) -> bool:
+    """A batch item's turn has ended: its block goes back to the pool (four ports kept by every
+    finished item ran the pool dry at the 251st item of a batch). Kept when a setup or teardown
+    script is set: what the setup started may still hold those ports, and the teardown is told
+    them. The next turn takes a block again (`ports_again`). True when given back."""
+    config = service.config
+    root, wt = Path(session.repo_path), Path(session.worktree_path)
+    if hook_command("setup", session.setup or config.workspace.setup, wt, root):
+        return False
+    if hook_command("teardown", config.workspace.teardown, wt, root):
+        return False
+    return await service.store.release_ports(session.id)
+
+
 async def after_removal(service: SessionService, session: Session) -> None:
     """The worktree is gone: its ports go back to the pool."""
     await service.store.release_ports(session.id)
