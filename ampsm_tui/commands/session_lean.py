@@ -260,10 +260,9 @@ def new(args: argparse.Namespace) -> dict[str, Any] | None:
     if any(value and scrub(value) != value for value in (args.script, args.agent_cmd)):
         return None
     from ..engine.paths import lean_config
-    from ..engine.store.quick import ready
 
     lean = lean_config()
-    if lean is None or not ready(lean.db_path, timeout_s=lean.busy_timeout_s):
+    if lean is None or not lean.db_path.is_file():  # the full path creates it
         return None
     from ..engine.logfile import prepare
 
@@ -290,7 +289,7 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
     from ..engine import git as gitops
     from ..engine.clock import now_iso
     from ..engine.errors import AmpsmError, ErrorCode
-    from ..engine.store.quick import SESSION_FIELDS, NoFreePorts, Unsure, insert_session
+    from ..engine.git.runner import gather_all
 
     try:
         root = (await gitops.repo_paths(Path(args.repo).expanduser())).root
@@ -299,18 +298,35 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
     if (root / lean.include_file).is_file() or _setup_script(root):
         return None
     sid = f"sess-{os.urandom(4).hex()}"
-    info = await gitops.create_worktree(
-        root,
-        sid,
-        name,
-        args.base or lean.default_base_branch,
-        worktree_dir=lean.worktree_dir,
-        lock_timeout=lean.lock_timeout,
-        default_base=not args.base,
+
+    async def usable() -> bool:
+        """Whether the full path would use the database as it is (fully migrated, nothing to
+        reconcile): checked while git makes the worktree (importing sqlite3 and reading the schema
+        took as long as `git worktree add`; two cores do both at once)."""
+        from ..engine.store.quick import ready
+
+        return ready(lean.db_path, timeout_s=lean.busy_timeout_s)
+
+    info, ready_db = await gather_all(
+        gitops.create_worktree(
+            root,
+            sid,
+            name,
+            args.base or lean.default_base_branch,
+            worktree_dir=lean.worktree_dir,
+            lock_timeout=lean.lock_timeout,
+            default_base=not args.base,
+        ),
+        usable(),
     )
 
     async def undo() -> None:
         await gitops.remove_worktree(root, info.path, info.branch, session_id=sid, force=True)
+
+    if not ready_db:  # the full path migrates or reconciles first, then makes its own worktree
+        await undo()
+        return None
+    from ..engine.store.quick import SESSION_FIELDS, NoFreePorts, Unsure, insert_session
 
     if _setup_script(info.path):  # the branch has its own setup script: the full path runs it
         await undo()
