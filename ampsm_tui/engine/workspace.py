@@ -344,16 +344,20 @@ async def ports_again(service: SessionService, session: Session) -> None:
         await allocate_ports(service.store, config, session.id)
 
 
-async def give_back_ports(service: SessionService, session: Session) -> bool:
-    """A batch item's turn has ended: its block goes back to the pool (four ports kept by every
-    finished item ran the pool dry at the 251st item of a batch). Kept when a setup or teardown
-    script is set: what the setup started may still hold those ports, and the teardown is told
-    them. The next turn takes a block again (`ports_again`). True when given back."""
-    config = service.config
+def keeps_ports(config: Config, session: Session) -> bool:
+    """Whether a session keeps its block between turns: when a setup or teardown script is set
+    (what the setup started may still hold those ports, and the teardown is told them)."""
     root, wt = Path(session.repo_path), Path(session.worktree_path)
     if hook_command("setup", session.setup or config.workspace.setup, wt, root):
-        return False
-    if hook_command("teardown", config.workspace.teardown, wt, root):
+        return True
+    return hook_command("teardown", config.workspace.teardown, wt, root) is not None
+
+
+async def give_back_ports(service: SessionService, session: Session) -> bool:
+    """A batch item's turn has ended: its block goes back to the pool (four ports kept by every
+    finished item ran the pool dry at the 251st item of a batch), unless it `keeps_ports`. The
+    next turn takes a block again (`ports_again`). True when given back."""
+    if keeps_ports(service.config, session):
         return False
     return await service.store.release_ports(session.id)
 

@@ -425,7 +425,7 @@ class RaySessions:
                 raise ItemFailed(BatchItemStatus.ERROR, f"{type(cause).__name__}: {_first_line(cause)}") from None
             raise ItemFailed(BatchItemStatus.ERROR, f"ray: {type(exc).__name__}: {_first_line(exc)}") from None
         self._agents.pop(item.id, None)
-        task = asyncio.ensure_future(self._receive(item, result))
+        task = asyncio.ensure_future(self._receive(item, result, batch_item=batch_item))
         try:  # the branch and the rows land whole, also when the run is stopped meanwhile
             session, last = await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -473,14 +473,17 @@ class RaySessions:
         }
         return job, bundle
 
-    async def _receive(self, item: BatchItem, result: dict[str, Any]) -> tuple[Session, Iteration | None]:
+    async def _receive(
+        self, item: BatchItem, result: dict[str, Any], *, batch_item: bool = True
+    ) -> tuple[Session, Iteration | None]:
         """The task's branch into the item's repo (checked out in the session's worktree), then its
-        rows into the DB, then its port block: a local session's state."""
+        rows into the DB, then its port block: a local session's state (a finished batch item has
+        none unless it keeps one, as `workspace.give_back_ports` leaves a local one)."""
         from ..fsperm import private_dir
         from ..git.repo import repo_paths
         from ..git.transfer import receive_session_branch
         from ..git.worktrees import remove_worktree
-        from ..workspace import allocate_ports
+        from ..workspace import allocate_ports, keeps_ports
 
         engine = self.engine
         config = engine.config
@@ -535,8 +538,9 @@ class RaySessions:
         if self.on_node is not None:
             await self.on_node(item.id, result["node_id"], result["host"])
         iterations = [it.model_copy(update={"id": id_map.get(it.id or -1)}) for it in iterations]  # ids of this DB
-        with contextlib.suppress(AmpsmError):  # a full pool costs the ports, not the received work
-            await allocate_ports(engine.store, config, session.id)
+        if not batch_item or keeps_ports(config, session):
+            with contextlib.suppress(AmpsmError):  # a full pool costs the ports, not the received work
+                await allocate_ports(engine.store, config, session.id)
         return session, (iterations[-1] if iterations else None)
 
     async def _cancel(self, item: BatchItem, ref: Any) -> None:
