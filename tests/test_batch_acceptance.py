@@ -91,7 +91,7 @@ def test_three_repos_by_four_items_concurrency_three(tmp_path: Path, isolated_en
 
     peak = peak_alive(tmp_path / "alive.log")
     print(f"peak alive agents: {peak}")
-    assert 1 <= peak <= 3
+    assert 1 <= peak <= 3  # a real bound: never more agents alive than the concurrency, and some ran
     assert len(started_names(tmp_path / "alive.log")) == 12
 
     with db(isolated_env) as conn:

@@ -154,7 +154,7 @@ async def test_agents_never_exceed_the_concurrency(tmp_path: Path) -> None:
     for _, starting in events:
         alive += 1 if starting else -1
         peak = max(peak, alive)
-    assert 1 <= peak <= 2
+    assert 1 <= peak <= 2  # a real bound: pipelined, still never more agents alive than the concurrency
     assert sum(1 for _, starting in events if starting) == 6
 
 

@@ -281,7 +281,7 @@ class BatchScheduler:
             picked_at = now_iso()
             if slot is None:
                 await self.store.update_batch_item(
-                    item.id, status=BatchItemStatus.RUNNING.value, attempts=attempts, started_at=now_iso(), error=None
+                    item.id, status=BatchItemStatus.RUNNING.value, attempts=attempts, started_at=picked_at, error=None
                 )
                 await self._progress(item.id, BatchItemStatus.RUNNING)
             else:
@@ -469,21 +469,22 @@ def engine_run_item(engine: Engine) -> RunItem:
             await engine.sessions.cancel(session.id)
         if item.session_id != session.id:
             await store.update_batch_item(item.id, session_id=session.id)
+        from .workspace import _undo, give_back_ports
+
+        undone = False
         try:
             iteration = await engine.sessions.iterate(session.id, item.prompt)
         except NotStarted:
             if made:  # prepared, then refused at its agent slot: a not-started item leaves nothing behind
-                from .workspace import _undo
-
-                await _critical(_undo(engine.sessions, session))
+                await _critical(_undo(engine.sessions, session))  # its ports go with the session
+                undone = True
                 await store.update_batch_item(item.id, session_id=None)
             raise
         finally:
-            from .workspace import give_back_ports
-
-            # the item's ports back to the pool, whatever the turn's end: a batch of hundreds
-            # keeps only its running items' blocks (a later turn takes one again)
-            await _critical(give_back_ports(engine.sessions, session))
+            if not undone:
+                # the item's ports back to the pool, whatever the turn's end: a batch of hundreds
+                # keeps only its running items' blocks (a later turn takes one again)
+                await _critical(give_back_ports(engine.sessions, session))
         status, error = status_of(iteration)
         if error:
             raise ItemFailed(status, error)

@@ -111,10 +111,15 @@ _SHORT = 256
 _TOKEN_CHARS = r"[A-Za-z0-9_\-]+"
 
 
-def _lower(text: str) -> bytes:
-    """`text` lower-cased and folded (see _FOLD), as the UTF-8 the automaton scans."""
+def _folded(text: str) -> str:
+    """`text` lower-cased and folded (see _FOLD): what the literals are looked for in."""
     low = text.lower()
-    return _utf8(low if low.isascii() else low.translate(_FOLD))
+    return low if low.isascii() else low.translate(_FOLD)
+
+
+def _lower(text: str) -> bytes:
+    """`_folded(text)` as the UTF-8 the automaton scans."""
+    return _utf8(_folded(text))
 
 
 def _utf8(text: str) -> bytes:
@@ -175,7 +180,7 @@ class Redactor:
         self.values = tuple(sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True))
         known = "|".join(re.escape(v) for v in self.values)
         self._known = f"(?P<known>{known})" if known else None
-        self._values_low = tuple(dict.fromkeys(_lower(v).decode("utf-8", "surrogatepass") for v in self.values))
+        self._values_low = tuple(dict.fromkeys(_folded(v) for v in self.values))
         self._literals = _literals(self._values_low)
         self._family_of = tuple(family for _, family in self._literals)
         self._alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
@@ -212,7 +217,7 @@ class Redactor:
         """The families whose literal `text` holds: by the automaton, or, for a short text while
         there is none yet, by substring tests on the same lower-cased text (the same answer)."""
         if len(text) <= _SHORT and "_scan" not in self.__dict__:
-            low = _lower(text).decode("utf-8", "surrogatepass")
+            low = _folded(text)
             return {family for literal, family in self._literals if literal in low}
         return {self._family_of[index] for index, _, _ in self._matches(text)[1]}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def add_branch_section(config: Path, branch: str, keys: dict[str, str]) -> bool:
     try:
         with os.fdopen(fd, "wb") as out:
             info = os.lstat(path)
-            if not os.path.isfile(path) or os.path.islink(path):
+            if not stat.S_ISREG(info.st_mode):  # a symlink (lstat's answer) or anything but a file
                 return False
             with open(path, "rb") as fh:
                 data = fh.read()
