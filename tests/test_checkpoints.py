@@ -16,7 +16,7 @@ from tests.test_safekeep import new_session
 
 async def test_checkpoint_leaves_worktree_and_index_alone(repo: Path) -> None:
     info = await create_worktree(repo, "sess-c", "cp", "main")
-    wt = info.path
+    wt = Path(info.path)
     write(wt / "app.py", "staged\n")
     git(wt, "add", "app.py")
     write(wt / "app.py", "staged, then edited\n")
@@ -36,16 +36,16 @@ async def test_checkpoint_leaves_worktree_and_index_alone(repo: Path) -> None:
 
 async def test_checkpointer_snapshots_while_the_block_runs(repo: Path) -> None:
     info = await create_worktree(repo, "sess-d", "cp", "main")
-    async with Checkpointer(info.path, "sess-d", 0.1) as cp:
+    async with Checkpointer(Path(info.path), "sess-d", 0.1) as cp:
         for i in range(4):
-            write(info.path / f"step{i}.txt", f"{i}\n")
+            write(Path(info.path) / f"step{i}.txt", f"{i}\n")
             for _ in range(100):  # wait (bounded) until a checkpoint holds this step
                 await asyncio.sleep(0.05)
                 if cp.taken > i:
                     break
     assert cp.taken >= 4
     assert git(repo, "show", f"{checkpoint_ref('sess-d')}:step3.txt") == "3"
-    async with Checkpointer(info.path, "sess-d", 0) as off:  # 0 disables
+    async with Checkpointer(Path(info.path), "sess-d", 0) as off:  # 0 disables
         await asyncio.sleep(0.05)
     assert off.taken == 0
 

@@ -18,21 +18,21 @@ from tests.git_helpers import git, state, write
 async def _scene(repo: Path) -> dict[str, Path | str]:
     """Live, done, archived and row-less sessions, a loose directory and two bare amp/ branches."""
     live = await create_worktree(repo, "sess-live", "live", "main")
-    write(live.path / "wip.txt", "live work\n")
+    write(Path(live.path) / "wip.txt", "live work\n")
     done = await create_worktree(repo, "sess-done", "done", "main")
     archived = await create_worktree(repo, "sess-arch", "archived", "main")
-    write(archived.path / "unmerged.txt", "keep me\n")
-    await commit_iteration(archived.path, "unmerged work", session_id="sess-arch", iteration=1)
+    write(Path(archived.path) / "unmerged.txt", "keep me\n")
+    await commit_iteration(Path(archived.path), "unmerged work", session_id="sess-arch", iteration=1)
     norow = await create_worktree(repo, "sess-norow", "no row", "main")
-    write(norow.path / "big.bin", "x" * 50_000)
+    write(Path(norow.path) / "big.bin", "x" * 50_000)
     loose = repo / ".worktrees" / "leftover"
     write(loose / "notes.txt", "left by a crash\n")
     kept_branch = await create_worktree(repo, "sess-idle", "idle no worktree", "main")
-    git(repo, "worktree", "remove", "--force", str(kept_branch.path))  # row is alive: its branch stays
+    git(repo, "worktree", "remove", "--force", str(Path(kept_branch.path)))  # row is alive: its branch stays
     stale = await create_worktree(repo, "sess-gone", "gone", "main")
-    write(stale.path / "s.txt", "stale but unmerged\n")
-    await commit_iteration(stale.path, "stale", session_id="sess-gone", iteration=1)
-    git(repo, "worktree", "remove", "--force", str(stale.path))
+    write(Path(stale.path) / "s.txt", "stale but unmerged\n")
+    await commit_iteration(Path(stale.path), "stale", session_id="sess-gone", iteration=1)
+    git(repo, "worktree", "remove", "--force", str(Path(stale.path)))
     git(repo, "branch", "feature")  # the user's own: never touched
     store = Store.from_config(load_config())
     await store.open()
@@ -49,10 +49,10 @@ async def _scene(repo: Path) -> dict[str, Path | str]:
     finally:
         await store.close()
     return {
-        "live": live.path,
-        "done": done.path,
-        "arch": archived.path,
-        "norow": norow.path,
+        "live": Path(live.path),
+        "done": Path(done.path),
+        "arch": Path(archived.path),
+        "norow": Path(norow.path),
         "loose": loose,
         "idle_branch": kept_branch.branch,
         "stale_branch": stale.branch,

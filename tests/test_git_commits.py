@@ -17,7 +17,7 @@ async def test_iteration_commit_has_exactly_the_changes(repo: Path) -> None:
     write(repo / "doomed.txt", "bye\n")
     commit_all(repo, "more files")
     info = await create_worktree(repo, "sess-1", "work", "main")
-    wt = info.path
+    wt = Path(info.path)
     write(wt / "new.txt", "one\ntwo\n")  # added
     write(wt / "app.py", "def add(a, b):\n    return a + b + 0\n")  # modified: 1 removed, 1 added
     (wt / "doomed.txt").unlink()  # deleted
@@ -57,21 +57,21 @@ async def test_iteration_commit_has_exactly_the_changes(repo: Path) -> None:
 
 async def test_staged_bookkeeping_is_never_committed(repo: Path) -> None:
     info = await create_worktree(repo, "sess-1", "work", "main")
-    write(info.path / ".ampsm" / "log.txt", "x\n")
-    git(info.path, "add", "-f", ".ampsm/log.txt")
-    assert await commit_iteration(info.path, "x", session_id="sess-1", iteration=1) is None
-    write(info.path / "real.txt", "y\n")
-    result = await commit_iteration(info.path, "x", session_id="sess-1", iteration=1)
+    write(Path(info.path) / ".ampsm" / "log.txt", "x\n")
+    git(Path(info.path), "add", "-f", ".ampsm/log.txt")
+    assert await commit_iteration(Path(info.path), "x", session_id="sess-1", iteration=1) is None
+    write(Path(info.path) / "real.txt", "y\n")
+    result = await commit_iteration(Path(info.path), "x", session_id="sess-1", iteration=1)
     assert result is not None and [f.path for f in result.files] == ["real.txt"]
 
 
 async def test_two_sessions_commit_independently(repo: Path) -> None:
     a = await create_worktree(repo, "sess-a", "alpha", "main")
     b = await create_worktree(repo, "sess-b", "beta", "main")
-    write(a.path / "a.txt", "a\n")
-    write(b.path / "b.txt", "b\n")
-    ra = await commit_iteration(a.path, "alpha work", session_id="sess-a", iteration=1)
-    rb = await commit_iteration(b.path, "beta work", session_id="sess-b", iteration=1)
+    write(Path(a.path) / "a.txt", "a\n")
+    write(Path(b.path) / "b.txt", "b\n")
+    ra = await commit_iteration(Path(a.path), "alpha work", session_id="sess-a", iteration=1)
+    rb = await commit_iteration(Path(b.path), "beta work", session_id="sess-b", iteration=1)
     assert ra and rb and ra.sha != rb.sha
     assert git(repo, "rev-parse", a.branch) == ra.sha and git(repo, "rev-parse", b.branch) == rb.sha
     assert git(repo, "ls-tree", "--name-only", a.branch).splitlines().count("b.txt") == 0
@@ -82,17 +82,17 @@ async def test_two_sessions_commit_independently(repo: Path) -> None:
 
 async def test_manual_commits_are_recognised(repo: Path) -> None:
     info = await create_worktree(repo, "sess-1", "work", "main")
-    write(info.path / "a.txt", "a\n")
-    await commit_iteration(info.path, "first", session_id="sess-1", iteration=1)
-    write(info.path / "b.txt", "b\n")
-    commit_all(info.path, "my own fix")
-    commits = await session_commits(info.path, "main")
+    write(Path(info.path) / "a.txt", "a\n")
+    await commit_iteration(Path(info.path), "first", session_id="sess-1", iteration=1)
+    write(Path(info.path) / "b.txt", "b\n")
+    commit_all(Path(info.path), "my own fix")
+    commits = await session_commits(Path(info.path), "main")
     assert [(c.subject, c.is_amp) for c in commits] == [("amp: first", True), ("my own fix", False)]
 
 
 async def test_diffs(repo: Path) -> None:
     info = await create_worktree(repo, "sess-1", "work", "main")
-    wt = info.path
+    wt = Path(info.path)
     write(wt / "a.txt", "a\n")
     await commit_iteration(wt, "first", session_id="sess-1", iteration=1)
     write(wt / "b.txt", "b\nc\n")
@@ -127,9 +127,9 @@ async def test_iteration_is_committed_without_any_git_identity(
     """No user.name/email anywhere: the commit is made under ampsm's fallback identity (git is
     asked about the identity only when a commit fails), and an existing identity is used as is."""
     info = await create_worktree(repo, "sess-id", "ident", "main")
-    write(info.path / "a.txt", "a\n")
-    result = await commit_iteration(info.path, "with identity", session_id="sess-id", iteration=1)
-    assert result is not None and git(info.path, "log", "-1", "--format=%ae") == "author@example.com"
+    write(Path(info.path) / "a.txt", "a\n")
+    result = await commit_iteration(Path(info.path), "with identity", session_id="sess-id", iteration=1)
+    assert result is not None and git(Path(info.path), "log", "-1", "--format=%ae") == "author@example.com"
     for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "nohome"
@@ -139,7 +139,7 @@ async def test_iteration_is_committed_without_any_git_identity(
     (home / "gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")  # no guessing from the host name
     other = await create_worktree(repo, "sess-id2", "noident", "main")
     for n in (1, 2):  # the second commit knows already: one attempt
-        write(other.path / f"b{n}.txt", "b\n")
-        result = await commit_iteration(other.path, f"no identity {n}", session_id="sess-id2", iteration=n)
-        assert result is not None and git(other.path, "rev-parse", "HEAD") == result.sha
-        assert git(other.path, "log", "-1", "--format=%an <%ae>") == "ampsm <ampsm@localhost>"
+        write(Path(other.path) / f"b{n}.txt", "b\n")
+        result = await commit_iteration(Path(other.path), f"no identity {n}", session_id="sess-id2", iteration=n)
+        assert result is not None and git(Path(other.path), "rev-parse", "HEAD") == result.sha
+        assert git(Path(other.path), "log", "-1", "--format=%an <%ae>") == "ampsm <ampsm@localhost>"

@@ -22,20 +22,20 @@ from ampsm_tui.engine.git.runner import run_sync
 from tests.conftest import git
 
 
-def _git_paths(p: Path) -> tuple[Path, Path]:
+def _git_paths(p: Path) -> tuple[str, str]:
     common = Path(git(p, "rev-parse", "--path-format=absolute", "--git-common-dir")).resolve()
-    return common.parent, common
+    return str(common.parent), str(common)
 
 
 def test_the_files_give_gits_answer_for_a_checkout_and_a_linked_worktree(repo: Path) -> None:
     info = run_sync(create_worktree(repo, "sess-00000001", "probe", "main"))
-    for place in (repo, info.path):
-        found = _probe_files(place.resolve())
+    for place in (repo, Path(info.path)):
+        found = _probe_files(str(place.resolve()))
         assert found is not None
         paths, marks = found
         assert (paths.root, paths.common_dir) == _git_paths(place)
         git_marks = git(place, "rev-parse", "--path-format=absolute", "--git-path", "MERGE_HEAD").strip()
-        assert marks[0] == Path(git_marks).resolve()
+        assert marks[0] == str(Path(git_marks).resolve())
 
 
 @pytest.mark.parametrize(
@@ -44,24 +44,24 @@ def test_the_files_give_gits_answer_for_a_checkout_and_a_linked_worktree(repo: P
 )
 def test_a_configuration_that_moves_the_checkout_goes_to_git(repo: Path, setting: tuple[str, str]) -> None:
     git(repo, "config", *setting)
-    assert _probe_files(repo.resolve()) is None
+    assert _probe_files(str(repo.resolve())) is None
 
 
 def test_a_subdirectory_and_a_separate_git_dir_go_to_git(tmp_path: Path, repo: Path) -> None:
     sub = repo / "sub"
     sub.mkdir()
-    assert _probe_files(sub.resolve()) is None
+    assert _probe_files(str(sub.resolve())) is None
     other = tmp_path / "separate"
     git(tmp_path, "init", "-q", "-b", "main", "--separate-git-dir", str(tmp_path / "gitdir"), str(other))
-    assert _probe_files(other.resolve()) is None
+    assert _probe_files(str(other.resolve())) is None
     paths = asyncio.run(repo_paths(other))  # git's answer, as before
-    assert paths.root == other.resolve()
+    assert paths.root == str(other.resolve())
 
 
 def test_the_checkout_of_a_branch_is_the_one_git_lists(repo: Path) -> None:
     info = run_sync(create_worktree(repo, "sess-00000002", "where", "main"))
     detached = run_sync(create_worktree(repo, "sess-00000003", "detached", "main"))
-    git(detached.path, "switch", "-q", "--detach")
+    git(Path(detached.path), "switch", "-q", "--detach")
     paths = run_sync(repo_paths(repo))
     listed = run_sync(worktree_branches(repo))
     for branch in ("main", info.branch, detached.branch, "no-such-branch"):
@@ -83,11 +83,11 @@ def test_the_checkout_of_a_branch_is_the_one_git_lists(repo: Path) -> None:
 )
 def test_a_clean_worktree_is_told_by_one_status(repo: Path, change: object, clean: bool) -> None:
     info = run_sync(create_worktree(repo, "sess-00000004", "status", "main"))
-    change(info.path)  # type: ignore[operator]
-    head = git(info.path, "rev-parse", "HEAD")
-    assert run_sync(clean_head(info.path)) == (head if clean else None)
+    change(Path(info.path))  # type: ignore[operator]
+    head = git(Path(info.path), "rev-parse", "HEAD")
+    assert run_sync(clean_head(Path(info.path))) == (head if clean else None)
     # and the snapshot agrees: nothing to keep exactly when the status says clean
-    removed = run_sync(remove_worktree(repo, info.path, info.branch, session_id="sess-00000004"))
+    removed = run_sync(remove_worktree(repo, Path(info.path), info.branch, session_id="sess-00000004"))
     assert (removed.archive.wip_sha is None) == clean
 
 
@@ -96,41 +96,41 @@ def test_an_ignored_file_is_not_work_to_keep(repo: Path) -> None:
     git(repo, "add", ".gitignore")
     git(repo, "commit", "-q", "-m", "ignore logs")
     info = run_sync(create_worktree(repo, "sess-00000005", "ignored", "main"))
-    (info.path / "build.log").write_text("noise\n")
-    assert run_sync(clean_head(info.path)) == git(info.path, "rev-parse", "HEAD")
+    (Path(info.path) / "build.log").write_text("noise\n")
+    assert run_sync(clean_head(Path(info.path))) == git(Path(info.path), "rev-parse", "HEAD")
 
 
 @pytest.mark.parametrize("packed", [False, True])
 def test_a_checkpoint_goes_with_the_worktree_packed_or_not(repo: Path, packed: bool) -> None:
     info = run_sync(create_worktree(repo, "sess-00000006", "checkpoint", "main"))
     ref = CHECKPOINT_PREFIX + "sess-00000006"
-    (info.path / "wip.txt").write_text("wip\n")
-    git(info.path, "add", "wip.txt")
-    git(info.path, "commit", "-q", "-m", "amp: wip")
-    git(repo, "update-ref", ref, git(info.path, "rev-parse", "HEAD"))
+    (Path(info.path) / "wip.txt").write_text("wip\n")
+    git(Path(info.path), "add", "wip.txt")
+    git(Path(info.path), "commit", "-q", "-m", "amp: wip")
+    git(repo, "update-ref", ref, git(Path(info.path), "rev-parse", "HEAD"))
     if packed:
         git(repo, "pack-refs", "--all")
         assert not (repo / ".git" / ref).exists()
-    run_sync(remove_worktree(repo, info.path, info.branch, session_id="sess-00000006"))
+    run_sync(remove_worktree(repo, Path(info.path), info.branch, session_id="sess-00000006"))
     assert git(repo, "for-each-ref", ref) == ""
 
 
 def test_being_on_the_branch_is_read_from_the_files_only_when_they_vouch_for_it(repo: Path) -> None:
     info = run_sync(create_worktree(repo, "sess-00000007", "onbranch", "main"))
-    assert on_branch_by_files(info.path, info.branch)
-    assert not on_branch_by_files(info.path, "main")  # another branch
+    assert on_branch_by_files(Path(info.path), info.branch)
+    assert not on_branch_by_files(Path(info.path), "main")  # another branch
     assert not on_branch_by_files(repo / "sub", info.branch)  # not a worktree's top
     git(repo, "pack-refs", "--all")
-    assert on_branch_by_files(info.path, info.branch)  # a packed ref is still the branch
-    git(info.path, "switch", "-q", "--detach")
-    assert not on_branch_by_files(info.path, info.branch)
-    git(info.path, "switch", "-q", info.branch)
-    gitdir = Path(git(info.path, "rev-parse", "--path-format=absolute", "--git-dir"))
-    (gitdir / "MERGE_HEAD").write_text(git(info.path, "rev-parse", "HEAD") + "\n")
-    assert not on_branch_by_files(info.path, info.branch)  # a merge going on: git is asked
+    assert on_branch_by_files(Path(info.path), info.branch)  # a packed ref is still the branch
+    git(Path(info.path), "switch", "-q", "--detach")
+    assert not on_branch_by_files(Path(info.path), info.branch)
+    git(Path(info.path), "switch", "-q", info.branch)
+    gitdir = Path(git(Path(info.path), "rev-parse", "--path-format=absolute", "--git-dir"))
+    (gitdir / "MERGE_HEAD").write_text(git(Path(info.path), "rev-parse", "HEAD") + "\n")
+    assert not on_branch_by_files(Path(info.path), info.branch)  # a merge going on: git is asked
     (gitdir / "MERGE_HEAD").unlink()
     git(repo, "update-ref", "-d", f"refs/heads/{info.branch}")
-    assert not on_branch_by_files(info.path, info.branch)  # the branch is gone
+    assert not on_branch_by_files(Path(info.path), info.branch)  # the branch is gone
 
 
 def test_the_branches_a_new_session_needs_are_those_git_lists(repo: Path) -> None:

@@ -17,7 +17,7 @@ from tests.git_helpers import commit_all, git, state, write
 async def _session_with_history(repo: Path) -> WorktreeInfo:
     """3 amp: commits and 1 manual commit in the middle."""
     info = await create_worktree(repo, "sess-1", "work", "main")
-    wt = info.path
+    wt = Path(info.path)
     write(wt / "a.txt", "a1\n")
     await commit_iteration(wt, "one", session_id="sess-1", iteration=1)
     write(wt / "manual.txt", "by hand\n")
@@ -35,7 +35,7 @@ def _log(wt: Path, base: str = "main") -> list[str]:
 
 async def test_squash_keep_manual(repo: Path) -> None:
     info = await _session_with_history(repo)
-    wt = info.path
+    wt = Path(info.path)
     tree = git(wt, "rev-parse", "HEAD^{tree}")
     manual_author = git(wt, "log", "-1", "--format=%an %ae %aI", "HEAD~2")
     new = await squash(wt, "main", "Add a and b", manual="keep")
@@ -50,7 +50,7 @@ async def test_squash_keep_manual(repo: Path) -> None:
 
 async def test_squash_fold_manual(repo: Path) -> None:
     info = await _session_with_history(repo)
-    wt = info.path
+    wt = Path(info.path)
     tree = git(wt, "rev-parse", "HEAD^{tree}")
     await squash(wt, "main", "Everything", manual="fold")
     assert _log(wt) == ["Everything"]
@@ -60,7 +60,7 @@ async def test_squash_fold_manual(repo: Path) -> None:
 
 async def test_squash_keep_when_manual_builds_on_amp(repo: Path) -> None:
     info = await create_worktree(repo, "sess-1", "work", "main")
-    wt = info.path
+    wt = Path(info.path)
     write(wt / "a.txt", "a1\n")
     await commit_iteration(wt, "one", session_id="sess-1", iteration=1)
     write(wt / "a.txt", "a1 fixed by hand\n")  # cannot be replayed before the amp commit
@@ -78,11 +78,11 @@ async def test_squash_uses_merge_base_not_base_tip(repo: Path) -> None:
     info = await _session_with_history(repo)
     write(repo / "landed.txt", "on main\n")
     landed = commit_all(repo, "landed on main")
-    await squash(info.path, "main", "Squashed", manual="fold")
-    assert git(info.path, "rev-parse", "HEAD~1") == info.base_sha
+    await squash(Path(info.path), "main", "Squashed", manual="fold")
+    assert git(Path(info.path), "rev-parse", "HEAD~1") == info.base_sha
     diff = git(repo, "diff", "--name-only", f"{landed}...{info.branch}")
     assert "landed.txt" not in diff
-    result = await merge(repo, info.path, info.branch, "main", mode="ff")
+    result = await merge(repo, Path(info.path), info.branch, "main", mode="ff")
     assert result.ok
     assert (repo / "landed.txt").read_text() == "on main\n" and (repo / "b.txt").exists()
 
@@ -91,17 +91,17 @@ async def test_rebase_onto_moved_base(repo: Path) -> None:
     info = await _session_with_history(repo)
     write(repo / "other.txt", "main moved\n")
     moved = commit_all(repo, "main moves")
-    result = await rebase(info.path, "main")
+    result = await rebase(Path(info.path), "main")
     assert result.ok and not result.conflicts
-    assert git(info.path, "merge-base", "HEAD", "main") == moved
-    assert _log(info.path) == ["amp: one", "manual: my fix", "amp: two", "amp: three"]
-    assert result.sha == git(info.path, "rev-parse", "HEAD")
+    assert git(Path(info.path), "merge-base", "HEAD", "main") == moved
+    assert _log(Path(info.path)) == ["amp: one", "manual: my fix", "amp: two", "amp: three"]
+    assert result.sha == git(Path(info.path), "rev-parse", "HEAD")
 
 
 async def _conflicting(repo: Path) -> WorktreeInfo:
     info = await create_worktree(repo, "sess-c", "conflict", "main")
-    write(info.path / "app.py", "session version\n")
-    await commit_iteration(info.path, "edit app", session_id="sess-c", iteration=1)
+    write(Path(info.path) / "app.py", "session version\n")
+    await commit_iteration(Path(info.path), "edit app", session_id="sess-c", iteration=1)
     write(repo / "app.py", "main version\n")
     commit_all(repo, "main edits app")
     return info
@@ -109,41 +109,41 @@ async def _conflicting(repo: Path) -> WorktreeInfo:
 
 async def test_rebase_conflict_is_aborted_and_changes_nothing(repo: Path) -> None:
     info = await _conflicting(repo)
-    write(info.path / "scratch.txt", "untracked in worktree\n")
-    before_wt, before_main = state(info.path), state(repo)
-    result = await rebase(info.path, "main")
+    write(Path(info.path) / "scratch.txt", "untracked in worktree\n")
+    before_wt, before_main = state(Path(info.path)), state(repo)
+    result = await rebase(Path(info.path), "main")
     assert not result.ok and result.conflicts == ["app.py"] and not result.in_progress
-    assert state(info.path) == before_wt
+    assert state(Path(info.path)) == before_wt
     assert state(repo) == before_main
-    assert await current_operation(info.path) is None
+    assert await current_operation(Path(info.path)) is None
 
 
 async def test_rebase_conflict_kept_then_continued(repo: Path) -> None:
     info = await _conflicting(repo)
-    result = await rebase(info.path, "main", keep_conflict=True)
+    result = await rebase(Path(info.path), "main", keep_conflict=True)
     assert result.in_progress and result.conflicts == ["app.py"]
-    assert await current_operation(info.path) == "rebase"
-    again = await continue_operation(info.path)  # markers still there: reported, not committed
+    assert await current_operation(Path(info.path)) == "rebase"
+    again = await continue_operation(Path(info.path))  # markers still there: reported, not committed
     assert not again.ok and again.conflicts == ["app.py"]
-    write(info.path / "app.py", "resolved\n")
-    done = await continue_operation(info.path)
-    assert done.ok and await current_operation(info.path) is None
-    assert git(info.path, "show", "HEAD:app.py") == "resolved"
-    assert git(info.path, "rev-parse", "HEAD~1") == git(repo, "rev-parse", "main")
+    write(Path(info.path) / "app.py", "resolved\n")
+    done = await continue_operation(Path(info.path))
+    assert done.ok and await current_operation(Path(info.path)) is None
+    assert git(Path(info.path), "show", "HEAD:app.py") == "resolved"
+    assert git(Path(info.path), "rev-parse", "HEAD~1") == git(repo, "rev-parse", "main")
 
 
 async def test_rebase_conflict_kept_then_aborted(repo: Path) -> None:
     info = await _conflicting(repo)
-    before = state(info.path)
-    await rebase(info.path, "main", keep_conflict=True)
-    await abort_operation(info.path)
-    assert state(info.path) == before
+    before = state(Path(info.path))
+    await rebase(Path(info.path), "main", keep_conflict=True)
+    await abort_operation(Path(info.path))
+    assert state(Path(info.path)) == before
 
 
 async def test_merge_fast_forwards(repo: Path) -> None:
     info = await _session_with_history(repo)
     tip = git(repo, "rev-parse", info.branch)
-    result = await merge(repo, info.path, info.branch, "main", mode="ff")
+    result = await merge(repo, Path(info.path), info.branch, "main", mode="ff")
     assert result.ok and result.fast_forward and result.sha == tip
     assert git(repo, "rev-parse", "main") == tip
     assert git(repo, "status", "--porcelain") == ""
@@ -155,7 +155,7 @@ async def test_merge_with_dirty_main_is_refused(repo: Path) -> None:
     write(repo / "README.md", "uncommitted edit\n")
     before = state(repo)
     with pytest.raises(AmpsmError) as exc:
-        await merge(repo, info.path, info.branch, "main")
+        await merge(repo, Path(info.path), info.branch, "main")
     assert exc.value.code is ErrorCode.GIT and "README.md" in exc.value.message
     assert state(repo) == before
 
@@ -166,20 +166,20 @@ async def test_merge_no_ff_and_ff_only(repo: Path) -> None:
     write(repo / "other.txt", "x\n")
     commit_all(repo, "main moves")
     with pytest.raises(AmpsmError) as exc:
-        await merge(repo, info.path, info.branch, "main", mode="ff-only")
+        await merge(repo, Path(info.path), info.branch, "main", mode="ff-only")
     assert exc.value.code is ErrorCode.GIT
-    result = await merge(repo, info.path, info.branch, "main", mode="no-ff", message="Merge session")
+    result = await merge(repo, Path(info.path), info.branch, "main", mode="no-ff", message="Merge session")
     assert result.ok and not result.fast_forward
     assert git(repo, "rev-parse", "HEAD^2") == tip
     assert git(repo, "log", "-1", "--format=%s") == "Merge session"
-    again = await merge(repo, info.path, info.branch, "main")
+    again = await merge(repo, Path(info.path), info.branch, "main")
     assert again.ok and again.already_merged
 
 
 async def test_merge_conflict_in_main_is_aborted(repo: Path) -> None:
     info = await _conflicting(repo)
     before = state(repo)
-    result = await merge(repo, info.path, info.branch, "main")
+    result = await merge(repo, Path(info.path), info.branch, "main")
     assert not result.ok and result.conflicts == ["app.py"]
     assert state(repo) == before
     assert await current_operation(repo) is None
@@ -191,14 +191,14 @@ async def test_merge_when_main_checkout_is_on_another_branch(repo: Path) -> None
     info = await _session_with_history(repo)
     before = state(repo)
     tip = git(repo, "rev-parse", info.branch)
-    ff = await merge(repo, info.path, info.branch, "main")
+    ff = await merge(repo, Path(info.path), info.branch, "main")
     assert ff.ok and ff.fast_forward and git(repo, "rev-parse", "main") == tip
     after = state(repo)
     for key in ("head", "symbolic", "status", "index"):
         assert after[key] == before[key]
     # a merge commit is made in a temporary worktree, which is gone afterwards
-    write(info.path / "c.txt", "c\n")
-    await commit_iteration(info.path, "four", session_id="sess-1", iteration=4)
+    write(Path(info.path) / "c.txt", "c\n")
+    await commit_iteration(Path(info.path), "four", session_id="sess-1", iteration=4)
     main_before = git(repo, "rev-parse", "main")
     git(
         repo,
@@ -207,7 +207,7 @@ async def test_merge_when_main_checkout_is_on_another_branch(repo: Path) -> None
         "main",
         git(repo, "commit-tree", "-p", main_before, "-m", "moved", f"{main_before}^{{tree}}"),
     )
-    merged = await merge(repo, info.path, info.branch, "main", mode="ff")
+    merged = await merge(repo, Path(info.path), info.branch, "main", mode="ff")
     assert merged.ok and not merged.fast_forward
     assert git(repo, "rev-parse", "main^2") == git(repo, "rev-parse", info.branch)
     assert len(git(repo, "worktree", "list").splitlines()) == 2
@@ -216,9 +216,9 @@ async def test_merge_when_main_checkout_is_on_another_branch(repo: Path) -> None
 
 async def test_merge_then_remove_worktree(repo: Path) -> None:
     info = await _session_with_history(repo)
-    result = await merge(repo, info.path, info.branch, "main", remove_after=True, session_id="sess-1")
+    result = await merge(repo, Path(info.path), info.branch, "main", remove_after=True, session_id="sess-1")
     assert result.ok
-    assert not info.path.exists() and git(repo, "branch", "--list", info.branch) == ""
+    assert not Path(info.path).exists() and git(repo, "branch", "--list", info.branch) == ""
     assert git(repo, "for-each-ref", "refs/ampsm/") == ""  # merged: nothing needed keeping
 
 
@@ -226,12 +226,12 @@ async def test_merge_conflict_without_checkout_kept_in_temporary_worktree(repo: 
     info = await _conflicting(repo)
     git(repo, "checkout", "-q", "--detach")
     before = state(repo)
-    aborted = await merge(repo, info.path, info.branch, "main")
+    aborted = await merge(repo, Path(info.path), info.branch, "main")
     assert not aborted.ok and aborted.conflicts == ["app.py"] and aborted.path is None
     assert state(repo) == before
-    kept = await merge(repo, info.path, info.branch, "main", keep_conflict=True)
-    assert kept.in_progress and kept.path is not None and kept.path.exists()
-    write(kept.path / "app.py", "both\n")
+    kept = await merge(repo, Path(info.path), info.branch, "main", keep_conflict=True)
+    assert kept.in_progress and kept.path is not None and Path(kept.path).exists()
+    write(Path(kept.path) / "app.py", "both\n")
     done = await continue_operation(kept.path)
     assert done.ok and done.path is None
     assert git(repo, "show", "main:app.py") == "both"
@@ -242,7 +242,7 @@ async def test_merge_conflict_without_checkout_kept_in_temporary_worktree(repo: 
 
 async def test_squash_that_cannot_keep_manual_commits_changes_nothing(repo: Path) -> None:
     info = await create_worktree(repo, "sess-1", "work", "main")
-    wt = info.path
+    wt = Path(info.path)
     write(wt / "a.txt", "1\n")
     await commit_iteration(wt, "one", session_id="sess-1", iteration=1)
     write(wt / "a.txt", "2\n")
@@ -261,19 +261,19 @@ async def test_squash_that_cannot_keep_manual_commits_changes_nothing(repo: Path
 async def test_session_call_forms_with_leading_repo(repo: Path) -> None:
     """The session service passes (repo, worktree, ...); continue/abort find where the conflict waits."""
     info = await _conflicting(repo)
-    new = await squash(repo, info.path, "main", "Squashed", manual="fold")
-    assert new == git(info.path, "rev-parse", "HEAD")
-    kept = await merge(repo, info.path, info.branch, "main", keep_conflict=True)
-    assert kept.in_progress and kept.path == repo  # the user's checkout of main
-    await abort_operation(repo, info.path)
+    new = await squash(repo, Path(info.path), "main", "Squashed", manual="fold")
+    assert new == git(Path(info.path), "rev-parse", "HEAD")
+    kept = await merge(repo, Path(info.path), info.branch, "main", keep_conflict=True)
+    assert kept.in_progress and kept.path == str(repo)  # the user's checkout of main
+    await abort_operation(repo, Path(info.path))
     assert await current_operation(repo) is None and git(repo, "status", "--porcelain") == ""
-    result = await rebase(repo, info.path, "main", keep_conflict=True)
+    result = await rebase(repo, Path(info.path), "main", keep_conflict=True)
     assert result.in_progress
-    write(info.path / "app.py", "resolved\n")
-    done = await continue_operation(repo, info.path)
+    write(Path(info.path) / "app.py", "resolved\n")
+    done = await continue_operation(repo, Path(info.path))
     assert done.ok and done.path == info.path
-    await abort_operation(repo, info.path)  # nothing in progress: no error
+    await abort_operation(repo, Path(info.path))  # nothing in progress: no error
     with pytest.raises(AmpsmError):
-        await continue_operation(repo, info.path)
+        await continue_operation(repo, Path(info.path))
     with pytest.raises(TypeError):
-        await rebase(info.path)  # type: ignore[call-overload]
+        await rebase(Path(info.path))  # type: ignore[call-overload]

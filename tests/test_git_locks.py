@@ -82,9 +82,9 @@ async def test_lock_lives_in_common_dir_and_is_shared_by_linked_worktrees(repo: 
 
     info = await create_worktree(repo, "sess-1", "x", "main")
     async with RepoLock(repo, 5) as outer:
-        assert outer.path == repo / ".git" / "ampsm.lock"
+        assert outer.path == str(repo / ".git" / "ampsm.lock")
         proc = subprocess.run(
-            [sys.executable, "-c", HOLD.replace("30,", "0.2,"), str(info.path)],
+            [sys.executable, "-c", HOLD.replace("30,", "0.2,"), str(Path(info.path))],
             input="\n",
             capture_output=True,
             text=True,

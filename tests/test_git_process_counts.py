@@ -83,8 +83,10 @@ def test_new_squash_and_merge_start_few_git_processes(repo: Path, counted: tuple
     assert _calls(log, squash) == ["log", "commit-tree", "update-ref"]
     assert git(wt, "log", "-1", "--format=%s") == "feat: few"
 
+    trace = log.with_name("git-trace.log")
+
     def merge() -> None:
-        res = run_cli("merge", out["id"], env=env)
+        res = run_cli("merge", out["id"], env={**env, "GIT_TRACE": str(trace)})
         assert res.returncode == 0, res.stderr
 
     # that the worktree is on its branch, and both tips, are read from git's files
@@ -97,13 +99,16 @@ def test_new_squash_and_merge_start_few_git_processes(repo: Path, counted: tuple
             "update-ref",  # refs/ampsm/merged/<id>: what the merge landed (beside the removal)
             "status",  # nothing uncommitted in the worktree: no snapshot to make
             "worktree",
-            "branch",
+            "update-ref",  # the branch deleted beside the worktree's removal (its config section in Python)
         ]
     )
     # side by side in pairs, the rest in order
     assert calls.index("merge-base") < calls.index("merge") < calls.index("update-ref") < calls.index("worktree")
     assert calls.index("merge") < len(calls) - 1 - calls[::-1].index("status") < calls.index("worktree")
-    assert calls.index("worktree") < calls.index("branch")
+    assert len(calls) - 1 - calls[::-1].index("status") < len(calls) - 1 - calls[::-1].index("update-ref")
+    assert f"branch.{out['branch']}" not in (repo / ".git" / "config").read_text()
+    # git starts no `git maintenance run --auto` of its own after the merge (gc.auto=0: it did nothing)
+    assert "built-in: git merge" in trace.read_text() and "maintenance" not in trace.read_text()
     assert not wt.exists()
     assert git(repo, "log", "-1", "--format=%s", "main") == "feat: few"
     assert git(repo, "branch", "--list", "amp/*") == ""

@@ -90,11 +90,11 @@ def test_run_sync_runs_the_git_layer_without_an_event_loop(repo: Path) -> None:
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
     info = run_sync(create_worktree(repo, "sess-0000abcd", "sync made", "main"))
-    assert (info.path / ".git").is_file() and info.branch.startswith("amp/sync-made/")
-    assert subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=info.path, capture_output=True,
+    assert (Path(info.path) / ".git").is_file() and info.branch.startswith("amp/sync-made/")
+    assert subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=Path(info.path), capture_output=True,
                           text=True).stdout.strip() == info.branch  # fmt: skip
-    removed = run_sync(remove_worktree(repo, info.path, info.branch, session_id=info.session_id))
-    assert removed.removed_worktree and removed.deleted_branch and not info.path.exists()
+    removed = run_sync(remove_worktree(repo, Path(info.path), info.branch, session_id=info.session_id))
+    assert removed.removed_worktree and removed.deleted_branch and not Path(info.path).exists()
     assert not in_sync_mode()  # the mode ends with the coroutine
 
 
@@ -113,7 +113,7 @@ def test_run_sync_waits_for_a_held_lock(repo: Path) -> None:
 
     async def locked() -> str:
         async with RepoLock(repo, timeout=60):
-            return (await repo_paths(repo)).root.name
+            return Path((await repo_paths(repo)).root).name
 
     release = subprocess.Popen([sys.executable, "-c", f"import os, time; time.sleep(0.5); os.kill({holder.pid}, 9)"])
     try:

@@ -29,10 +29,10 @@ HOSTILE = [
 async def test_create_makes_worktree_branch_and_hides_folder(repo: Path) -> None:
     before = state(repo)
     info = await create_worktree(repo, "sess-1", "Fix the login bug", "main")
-    assert info.path == repo / ".worktrees" / "sess-1"
-    assert (info.path / "README.md").read_text() == "# demo\n"
+    assert Path(info.path) == repo / ".worktrees" / "sess-1"
+    assert (Path(info.path) / "README.md").read_text() == "# demo\n"
     assert info.branch.startswith("amp/fix-the-login-bug/")
-    assert git(info.path, "symbolic-ref", "--short", "HEAD") == info.branch
+    assert git(Path(info.path), "symbolic-ref", "--short", "HEAD") == info.branch
     assert info.base_sha == git(repo, "rev-parse", "main")
     # main checkout untouched, .worktrees invisible to the user's status, .gitignore not edited
     after = state(repo)
@@ -61,7 +61,7 @@ async def test_main_checkout_is_never_touched(repo: Path) -> None:
     )
     assert git(repo, "symbolic-ref", "--short", "HEAD") == "feature"
     assert (repo / "app.py").read_text() == "dirty\n"
-    assert not (info.path / "f.txt").exists()  # made from main, not from the checked-out branch
+    assert not (Path(info.path) / "f.txt").exists()  # made from main, not from the checked-out branch
 
 
 async def test_same_name_same_second_gets_unique_branches(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +82,7 @@ async def test_hostile_names_give_safe_valid_branches(repo: Path, name: str) -> 
     assert 0 < len(slug) <= 40
     assert all(c.isascii() and (c.isalnum() or c == "-") for c in slug)
     assert not slug.startswith("-") and ".." not in info.branch
-    assert info.path.parent == repo / ".worktrees"
+    assert Path(info.path).parent == repo / ".worktrees"
     assert not (repo.parent / "etc").exists()
     assert git(repo, "branch", "--list", info.branch) != ""
 
@@ -145,13 +145,13 @@ async def test_failure_inside_git_worktree_add_is_undone(repo: Path) -> None:
 
 async def test_remove_keeps_unmerged_and_uncommitted_work(repo: Path) -> None:
     info = await create_worktree(repo, "sess-k", "keep me", "main")
-    write(info.path / "done.txt", "committed\n")
-    tip = commit_all(info.path, "manual work")
-    write(info.path / "loose.txt", "not committed\n")
-    write(info.path / "app.py", "changed\n")
-    result = await remove_worktree(repo, info.path, info.branch, session_id="sess-k")
+    write(Path(info.path) / "done.txt", "committed\n")
+    tip = commit_all(Path(info.path), "manual work")
+    write(Path(info.path) / "loose.txt", "not committed\n")
+    write(Path(info.path) / "app.py", "changed\n")
+    result = await remove_worktree(repo, Path(info.path), info.branch, session_id="sess-k")
     assert result.removed_worktree and result.deleted_branch
-    assert not info.path.exists()
+    assert not Path(info.path).exists()
     assert git(repo, "branch", "--list", info.branch) == ""
     ref = result.archive.ref
     assert ref is not None and ref.startswith("refs/ampsm/archive/sess-k/")  # <session>/<timestamp>
@@ -165,7 +165,7 @@ async def test_remove_keeps_unmerged_and_uncommitted_work(repo: Path) -> None:
 
 async def test_remove_of_merged_empty_session_keeps_nothing(repo: Path) -> None:
     info = await create_worktree(repo, "sess-e", "empty", "main")
-    result = await remove_worktree(repo, info.path, info.branch)
+    result = await remove_worktree(repo, Path(info.path), info.branch)
     assert result.archive.ref is None
     assert git(repo, "for-each-ref", "refs/ampsm/") == ""
 
@@ -216,7 +216,7 @@ async def test_repo_root_and_default_base(repo: Path, tmp_path: Path) -> None:
     from ampsm_tui.engine.git import default_base, repo_root
 
     info = await create_worktree(repo, "sess-1", "x", "main")
-    assert await repo_root(info.path / "") == repo.resolve()
+    assert await repo_root(Path(info.path) / "") == str(repo.resolve())
     assert await default_base(repo, "main") == "main"
     git(repo, "branch", "-m", "main", "trunk")
     assert await default_base(repo, "main") == "trunk"  # the checked-out branch when the preferred is absent
@@ -234,21 +234,21 @@ async def test_new_worktree_paths_are_known_without_asking_git_and_match_git(rep
     from ampsm_tui.engine.git import repo as repo_mod
 
     info = await create_worktree(repo, "sess-cache", "cache", "main")
-    key = info.path.resolve()
+    key = str(Path(info.path).resolve())
     seeded = repo_mod._PATHS_CACHE[key]
     del repo_mod._PATHS_CACHE[key]
     assert await repo_mod._probe(key) == seeded
-    assert await repo_mod.current_operation(info.path) is None
-    write(info.path / "README.md", "theirs\n")
-    head = commit_all(info.path, "change")
+    assert await repo_mod.current_operation(Path(info.path)) is None
+    write(Path(info.path) / "README.md", "theirs\n")
+    head = commit_all(Path(info.path), "change")
     Path(seeded[1][0]).write_text(head + "\n")  # MERGE_HEAD in the worktree's own git dir
-    assert await repo_mod.current_operation(info.path) == "merge"
+    assert await repo_mod.current_operation(Path(info.path)) == "merge"
 
 
 def test_remember_worktree_refuses_a_folder_that_is_not_a_linked_worktree(repo: Path, tmp_path: Path) -> None:
     from ampsm_tui.engine.git.repo import RepoPaths, remember_worktree
 
-    paths = RepoPaths(root=repo.resolve(), common_dir=(repo / ".git").resolve())
+    paths = RepoPaths(root=str(repo.resolve()), common_dir=str((repo / ".git").resolve()))
     assert not remember_worktree(repo, paths)  # the main checkout: `.git` is a directory
     other = tmp_path / "elsewhere"
     other.mkdir()

@@ -56,7 +56,7 @@ async def clean_environment(args: argparse.Namespace, ctx: Context) -> int:
     from ..engine.git.cleanup import clean, find_orphans
     from ..engine.git.repo import repo_paths
 
-    root = (await repo_paths(Path(args.repo))).root
+    root = Path((await repo_paths(args.repo)).root)
     store = await ctx.store()
     # Every session ampsm knows, by id (ids are global): a worktree is ours only through its row.
     known = {s.id: str(s.status) for s in await store.list_sessions()}

@@ -28,7 +28,7 @@ OVERLAP_PER_REPO = 16
 def overlaps_possible(rows: list[dict[str, Any]]) -> bool:
     """Whether `overlap.sharing_a_repo` would keep any of these sessions (some repo with two live
     ones among its most recently updated): only then can `find_overlaps` find anything."""
-    from pathlib import Path
+    import os
 
     by_repo: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -38,7 +38,7 @@ def overlaps_possible(rows: list[dict[str, Any]]) -> bool:
         if len(group) < 2:
             continue
         group.sort(key=lambda r: r["updated_at"] or r["created_at"], reverse=True)
-        if sum(1 for r in group[:OVERLAP_PER_REPO] if Path(r["worktree_path"]).is_dir()) > 1:
+        if sum(1 for r in group[:OVERLAP_PER_REPO] if os.path.isdir(r["worktree_path"])) > 1:
             return True
     return False
 
@@ -103,7 +103,7 @@ def squash(args: argparse.Namespace) -> str | None:
     session the full path must refuse or reconcile first."""
     if args.message is None or not args.message.strip():
         return None
-    from pathlib import Path
+    import os
 
     from ..engine.paths import lean_config
     from ..engine.store.quick import resolve_session_dict
@@ -114,7 +114,7 @@ def squash(args: argparse.Namespace) -> str | None:
     s = resolve_session_dict(lean.db_path, args.id, timeout_s=lean.busy_timeout_s)
     if s is None or s["status"] in ("done", "archived") or not s["worktree_path"]:
         return None
-    if not Path(s["worktree_path"]).is_dir():
+    if not os.path.isdir(s["worktree_path"]):
         return None  # E004 with how to restore it, from the full path
     from ..engine import git as gitops
     from ..engine.logfile import prepare
@@ -125,8 +125,8 @@ def squash(args: argparse.Namespace) -> str | None:
         return None  # the full path reports it as a config error
     return run_lean(
         gitops.squash(
-            Path(s["repo_path"]),
-            Path(s["worktree_path"]),
+            s["repo_path"],
+            s["worktree_path"],
             s["base_branch"],
             args.message,
             prefix=lean.commit_prefix,
@@ -142,7 +142,6 @@ def merge(args: argparse.Namespace) -> IntegrationResult | None:
     the session's ports and env from the store), or a session the full path must refuse or
     reconcile first."""
     import os
-    from pathlib import Path
 
     from ..engine.paths import lean_config
     from ..engine.store.quick import resolve_session_dict
@@ -153,12 +152,10 @@ def merge(args: argparse.Namespace) -> IntegrationResult | None:
     s = resolve_session_dict(lean.db_path, args.id, timeout_s=lean.busy_timeout_s)
     if s is None or s["status"] in ("done", "archived") or not s["worktree_path"] or not s["branch"]:
         return None
-    wt, repo = Path(s["worktree_path"]), Path(s["repo_path"])
-    if not wt.is_dir():
+    if not os.path.isdir(s["worktree_path"]):
         return None
-    for base in (wt, repo):  # workspace.hook_command's defaults (workspace.teardown is unset)
-        script = base / ".ampsm" / "teardown"
-        if script.is_file() and os.access(script, os.X_OK):
+    for base in (s["worktree_path"], s["repo_path"]):  # workspace.hook_command's defaults (no workspace.teardown)
+        if _hook(base, "teardown"):
             return None
     from ..engine.logfile import prepare
 
@@ -172,8 +169,6 @@ def merge(args: argparse.Namespace) -> IntegrationResult | None:
 
 async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: str | None) -> IntegrationResult:
     """`SessionService.merge` step for step (its events have no subscriber in a headless merge)."""
-    from pathlib import Path
-
     from ..engine import git as gitops
     from ..engine.errors import AmpsmError, ErrorCode
     from ..engine.git.commits import ensure_session_branch
@@ -182,7 +177,7 @@ async def _merge(s: dict[str, Any], lean: LeanConfig, *, remove: bool, message: 
     from ..engine.git.runner import GitError, gather_all
     from ..engine.store.quick import mark_merged
 
-    sid, repo, wt, branch, base = s["id"], Path(s["repo_path"]), Path(s["worktree_path"]), s["branch"], s["base_branch"]
+    sid, repo, wt, branch, base = s["id"], s["repo_path"], s["worktree_path"], s["branch"], s["base_branch"]
     try:
         async with RepoLock(wt, lean.lock_timeout, purpose=f"check {sid}"):
             await ensure_session_branch(wt, branch, session_id=sid)
@@ -273,18 +268,17 @@ def new(args: argparse.Namespace) -> dict[str, Any] | None:
     return run_lean(_new(args, lean, name.strip(), prompt))
 
 
-def _setup_script(base: Any) -> bool:
-    """Whether `workspace.hook_command` would find an executable `.ampsm/setup` under `base`."""
+def _hook(base: str, name: str) -> bool:
+    """Whether `workspace.hook_command` would find an executable `.ampsm/<name>` under `base`."""
     import os
 
-    script = base / ".ampsm" / "setup"
-    return bool(script.is_file() and os.access(script, os.X_OK))
+    script = os.path.join(base, ".ampsm", name)
+    return os.path.isfile(script) and os.access(script, os.X_OK)
 
 
 async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: str) -> dict[str, Any] | None:
     """`SessionService.create` step for step (its SessionCreated event has no subscriber here)."""
     import os
-    from pathlib import Path
 
     from ..engine import git as gitops
     from ..engine.clock import now_iso
@@ -292,10 +286,10 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
     from ..engine.git.runner import gather_all
 
     try:
-        root = (await gitops.repo_paths(Path(args.repo).expanduser())).root
+        root = (await gitops.repo_paths(args.repo)).root
     except AmpsmError:
         return None  # its error from the full path
-    if (root / lean.include_file).is_file() or _setup_script(root):
+    if os.path.isfile(os.path.join(root, lean.include_file)) or _hook(root, "setup"):
         return None
     sid = f"sess-{os.urandom(4).hex()}"
 
@@ -328,7 +322,7 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
         return None
     from ..engine.store.quick import SESSION_FIELDS, NoFreePorts, Unsure, insert_session
 
-    if _setup_script(info.path):  # the branch has its own setup script: the full path runs it
+    if _hook(info.path, "setup"):  # the branch has its own setup script: the full path runs it
         await undo()
         return None
     now = now_iso()
@@ -336,10 +330,10 @@ async def _new(args: argparse.Namespace, lean: LeanConfig, name: str, prompt: st
         "id": sid,
         "name": name,
         "prompt": prompt,
-        "repo_path": str(root),
+        "repo_path": root,
         "base_branch": info.base_branch,
         "branch": info.branch,
-        "worktree_path": str(info.path),
+        "worktree_path": info.path,
         "agent": args.agent,
         "agent_cmd": args.agent_cmd,
         "script": args.script,

@@ -358,7 +358,7 @@ class ReviewService:
     async def _state_path(session: Session) -> Path:
         from .git.repo import repo_paths
 
-        return (await repo_paths(Path(session.repo_path))).common_dir / STATE_DIR / f"{session.id}.json"
+        return Path((await repo_paths(session.repo_path)).common_dir) / STATE_DIR / f"{session.id}.json"
 
     async def _load(self, session: Session) -> _State | None:
         path = await self._state_path(session)

@@ -49,11 +49,11 @@ async def _source(root: Path, session: Session) -> str:
 
 
 async def restore_session(service: SessionService, session: Session) -> RestoreResult:
-    root = (await repo_paths(Path(session.repo_path))).root
+    root = Path((await repo_paths(session.repo_path)).root)
     target = (
         Path(session.worktree_path)
         if session.worktree_path
-        else worktrees_root(root, service.config.git.worktree_dir) / session.id
+        else Path(worktrees_root(root, service.config.git.worktree_dir)) / session.id
     )
     if (target / ".git").exists():
         raise UsageError(f"session {session.id} already has its worktree at {target}; nothing to restore")
@@ -78,7 +78,7 @@ async def restore_session(service: SessionService, session: Session) -> RestoreR
         target,
         service.config.workspace.include_file,
         service.config.workspace.link_threshold_mb,
-        skip=[worktrees_root(root, service.config.git.worktree_dir)],
+        skip=[Path(worktrees_root(root, service.config.git.worktree_dir))],
     )
     # a restored worktree is a new worktree: it gets its setup (dependencies, generated files) too;
     # a failure keeps the restored work and leaves the session `error` until a setup passes
@@ -94,11 +94,11 @@ async def restore_session(service: SessionService, session: Session) -> RestoreR
 async def known_repos(store: Store, repo: Path | None) -> list[Path]:
     """The repository asked for, or every repository a session was made in that still exists."""
     if repo is not None:
-        return [(await repo_paths(repo)).root]
+        return [Path((await repo_paths(repo)).root)]
     roots: list[Path] = []
     for path in sorted({s.repo_path for s in await store.list_sessions()}):
         try:
-            root = (await repo_paths(Path(path))).root
+            root = Path((await repo_paths(path)).root)
         except AmpsmError:
             continue
         if root not in roots:

@@ -238,7 +238,7 @@ async def prepare(service: SessionService, session: Session) -> Session:
             wt,
             config.workspace.include_file,
             config.workspace.link_threshold_mb,
-            skip=[worktrees_root(root, config.git.worktree_dir)],
+            skip=[Path(worktrees_root(root, config.git.worktree_dir))],
         )
     except BaseException:
         await asyncio.shield(_undo(service, session))

@@ -443,7 +443,7 @@ class RaySessions:
         from ..git.runner import git
         from ..git.transfer import bundle_branch
 
-        root = (await repo_paths(item.repo_path)).root
+        root = Path((await repo_paths(item.repo_path)).root)
         key = (str(root), item.base_branch)
         async with self._bundle_locks.setdefault(key, asyncio.Lock()):  # one bundle per repo and base
             if key not in self._bundles:
@@ -488,7 +488,7 @@ class RaySessions:
         engine = self.engine
         config = engine.config
         worker_session = Session.model_validate(result["session"])
-        root = (await repo_paths(item.repo_path)).root
+        root = Path((await repo_paths(item.repo_path)).root)
         bundle_file: Path | None = None
         if result["bundle"] is not None:
             assert self._tmp is not None

@@ -2,7 +2,11 @@
 
     from ampsm_tui.engine.git import create_worktree, commit_iteration, squash, merge, ...
 
-Repository (repo.py): `await repo_root(path) -> Path` (main checkout, E001 if none),
+Paths go in as `str` or `os.PathLike` and come out as absolute `str` (`RepoPaths`, `WorktreeInfo.path`,
+`IntegrationResult.path`): pathlib, with the `re` and `urllib` it imports, was a fifth of a lean
+`ampsm new`'s start-up; wrap in `Path()` where a caller wants one.
+
+Repository (repo.py): `await repo_root(path) -> str` (main checkout, E001 if none),
 `await default_base(repo, preferred="main") -> str`, `await validate_repo(path, base)`,
 `await dirty_paths(path)`.
 

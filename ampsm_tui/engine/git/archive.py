@@ -12,23 +12,23 @@ The message carries an `Ampsm-Snapshot: <kind>` trailer, which is how a snapshot
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-from ..clock import utcnow
-from .repo import BOOKKEEPING_DIR, repo_paths
+from .repo import BOOKKEEPING_DIR, join, repo_paths
 from .runner import git, git_out, split_z
-from .slug import slugify
+from .slug import now_stamp, slugify
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from typing import NamedTuple
+
+    from .runner import StrPath
 else:
     from ..lite import NamedTuple
 
 ARCHIVE_PREFIX = "refs/ampsm/archive/"
 CHECKPOINT_PREFIX = "refs/ampsm/checkpoints/"
 SNAPSHOT_TRAILER = "Ampsm-Snapshot"
-STAMP_FORMAT = "%Y%m%d-%H%M%S"
 
 
 class ArchiveResult(NamedTuple):
@@ -62,7 +62,7 @@ def session_ref_part(session_id: str) -> str:
     return session_id if is_safe_session_id(session_id) else slugify(session_id)
 
 
-async def snapshot_state(worktree: Path, kind: str, message: str) -> str | None:
+async def snapshot_state(worktree: StrPath, kind: str, message: str) -> str | None:
     """A snapshot commit of the worktree (parents: HEAD, then a commit of the index), or None when
     the worktree and the index both match HEAD. Nothing in the worktree, its index or refs changes."""
     # one rev-parse for the index path, HEAD and its tree (it fails, as --verify would, without HEAD)
@@ -70,16 +70,16 @@ async def snapshot_state(worktree: Path, kind: str, message: str) -> str | None:
         await git_out("rev-parse", "--path-format=absolute", "--git-path", "index", "HEAD^{commit}", "HEAD^{tree}",
                       cwd=worktree)
     ).splitlines()  # fmt: skip
-    index, head, head_tree = Path("\n".join(found[:-2])), found[-2], found[-1]  # shas last: any path is whole
+    index, head, head_tree = "\n".join(found[:-2]), found[-2], found[-1]  # shas last: any path is whole
     import shutil
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
-        tmp_index = Path(tmp) / "index"
-        if index.exists():
+        tmp_index = join(tmp, "index")
+        if os.path.exists(index):
             shutil.copyfile(index, tmp_index)
-        env = {"GIT_INDEX_FILE": str(tmp_index)}
-        if not index.exists():
+        env = {"GIT_INDEX_FILE": tmp_index}
+        if not os.path.exists(index):
             await git("read-tree", "HEAD", cwd=worktree, env=env)
         staged = await git("write-tree", cwd=worktree, env=env, check=False)  # fails mid-conflict
         index_tree = staged.out if staged.ok else head_tree
@@ -92,19 +92,19 @@ async def snapshot_state(worktree: Path, kind: str, message: str) -> str | None:
     return await git_out("commit-tree", tree, "-p", head, "-p", index_commit, "-m", body, cwd=worktree)
 
 
-async def snapshot_uncommitted(worktree: Path, message: str) -> str | None:
+async def snapshot_uncommitted(worktree: StrPath, message: str) -> str | None:
     """The snapshot made before a removal (kind `uncommitted`)."""
     return await snapshot_state(worktree, "uncommitted", message)
 
 
-async def snapshot_directory(repo: Path, directory: Path, message: str) -> str | None:
+async def snapshot_directory(repo: StrPath, directory: StrPath, message: str) -> str | None:
     """A parentless commit of every non-ignored file in a loose directory (one that is not a git
     worktree, e.g. left by a failed creation), or None when it holds no files."""
     import tempfile
 
     common = (await repo_paths(repo)).common_dir
     with tempfile.TemporaryDirectory(prefix="ampsm-snap-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(directory), "GIT_DIR": str(common)}
+        env = {"GIT_INDEX_FILE": join(tmp, "index"), "GIT_WORK_TREE": os.fspath(directory), "GIT_DIR": common}
         await git("read-tree", "--empty", cwd=repo, env=env)
         await git("add", "-A", "--", ".", cwd=directory, env=env)
         listed = await git("ls-files", "-z", cwd=directory, env=env)
@@ -114,7 +114,7 @@ async def snapshot_directory(repo: Path, directory: Path, message: str) -> str |
     return await git_out("commit-tree", tree, "-m", message, cwd=repo)
 
 
-async def contained_elsewhere(repo: Path, sha: str, *, except_branch: str | None = None) -> bool:
+async def contained_elsewhere(repo: StrPath, sha: str, *, except_branch: str | None = None) -> bool:
     """Whether some other branch, tag or remote-tracking branch already holds commit `sha`."""
     res = await git(
         "for-each-ref",
@@ -130,8 +130,8 @@ async def contained_elsewhere(repo: Path, sha: str, *, except_branch: str | None
     return any(ref and ref != mine for ref in res.stdout.splitlines())
 
 
-async def _free_archive_ref(repo: Path, session_id: str, sha: str) -> str:
-    base = f"{ARCHIVE_PREFIX}{session_ref_part(session_id)}/{utcnow().strftime(STAMP_FORMAT)}"
+async def _free_archive_ref(repo: StrPath, session_id: str, sha: str) -> str:
+    base = f"{ARCHIVE_PREFIX}{session_ref_part(session_id)}/{now_stamp()}"
     for n in range(1, 1000):
         ref = base if n == 1 else f"{base}-{n}"
         res = await git("rev-parse", "--verify", "--quiet", ref, cwd=repo, check=False)
@@ -140,7 +140,7 @@ async def _free_archive_ref(repo: Path, session_id: str, sha: str) -> str:
     raise RuntimeError("no free archive ref")  # pragma: no cover - a thousand archives in one second
 
 
-async def checkpoint_of(root: Path, session_id: str, tip: str | None) -> str | None:
+async def checkpoint_of(root: StrPath, session_id: str, tip: str | None) -> str | None:
     """The session's last checkpoint when it still builds on `tip` (an iteration commit since would
     have superseded it)."""
     ref = CHECKPOINT_PREFIX + session_ref_part(session_id)
@@ -151,7 +151,7 @@ async def checkpoint_of(root: Path, session_id: str, tip: str | None) -> str | N
     return res.out if parent.ok and (tip is None or parent.out == tip) else None
 
 
-async def clean_head(worktree: Path) -> str | None:
+async def clean_head(worktree: StrPath) -> str | None:
     """HEAD's commit when the worktree holds nothing a snapshot would keep (no staged, changed or
     untracked file, ampsm's own untracked files aside), else None. One `git status`, against the
     four processes of `snapshot_state` finding nothing; it takes no optional lock (no index
@@ -185,10 +185,10 @@ def _ours(path: str) -> bool:
 
 
 async def archive_work(
-    repo: Path,
+    repo: StrPath,
     session_id: str,
     *,
-    worktree: Path | None = None,
+    worktree: StrPath | None = None,
     branch: str | None = None,
     merged_tip: str | None = None,
 ) -> ArchiveResult:
@@ -202,7 +202,7 @@ async def archive_work(
     paths = await repo_paths(repo)
     root = paths.root
     tip: str | None = None
-    has_git = worktree is not None and (worktree / ".git").exists()
+    has_git = worktree is not None and os.path.exists(join(os.fspath(worktree), ".git"))
     wip: str | None = None
     if has_git:
         assert worktree is not None
@@ -216,8 +216,9 @@ async def archive_work(
                 "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", cwd=root, check=False
             )
             tip = res.out if res.ok else None
-        if worktree is not None and worktree.is_dir():
-            wip = await snapshot_directory(root, worktree, f"ampsm: files left in {worktree.name} ({session_id})")
+        if worktree is not None and os.path.isdir(worktree):
+            name = os.path.basename(os.fspath(worktree))
+            wip = await snapshot_directory(root, worktree, f"ampsm: files left in {name} ({session_id})")
             tip = None
         elif tip is not None:
             wip = await checkpoint_of(root, session_id, tip)
@@ -232,13 +233,18 @@ async def archive_work(
     return ArchiveResult(ref=ref, tip=tip, wip_sha=wip, session_id=session_id, unmerged=unmerged)
 
 
-def _ref_may_exist(common_dir: Path, ref: str) -> bool:
+def _ref_may_exist(common_dir: str, ref: str) -> bool:
     """False only when `ref` is provably absent: neither a loose file nor a line of packed-refs
     (and no other ref store, such as reftable, in use)."""
-    if (common_dir / ref).exists() or not (common_dir / "refs").is_dir() or (common_dir / "reftable").exists():
+    if (
+        os.path.exists(join(common_dir, ref))
+        or not os.path.isdir(join(common_dir, "refs"))
+        or os.path.exists(join(common_dir, "reftable"))
+    ):
         return True
     try:
-        packed = (common_dir / "packed-refs").read_bytes()
+        with open(join(common_dir, "packed-refs"), "rb") as fh:
+            packed = fh.read()
     except FileNotFoundError:
         return False
     except OSError:
@@ -246,10 +252,10 @@ def _ref_may_exist(common_dir: Path, ref: str) -> bool:
     return f" {ref}\n".encode() in packed
 
 
-async def drop_checkpoint(repo: Path, session_id: str, *, common_dir: Path | None = None) -> None:
+async def drop_checkpoint(repo: StrPath, session_id: str, *, common_dir: StrPath | None = None) -> None:
     """Delete the session's checkpoint ref. With the repository's `common_dir`, a ref that is not
     there costs no git process (most sessions removed after a merge have none)."""
     ref = CHECKPOINT_PREFIX + session_ref_part(session_id)
-    if common_dir is not None and not _ref_may_exist(common_dir, ref):
+    if common_dir is not None and not _ref_may_exist(os.fspath(common_dir), ref):
         return
     await git("update-ref", "-d", ref, cwd=repo, check=False)

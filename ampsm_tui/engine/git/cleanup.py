@@ -87,9 +87,9 @@ async def find_orphans(
     """Worktrees under `.worktrees/` whose session is unknown, archived or done; loose directories
     there; and `amp/` branches checked out nowhere whose session is unknown, archived or done.
     `known_sessions` maps session id -> status (every session ampsm knows, any repository)."""
-    root = (await repo_paths(repo)).root
-    folder = worktrees_root(root, worktree_dir)
-    registered = {p.resolve(): b for p, b in (await worktree_branches(root)).items()}
+    root = Path((await repo_paths(repo)).root)
+    folder = Path(worktrees_root(root, worktree_dir))
+    registered = {Path(p).resolve(): b for p, b in (await worktree_branches(root)).items()}
     orphans: list[Orphan] = []
     in_use: set[str] = set()
     entries = sorted(folder.iterdir()) if folder.is_dir() else []

@@ -6,25 +6,27 @@ tell ampsm's commits from the user's manual ones (which carry neither the prefix
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+import os
 
 from ..errors import AmpsmError, ErrorCode
 from .diffs import DIFF_OPTIONS, FileDiff, diff_files, merge_base, parse_diff
 from .locks import RepoLock
-from .repo import BOOKKEEPING_DIR, current_operation, on_branch_by_files, rev
+from .repo import BOOKKEEPING_DIR, current_operation, on_branch_by_files, real, rev
 from .runner import GitError, gather_all, git, git_out
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from typing import NamedTuple
+
+    from .runner import StrPath
 else:
     from ..lite import NamedTuple
 
 SESSION_TRAILER = "Amp-Session"
 ITERATION_TRAILER = "Amp-Iteration"
 SUBJECT_MAX = 72
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Control characters become spaces in a subject line (a table rather than a regex: see slug.py).
+_CONTROL = {c: " " for c in [*range(0x20), 0x7F]}
 #: Used only when the user has no git identity configured, so an iteration is never lost for it.
 FALLBACK_IDENTITY = ("-c", "user.name=ampsm", "-c", "user.email=ampsm@localhost")
 
@@ -48,7 +50,7 @@ class CommitInfo(NamedTuple):
 def subject_line(summary: str, limit: int = SUBJECT_MAX) -> str:
     """The first non-empty line of `summary`, control characters dropped, bounded in length."""
     line = next((ln for ln in summary.splitlines() if ln.strip()), "")
-    line = " ".join(_CONTROL.sub(" ", line).split())
+    line = " ".join(line.translate(_CONTROL).split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
@@ -71,13 +73,13 @@ def session_of(message: str) -> str | None:
     return None
 
 
-_IDENTITY: dict[Path, tuple[str, ...]] = {}
+_IDENTITY: dict[str, tuple[str, ...]] = {}
 
 
-async def identity_options(cwd: Path | str) -> tuple[str, ...]:
+async def identity_options(cwd: StrPath) -> tuple[str, ...]:
     """`-c user.name=... -c user.email=...` when git knows no identity here, else nothing. Asked
     once per worktree per process (two `git var` processes, side by side), not on every commit."""
-    key = Path(cwd).resolve()
+    key = real(cwd)
     if key not in _IDENTITY:
         res, author = await gather_all(
             git("var", "GIT_COMMITTER_IDENT", cwd=cwd, check=False),
@@ -87,17 +89,17 @@ async def identity_options(cwd: Path | str) -> tuple[str, ...]:
     return _IDENTITY[key]
 
 
-def known_identity(cwd: Path | str) -> tuple[str, ...] | None:
+def known_identity(cwd: StrPath) -> tuple[str, ...] | None:
     """What `identity_options` found for `cwd` in this process, or None when it was not asked yet."""
-    return _IDENTITY.get(Path(cwd).resolve())
+    return _IDENTITY.get(real(cwd))
 
 
-async def _commit(wt: Path, message: str) -> None:
+async def _commit(wt: StrPath, message: str) -> None:
     """`git commit` of the index. The identity is only asked about when the commit fails (two
     `git var` processes per new worktree, i.e. per batch item, were a tenth of an iteration's
     git work): without one, the commit is made again under ampsm's fallback identity."""
-    # no `git maintenance run --auto` (gc) after each iteration: it is the user's repository to tidy
-    argv = ("-c", "maintenance.auto=false", "commit", "--quiet", "--no-verify", "--file=-")
+    # no `git maintenance run --auto` after each iteration (GIT_OPTIONS): the user's repository to tidy
+    argv = ("commit", "--quiet", "--no-verify", "--file=-")
     known = known_identity(wt)
     res = await git(*(known or ()), *argv, cwd=wt, input=message, check=False)
     if not res.ok and known is None and await identity_options(wt):
@@ -106,11 +108,11 @@ async def _commit(wt: Path, message: str) -> None:
         raise GitError(res)
 
 
-async def require_own_worktree(wt: Path) -> None:
+async def require_own_worktree(wt: StrPath) -> None:
     """E004 unless `wt` is itself the top of a git worktree. Without its `.git` file git would find
     the enclosing repository (the user's checkout) and stage or switch branches there."""
     res = await git("rev-parse", "--show-toplevel", cwd=wt, check=False)
-    if not res.ok or Path(res.out).resolve() != wt.resolve():
+    if not res.ok or real(res.out) != real(wt):
         raise AmpsmError(
             ErrorCode.WORKTREE,
             f"{wt} is no longer a git worktree (its .git file is missing or broken); nothing was committed:"
@@ -118,13 +120,13 @@ async def require_own_worktree(wt: Path) -> None:
         )
 
 
-def operation_hint(wt: Path, op: str, session_id: str | None = None) -> str:
+def operation_hint(wt: StrPath, op: str, session_id: str | None = None) -> str:
     """How to get out of a rebase/merge the worktree was left in."""
     abort = f"`ampsm abort {session_id}`" if session_id else f"`git -C {wt} {op} --abort`"
     return f"{abort} puts everything back as before it; or resolve the files and `git -C {wt} {op} --continue`"
 
 
-async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id: str | None = None) -> bool:
+async def ensure_session_branch(worktree: StrPath, branch: str, *, session_id: str | None = None) -> bool:
     """The worktree must be on the session branch, outside any rebase/merge, before an agent runs
     and before its work is committed: otherwise the commit would land elsewhere (or nowhere) and a
     later merge would merge nothing.
@@ -133,8 +135,8 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
     its commits brought back (the session branch fast-forwards to them and HEAD is attached to it;
     index and files are untouched). Returns True when that happened. Anything else is E001 (an
     operation in progress) or E004 naming the branch; nothing is changed then. Call under the lock."""
-    wt = Path(worktree)
-    if not wt.is_dir():
+    wt = os.fspath(worktree)
+    if not os.path.isdir(wt):
         raise AmpsmError(ErrorCode.WORKTREE, f"worktree {wt} of branch {branch} is missing")
     if await _on_branch(wt, branch):
         return False
@@ -169,7 +171,7 @@ async def ensure_session_branch(worktree: Path | str, branch: str, *, session_id
     )
 
 
-async def _on_branch(wt: Path, branch: str) -> bool:
+async def _on_branch(wt: StrPath, branch: str) -> bool:
     """The usual case in one git process (it runs before and after every agent turn): `wt` is the
     top of its own worktree, the branch exists and HEAD is attached to it, no rebase/merge going
     on. False means "look closer", not that anything is wrong. Git's own files answer first (no
@@ -179,13 +181,13 @@ async def _on_branch(wt: Path, branch: str) -> bool:
     res = await git("rev-parse", "--show-toplevel", f"refs/heads/{branch}^{{commit}}", "--symbolic-full-name", "HEAD",
                     cwd=wt, check=False)  # fmt: skip
     lines = res.out.splitlines()
-    if not res.ok or len(lines) != 3 or lines[2] != f"refs/heads/{branch}" or Path(lines[0]).resolve() != wt.resolve():
+    if not res.ok or len(lines) != 3 or lines[2] != f"refs/heads/{branch}" or real(lines[0]) != real(wt):
         return False
     return not await current_operation(wt)
 
 
 async def commit_iteration(
-    worktree: Path | str,
+    worktree: StrPath,
     summary: str,
     *,
     session_id: str,
@@ -198,7 +200,7 @@ async def commit_iteration(
     `.ampsm/` never) and commit it; None when there was nothing to commit. With `branch`, the
     worktree must be on it first (`ensure_session_branch`). Every git failure is an AmpsmError
     (E001, or E004 for the branch) with git's own message."""
-    wt = Path(worktree)
+    wt = os.fspath(worktree)
     try:
         async with RepoLock(wt, lock_timeout, purpose=f"commit {session_id}", shared=True):
             if branch is not None:
@@ -222,7 +224,7 @@ def _ours(path: str | None) -> bool:
     return path is not None and (path == BOOKKEEPING_DIR or path.startswith(BOOKKEEPING_DIR + "/"))
 
 
-async def _staged(wt: Path) -> list[FileDiff]:
+async def _staged(wt: StrPath) -> list[FileDiff]:
     """Everything staged, ampsm's own folder included: one look tells both what the commit holds
     and whether a `reset` of `.ampsm/` is needed at all (it is a process per iteration otherwise)."""
     status, numstat = await gather_all(
@@ -233,7 +235,7 @@ async def _staged(wt: Path) -> list[FileDiff]:
 
 
 async def _commit_locked(
-    wt: Path, summary: str, *, session_id: str, iteration: int, prefix: str, checked: bool = False
+    wt: StrPath, summary: str, *, session_id: str, iteration: int, prefix: str, checked: bool = False
 ) -> CommitResult | None:
     if not checked:
         await require_own_worktree(wt)
@@ -261,14 +263,14 @@ async def _commit_locked(
     )
 
 
-async def session_commits(worktree: Path | str, base_branch: str, *, prefix: str = "amp:") -> list[CommitInfo]:
+async def session_commits(worktree: StrPath, base_branch: str, *, prefix: str = "amp:") -> list[CommitInfo]:
     """The session branch's own commits (merge-base..HEAD), oldest first, amp or manual."""
     mb = await merge_base(worktree, base_branch)
     return await commits_between(worktree, mb, "HEAD", prefix=prefix)
 
 
 async def linear_range(
-    worktree: Path | str, base_branch: str, *, prefix: str = "amp:"
+    worktree: StrPath, base_branch: str, *, prefix: str = "amp:"
 ) -> tuple[str, str, str, list[CommitInfo]] | None:
     """HEAD, its tree, the merge base with `base_branch` and the commits between (oldest first), in
     one `git log`, when the session branch is a plain line of commits off the base: then the one
@@ -312,7 +314,7 @@ def _commit_info(sha: str, parents: str, message: str, prefix: str) -> CommitInf
     return CommitInfo(sha, parents.split(), subject, message, is_amp_commit(message, prefix))
 
 
-async def commits_between(worktree: Path | str, start: str, end: str, *, prefix: str = "amp:") -> list[CommitInfo]:
+async def commits_between(worktree: StrPath, start: str, end: str, *, prefix: str = "amp:") -> list[CommitInfo]:
     res = await git("log", "--reverse", "--topo-order", "--format=%H%x1f%P%x1f%B%x1e", f"{start}..{end}", cwd=worktree)
     out: list[CommitInfo] = []
     for record in res.stdout.split("\x1e"):

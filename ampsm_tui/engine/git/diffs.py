@@ -7,8 +7,6 @@ HEAD~1..HEAD), or any `rev_range`. ampsm's own `.ampsm/` files are never part of
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..errors import AmpsmError, ErrorCode
 from .repo import BOOKKEEPING_DIR
 from .runner import gather_all, git, split_z
@@ -17,6 +15,8 @@ TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NamedTuple
+
+    from .runner import StrPath
 else:
     from ..lite import NamedTuple
 
@@ -32,7 +32,7 @@ class FileDiff(NamedTuple):
     binary: bool = False
 
 
-async def merge_base(worktree: Path | str, base_branch: str) -> str:
+async def merge_base(worktree: StrPath, base_branch: str) -> str:
     """Where the session branch left `base_branch` (lesson 4: squash and diff against this, never
     against the base's current tip)."""
     res = await git("merge-base", "HEAD", f"refs/heads/{base_branch}", cwd=worktree, check=False)
@@ -42,7 +42,7 @@ async def merge_base(worktree: Path | str, base_branch: str) -> str:
 
 
 async def _selector(
-    worktree: Path | str,
+    worktree: StrPath,
     base_branch: str | None,
     *,
     staged: bool,
@@ -73,7 +73,7 @@ def _paths(paths: Sequence[str] | None) -> list[str]:
 
 
 async def session_diff(
-    worktree: Path | str,
+    worktree: StrPath,
     base_branch: str | None = None,
     *,
     staged: bool = False,
@@ -94,12 +94,12 @@ async def session_diff(
     return res.stdout
 
 
-async def last_iteration_diff(worktree: Path | str, *, stat: bool = False) -> str:
+async def last_iteration_diff(worktree: StrPath, *, stat: bool = False) -> str:
     return await session_diff(worktree, last_iteration=True, stat=stat)
 
 
 async def diff_files(
-    worktree: Path | str,
+    worktree: StrPath,
     base_branch: str | None = None,
     *,
     staged: bool = False,
@@ -158,7 +158,7 @@ def parse_diff(name_status_z: str, numstat_z: str) -> list[FileDiff]:
 MERGED_PREFIX = "refs/ampsm/merged/"
 
 
-async def record_merge(repo: Path | str, session_id: str, base_before: str, merged_as: str) -> None:
+async def record_merge(repo: StrPath, session_id: str, base_before: str, merged_as: str) -> None:
     """Remember what a merge landed, in the repository itself (`refs/ampsm/merged/<id>/{base,merge}`):
     the worktree and branch may be removed after a merge, and the diff of a merged session is
     `base..merge` — what the merge changed on the base branch. Both refs in one transaction (one
@@ -170,7 +170,7 @@ async def record_merge(repo: Path | str, session_id: str, base_before: str, merg
     await git("update-ref", "--stdin", cwd=repo, input=lines)
 
 
-async def merged_range(repo: Path | str, session_id: str) -> tuple[str, str] | None:
+async def merged_range(repo: StrPath, session_id: str) -> tuple[str, str] | None:
     """(base before the merge, the merge commit or fast-forwarded tip), or None when never recorded."""
     out: list[str] = []
     for name in ("base", "merge"):
@@ -183,7 +183,7 @@ async def merged_range(repo: Path | str, session_id: str) -> tuple[str, str] | N
     return out[0], out[1]
 
 
-async def merged_diff(repo: Path | str, session_id: str, *, stat: bool = False) -> str | None:
+async def merged_diff(repo: StrPath, session_id: str, *, stat: bool = False) -> str | None:
     """The diff a merged session landed (None when the merge was not recorded)."""
     found = await merged_range(repo, session_id)
     if found is None:

@@ -11,7 +11,7 @@ Rules (SPEC "Git rules", lessons 4 and 11):
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from ..errors import AmpsmError, ErrorCode
 from .commits import (
@@ -32,6 +32,7 @@ from .repo import (
     conflicted_paths,
     current_branch,
     current_operation,
+    join,
     require_clean,
     require_no_operation,
     rev,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from typing import overload
 
     from ..config import MergeMode, SquashManual
+    from .runner import StrPath
 else:
     from ..lite import overload
 
@@ -76,7 +78,7 @@ class IntegrationResult:
         sha: str | None = None,  # the branch (rebase) or base (merge) tip afterwards
         conflicts: list[str] | None = None,
         in_progress: bool = False,  # the conflict was kept for resolution at `path`
-        path: Path | None = None,  # where the operation ran (and, when in progress, waits)
+        path: str | None = None,  # where the operation ran (and, when in progress, waits)
         fast_forward: bool = False,
         already_merged: bool = False,
         message: str = "",
@@ -111,26 +113,26 @@ class IntegrationResult:
 # ---------------------------------------------------------------- squash
 
 
-def _leading_repo(args: tuple[Path | str, ...], n: int) -> tuple[str, ...]:
+def _leading_repo(args: tuple[StrPath, ...], n: int) -> tuple[str, ...]:
     """The last `n` positional arguments; an optional leading repo path (for symmetry with `merge`)
     is accepted and not needed, since a worktree knows its repository."""
     if len(args) not in (n, n + 1):
         raise TypeError(f"expected {n} or {n + 1} positional arguments, got {len(args)}")
-    return tuple(str(a) for a in args[-n:])
+    return tuple(os.fspath(a) for a in args[-n:])
 
 
-async def _tree(cwd: Path, rev_: str) -> str:
+async def _tree(cwd: StrPath, rev_: str) -> str:
     return await git_out("rev-parse", f"{rev_}^{{tree}}", cwd=cwd)
 
 
-async def _apply(cwd: Path, onto_tree: str, frm: str, to: str) -> str | None:
+async def _apply(cwd: StrPath, onto_tree: str, frm: str, to: str) -> str | None:
     """The tree of applying the change `frm`..`to` to `onto_tree`, or None when it does not apply.
     Made in a temporary index: no checkout or index of the user's is touched."""
     import tempfile
 
     patch = await git_bytes("diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", frm, to, cwd=cwd)
     with tempfile.TemporaryDirectory(prefix="ampsm-squash-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        env = {"GIT_INDEX_FILE": join(tmp, "index")}
         await git("read-tree", onto_tree, cwd=cwd, env=env)
         if patch.strip():
             res = await git("apply", "--cached", "--whitespace=nowarn", "-", cwd=cwd, env=env, input=patch, check=False)
@@ -139,13 +141,13 @@ async def _apply(cwd: Path, onto_tree: str, frm: str, to: str) -> str | None:
         return await git_out("write-tree", cwd=cwd, env=env)
 
 
-async def _author_env(cwd: Path, sha: str) -> dict[str, str]:
+async def _author_env(cwd: StrPath, sha: str) -> dict[str, str]:
     out = await git_out("log", "-1", "--format=%an%x00%ae%x00%aI", sha, cwd=cwd)
     name, email, date = out.split("\x00")
     return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
 
 
-async def _commit_tree(cwd: Path, tree: str, parent: str, message: str, env: dict[str, str] | None = None) -> str:
+async def _commit_tree(cwd: StrPath, tree: str, parent: str, message: str, env: dict[str, str] | None = None) -> str:
     """`git commit-tree`. As with iteration commits (`commits._commit`), the identity is asked about
     only when git refuses for want of one: two `git var` processes fewer per squash."""
     argv = ("commit-tree", tree, "-p", parent, "-F", "-")
@@ -158,7 +160,7 @@ async def _commit_tree(cwd: Path, tree: str, parent: str, message: str, env: dic
     return res.out
 
 
-async def _replay(cwd: Path, parent: str, commits: list[CommitInfo]) -> str | None:
+async def _replay(cwd: StrPath, parent: str, commits: list[CommitInfo]) -> str | None:
     """Re-create `commits` (author, date and message kept) on top of `parent`; None on conflict."""
     for c in commits:
         tree = await _apply(cwd, await _tree(cwd, parent), c.parents[0], c.sha)
@@ -178,7 +180,7 @@ def squash_message(message: str, amp: list[CommitInfo]) -> str:
 
 @overload
 async def squash(
-    worktree: Path | str,
+    worktree: StrPath,
     base_branch: str,
     message: str,
     /,
@@ -189,8 +191,8 @@ async def squash(
 ) -> str: ...
 @overload
 async def squash(
-    repo: Path | str,
-    worktree: Path | str,
+    repo: StrPath,
+    worktree: StrPath,
     base_branch: str,
     message: str,
     /,
@@ -200,7 +202,7 @@ async def squash(
     lock_timeout: float = ...,
 ) -> str: ...
 async def squash(
-    *args: Path | str,
+    *args: StrPath,
     prefix: str = "amp:",
     manual: SquashManual = "keep",
     lock_timeout: float = 60.0,
@@ -210,7 +212,7 @@ async def squash(
     after equals the tree before; commits that landed on the base meanwhile are not touched.
     Called as `squash(worktree, base, message)` or `squash(repo, worktree, base, message)`."""
     worktree, base_branch, message = _leading_repo(args, 3)
-    wt = Path(worktree)
+    wt = worktree
     async with RepoLock(wt, lock_timeout, purpose="squash"):
         await require_no_operation(wt, "worktree")
         plan = await linear_range(wt, base_branch, prefix=prefix)  # one process where it can
@@ -238,7 +240,7 @@ async def squash(
 
 
 async def _squash_keeping_manual(
-    wt: Path, mb: str, head_tree: str, amp: list[CommitInfo], manual_commits: list[CommitInfo], text: str
+    wt: StrPath, mb: str, head_tree: str, amp: list[CommitInfo], manual_commits: list[CommitInfo], text: str
 ) -> str:
     # The user's commits first, then one commit taking the tree to the final state.
     parent = await _replay(wt, mb, manual_commits)
@@ -267,18 +269,18 @@ async def _squash_keeping_manual(
 
 @overload
 async def rebase(
-    worktree: Path | str, onto: str, /, *, keep_conflict: bool = ..., lock_timeout: float = ...
+    worktree: StrPath, onto: str, /, *, keep_conflict: bool = ..., lock_timeout: float = ...
 ) -> IntegrationResult: ...
 @overload
 async def rebase(
-    repo: Path | str, worktree: Path | str, onto: str, /, *, keep_conflict: bool = ..., lock_timeout: float = ...
+    repo: StrPath, worktree: StrPath, onto: str, /, *, keep_conflict: bool = ..., lock_timeout: float = ...
 ) -> IntegrationResult: ...
-async def rebase(*args: Path | str, keep_conflict: bool = False, lock_timeout: float = 60.0) -> IntegrationResult:
+async def rebase(*args: StrPath, keep_conflict: bool = False, lock_timeout: float = 60.0) -> IntegrationResult:
     """Rebase the session branch onto `onto`. A conflict is aborted (branch, worktree and main as
     before) and its files reported, unless `keep_conflict`. Called as `rebase(worktree, onto)` or
     `rebase(repo, worktree, onto)`."""
     worktree, onto = _leading_repo(args, 2)
-    wt = Path(worktree)
+    wt = worktree
     async with RepoLock(wt, lock_timeout, purpose="rebase"):
         await require_no_operation(wt, "worktree")
         await require_clean(wt, "worktree")
@@ -295,7 +297,7 @@ async def rebase(*args: Path | str, keep_conflict: bool = False, lock_timeout: f
         return await _conflict(wt, "rebase", before, keep_conflict, res.stderr or res.stdout)
 
 
-async def _conflict(path: Path, op: str, before: str, keep: bool, output: str) -> IntegrationResult:
+async def _conflict(path: str, op: str, before: str, keep: bool, output: str) -> IntegrationResult:
     if await current_operation(path) is None:  # failed before it started: nothing changed
         raise AmpsmError(ErrorCode.GIT, f"git {op} failed in {path}: {output.strip()}", details=output)
     conflicts = await conflicted_paths(path)
@@ -311,8 +313,8 @@ async def _conflict(path: Path, op: str, before: str, keep: bool, output: str) -
 
 
 async def merge(
-    repo: Path | str,
-    worktree: Path | str | None,
+    repo: StrPath,
+    worktree: StrPath | None,
     branch: str,
     base_branch: str,
     *,
@@ -331,7 +333,7 @@ async def merge(
     async with RepoLock(root, lock_timeout, purpose=f"merge {branch}"):
         tip, base_sha = await _tips(root, branch, base_branch, paths.common_dir)
         found = checkout_of(paths, base_branch)
-        checked_out: Path | None
+        checked_out: str | None
         if found is False:  # a file that cannot tell: ask git
             checked_out = next((p for p, b in (await worktree_branches(root)).items() if b == base_branch), None)
         else:
@@ -384,7 +386,7 @@ async def merge(
         return result
 
 
-async def _tips(root: Path, branch: str, base_branch: str, common: Path) -> tuple[str, str]:
+async def _tips(root: str, branch: str, base_branch: str, common: str) -> tuple[str, str]:
     """The session branch's and the base branch's commits: from the ref files, else one `rev-parse`
     for both, or, when one is missing, the checks one by one to say which."""
     known = branches_by_files(common, branch, base_branch)
@@ -409,7 +411,7 @@ def _mode_flag(mode: MergeMode) -> str:
 
 
 async def _merge_in(
-    where: Path,
+    where: str,
     tip: str,
     mode: MergeMode,
     text: str,
@@ -445,17 +447,17 @@ async def _merge_in(
 
 
 async def _merge_in_temporary(
-    root: Path, base_branch: str, tip: str, mode: MergeMode, text: str, keep: bool, base_sha: str
+    root: str, base_branch: str, tip: str, mode: MergeMode, text: str, keep: bool, base_sha: str
 ) -> IntegrationResult:
     """A merge commit for a base branch that no checkout has: made in a throw-away worktree on the
     base branch, removed afterwards (or kept, with the conflict, when asked)."""
     import tempfile
 
-    tmp = Path(tempfile.mkdtemp(prefix="ampsm-merge-"))
-    place = tmp / "wt"
+    place = join(tempfile.mkdtemp(prefix="ampsm-merge-"), "wt")
     await git("worktree", "add", "--quiet", place, base_branch, cwd=root)
-    gitdir = Path(await git_out("rev-parse", "--path-format=absolute", "--git-dir", cwd=place))
-    (gitdir / MERGE_MARKER).write_text(base_branch + "\n")
+    gitdir = await git_out("rev-parse", "--path-format=absolute", "--git-dir", cwd=place)
+    with open(join(gitdir, MERGE_MARKER), "w") as fh:
+        fh.write(base_branch + "\n")
     try:
         result = await _merge_in(place, tip, mode, text, keep, base_sha, temporary=True)
     except BaseException:
@@ -466,55 +468,60 @@ async def _merge_in_temporary(
     return result
 
 
-async def _drop_temporary(root: Path, place: Path) -> None:
+async def _drop_temporary(root: StrPath, place: str) -> None:
     await git("worktree", "remove", "--force", "--force", place, cwd=root, check=False)
     import shutil
 
-    shutil.rmtree(place.parent, ignore_errors=True)
+    shutil.rmtree(os.path.dirname(place), ignore_errors=True)
     await git("worktree", "prune", cwd=root, check=False)
 
 
-async def _temporary_marker(path: Path) -> bool:
-    gitdir = Path(await git_out("rev-parse", "--path-format=absolute", "--git-dir", cwd=path))
-    return (gitdir / MERGE_MARKER).exists()
+async def _temporary_marker(path: StrPath) -> bool:
+    gitdir = await git_out("rev-parse", "--path-format=absolute", "--git-dir", cwd=path)
+    return os.path.exists(join(gitdir, MERGE_MARKER))
 
 
 # ---------------------------------------------------------------- continue / abort
 
 
-def _has_markers(file: Path) -> bool:
+def _has_markers(file: StrPath) -> bool:
     try:
-        data = file.read_bytes()
+        with open(file, "rb") as fh:
+            data = fh.read()
     except (FileNotFoundError, IsADirectoryError):
         return False
     return any(line.startswith((b"<<<<<<< ", b">>>>>>> ")) for line in data.splitlines())
 
 
-async def _locate(path: Path, worktree: Path | None) -> Path | None:
+async def _locate(path: StrPath, worktree: StrPath | None) -> str | None:
     """Where a kept operation waits: `path` alone; or, given the session `worktree`, the worktree
     itself, else the checkout or temporary worktree merging that worktree's tip."""
     if worktree is None:
-        return path if await current_operation(path) is not None else None
-    if worktree.exists() and await current_operation(worktree) is not None:
-        return worktree
-    tip = await rev(worktree, "HEAD") if worktree.exists() else None
+        return os.fspath(path) if await current_operation(path) is not None else None
+    if os.path.exists(worktree) and await current_operation(worktree) is not None:
+        return os.fspath(worktree)
+    tip = await rev(worktree, "HEAD") if os.path.exists(worktree) else None
     if tip is None:
         return None
     for place in await worktree_branches(path):
-        if place.exists() and await current_operation(place) == "merge" and await rev(place, "MERGE_HEAD") == tip:
+        if (
+            os.path.exists(place)
+            and await current_operation(place) == "merge"
+            and await rev(place, "MERGE_HEAD") == tip
+        ):
             return place
     return None
 
 
 async def continue_operation(
-    path: Path | str, worktree: Path | str | None = None, *, lock_timeout: float = 60.0
+    path: StrPath, worktree: StrPath | None = None, *, lock_timeout: float = 60.0
 ) -> IntegrationResult:
     """Finish a kept rebase/merge after the user resolved the files. Files still holding conflict
     markers are reported (nothing is committed); resolved files are staged for the user.
     `continue_operation(path)` works where the operation is; `continue_operation(repo, worktree)`
     finds it for the session (its worktree, the base checkout, or a temporary merge worktree)."""
-    async with RepoLock(Path(path), lock_timeout, purpose="continue"):
-        found = await _locate(Path(path), Path(worktree) if worktree is not None else None)
+    async with RepoLock(path, lock_timeout, purpose="continue"):
+        found = await _locate(path, worktree)
         if found is None:
             raise AmpsmError(
                 ErrorCode.GIT, f"nothing to continue in {worktree or path}: no merge or rebase in progress"
@@ -523,7 +530,7 @@ async def continue_operation(
         op = await current_operation(where)
         assert op is not None
         unmerged = await conflicted_paths(where)
-        still = [p for p in unmerged if _has_markers(where / p)]
+        still = [p for p in unmerged if _has_markers(join(where, p))]
         if still:
             return IntegrationResult(ok=False, operation=op, conflicts=still, in_progress=True, path=where)
         if unmerged:
@@ -549,29 +556,29 @@ async def continue_operation(
         return result
 
 
-async def abort_operation(path: Path | str, worktree: Path | str | None = None, *, lock_timeout: float = 60.0) -> bool:
+async def abort_operation(path: StrPath, worktree: StrPath | None = None, *, lock_timeout: float = 60.0) -> bool:
     """Abort a kept rebase/merge: everything returns to how it was before it started. Arguments as
     for `continue_operation`; nothing in progress is not an error (returns False)."""
-    async with RepoLock(Path(path), lock_timeout, purpose="abort"):
-        where = await _locate(Path(path), Path(worktree) if worktree is not None else None)
+    async with RepoLock(path, lock_timeout, purpose="abort"):
+        where = await _locate(path, worktree)
         if where is None:
             return False
         op = await current_operation(where)
         if op is not None:
             await git(op, "--abort", cwd=where)
-        if where.exists() and await current_branch(where) is not None and await _temporary_marker(where):
+        if os.path.exists(where) and await current_branch(where) is not None and await _temporary_marker(where):
             from .repo import repo_paths
 
             await _drop_temporary((await repo_paths(where)).root, where)
         return True
 
 
-async def restore_tip(worktree: Path | str, sha: str, *, lock_timeout: float = 60.0) -> None:
+async def restore_tip(worktree: StrPath, sha: str, *, lock_timeout: float = 60.0) -> None:
     """Put the session branch back at `sha` (a tip recorded before a review started), so that aborting
     a later step leaves the branch as it was before the whole review, not half squashed. Refused
     while an operation is in progress or the worktree has uncommitted changes; the commits it
     leaves stay reachable from the reflog."""
-    wt = Path(worktree)
+    wt = worktree
     async with RepoLock(wt, lock_timeout, purpose="restore"):
         await require_no_operation(wt, "worktree")
         await require_clean(wt, "worktree")

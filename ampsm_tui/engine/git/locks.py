@@ -15,12 +15,16 @@ import contextvars
 import fcntl
 import os
 import time
-from pathlib import Path
-from types import TracebackType
 
 from ..errors import AmpsmError, ErrorCode
-from .repo import repo_paths
+from .repo import join, repo_paths
 from .runner import pause
+
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .runner import StrPath
 
 LOCK_NAME = "ampsm.lock"
 _POLL_S = 0.02
@@ -31,7 +35,7 @@ _held: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("ampsm_re
 
 
 class LockTimeout(AmpsmError):
-    def __init__(self, lock_path: Path, timeout: float, holder: str) -> None:
+    def __init__(self, lock_path: str, timeout: float, holder: str) -> None:
         self.lock_path = lock_path
         self.holder = holder
         super().__init__(
@@ -40,10 +44,11 @@ class LockTimeout(AmpsmError):
         )
 
 
-def read_holder(lock_path: Path) -> str:
+def read_holder(lock_path: StrPath) -> str:
     """`pid 1234 (ampsm ...)` from the lock file, or `an unknown process`."""
     try:
-        text = lock_path.read_text(encoding="utf-8", errors="replace").strip()
+        with open(lock_path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read().strip()
     except OSError:
         return "an unknown process"
     fields = dict(part.split("=", 1) for part in text.split() if "=" in part)
@@ -60,19 +65,18 @@ def read_holder(lock_path: Path) -> str:
 class RepoLock:
     """`async with RepoLock(repo, timeout=60):` — re-entrant within one task."""
 
-    def __init__(self, repo: Path | str, timeout: float = 60.0, *, purpose: str = "", shared: bool = False) -> None:
-        self.repo = Path(repo)
+    def __init__(self, repo: StrPath, timeout: float = 60.0, *, purpose: str = "", shared: bool = False) -> None:
+        self.repo = repo
         self.timeout = timeout
         self.purpose = purpose
         self.shared = shared
-        self.path: Path | None = None
+        self.path: str | None = None
         self._fd: int | None = None
         self._token: contextvars.Token[frozenset[str]] | None = None
 
     async def __aenter__(self) -> RepoLock:
         paths = await repo_paths(self.repo)
-        self.path = paths.common_dir / LOCK_NAME
-        key = str(self.path)
+        self.path = key = join(paths.common_dir, LOCK_NAME)
         if key in _held.get():
             return self  # already ours: nested operation
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -115,5 +119,5 @@ class RepoLock:
                 try:
                     _held.reset(self._token)
                 except ValueError:  # exited in another context than entered
-                    _held.set(_held.get() - {str(self.path)})
+                    _held.set(_held.get() - {self.path or ""})
                 self._token = None

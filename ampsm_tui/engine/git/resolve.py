@@ -28,9 +28,10 @@ async def mark_resolved(
     if rel.is_absolute() or ".." in rel.parts or not rel.parts:
         raise UsageError(f"{path!r} is not a path inside the checkout")
     async with RepoLock(Path(repo), lock_timeout, purpose="mark resolved"):
-        where = await _locate(Path(repo), Path(worktree) if worktree is not None else None)
-        if where is None:
+        found = await _locate(repo, worktree)
+        if found is None:
             raise AmpsmError(ErrorCode.GIT, f"nothing to resolve in {worktree or repo}: no merge or rebase in progress")
+        where = Path(found)
         unmerged = await conflicted_paths(where)
         if str(rel) not in unmerged:
             raise UsageError(f"{path} is not a conflicting file here ({', '.join(unmerged) or 'none left'})")

@@ -24,9 +24,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # `typing` is not imported at run time: see engine/lite.py
     from collections.abc import Awaitable, Coroutine, Generator, Mapping, Sequence
     from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
     from threading import Lock
-    from typing import Any, NamedTuple, TypeVar, overload
+    from typing import Any, NamedTuple, TypeAlias, TypeVar, overload
+
+    #: What the git layer takes for a path: a `str` or any `os.PathLike` (a `pathlib.Path`).
+    StrPath: TypeAlias = str | os.PathLike[str]
 
     T = TypeVar("T")
     T1 = TypeVar("T1")
@@ -46,7 +48,9 @@ GIT_ENV: dict[str, str] = {
     "LANG": "C",
 }
 
-#: `-c` options given to every call: no pager, no colour, no gc in the middle of an operation.
+#: `-c` options given to every call: no pager, no colour, no gc in the middle of an operation (and
+#: no `git maintenance run --auto` after a commit or merge: with gc.auto=0 its gc does nothing, and
+#: starting it was a third of a fast-forward `git merge`; the repository is the user's to tidy).
 GIT_OPTIONS: tuple[str, ...] = (
     "-c",
     "core.editor=true",
@@ -56,6 +60,8 @@ GIT_OPTIONS: tuple[str, ...] = (
     "color.ui=false",
     "-c",
     "gc.auto=0",
+    "-c",
+    "maintenance.auto=false",
     "-c",
     "core.quotepath=false",
 )
@@ -352,7 +358,7 @@ class Child:
         return b"".join(chunks[self.stdout]), b"".join(chunks[self.stderr])
 
 
-def _spawn(argv: tuple[str, ...], cwd: Path | str, env: Mapping[str, str] | None, stdin: bool) -> Child:
+def _spawn(argv: tuple[str, ...], cwd: StrPath, env: Mapping[str, str] | None, stdin: bool) -> Child:
     """Start `git -C cwd <options> argv` with its stdout and stderr on pipes, its stdin on a pipe
     or /dev/null. A missing `cwd` is the FileNotFoundError `subprocess` would raise."""
     import signal
@@ -405,7 +411,7 @@ def _spawn(argv: tuple[str, ...], cwd: Path | str, env: Mapping[str, str] | None
 
 async def _run(
     argv: tuple[str, ...],
-    cwd: Path | str,
+    cwd: StrPath,
     data: bytes | None,
     env: Mapping[str, str] | None,
     timeout: float | None,
@@ -456,8 +462,8 @@ async def _run(
 
 
 async def git(
-    *args: str | Path,
-    cwd: Path | str,
+    *args: StrPath,
+    cwd: StrPath,
     check: bool = True,
     input: str | bytes | None = None,
     env: Mapping[str, str] | None = None,
@@ -474,9 +480,7 @@ async def git(
     return result
 
 
-async def git_bytes(
-    *args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None, check: bool = True
-) -> bytes:
+async def git_bytes(*args: StrPath, cwd: StrPath, env: Mapping[str, str] | None = None, check: bool = True) -> bytes:
     """Raw stdout of a git call (patches and file contents are bytes, not necessarily UTF-8)."""
     argv = tuple(str(a) for a in args)
     code, out, err = await _run(argv, cwd, None, env, None)
@@ -485,7 +489,7 @@ async def git_bytes(
     return out
 
 
-def git_sync(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None) -> GitResult:
+def git_sync(*args: StrPath, cwd: StrPath, env: Mapping[str, str] | None = None) -> GitResult:
     """The blocking form of `git` (never raises on a non-zero exit), for code that is not async:
     the same options and environment."""
     argv = tuple(str(a) for a in args)
@@ -495,7 +499,7 @@ def git_sync(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None =
     return GitResult(argv, child.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
-async def git_out(*args: str | Path, cwd: Path | str, env: Mapping[str, str] | None = None) -> str:
+async def git_out(*args: StrPath, cwd: StrPath, env: Mapping[str, str] | None = None) -> str:
     """stdout of a git call that must succeed, stripped."""
     return (await git(*args, cwd=cwd, env=env)).out
 

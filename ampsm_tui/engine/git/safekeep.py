@@ -18,10 +18,11 @@ from typing import Any
 
 from ..clock import to_iso, utcnow
 from ..errors import AmpsmError, ErrorCode
-from .archive import ARCHIVE_PREFIX, CHECKPOINT_PREFIX, SNAPSHOT_TRAILER, STAMP_FORMAT, drop_checkpoint
+from .archive import ARCHIVE_PREFIX, CHECKPOINT_PREFIX, SNAPSHOT_TRAILER, drop_checkpoint
 from .locks import RepoLock
 from .repo import repo_paths, rev
 from .runner import git, git_out
+from .slug import STAMP_FORMAT
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _stamp(ref: str, fallback: int) -> datetime:
 
 async def list_kept(repo: Path | str, *, sizes: bool = True, kinds: tuple[str, ...] = ("archive",)) -> list[KeptRef]:
     """Archive (and, when asked, checkpoint) refs of the repository, newest first."""
-    root = (await repo_paths(repo)).root
+    root = Path((await repo_paths(repo)).root)
     prefixes = [p for k, p in (("archive", ARCHIVE_PREFIX), ("checkpoint", CHECKPOINT_PREFIX)) if k in kinds]
     fmt = "%(refname)%00%(objectname)%00%(committerdate:unix)%00%(subject)%00%(parent)%00%(contents:trailers)%01"
     res = await git("for-each-ref", f"--format={fmt}", *prefixes, cwd=root)
@@ -151,7 +152,7 @@ async def restore_worktree(
     staged state, the files are the worktree state (untracked files come back untracked, deleted
     files stay deleted). A branch that exists already must point at that tip (E004 otherwise).
     """
-    root = (await repo_paths(repo)).root
+    root = Path((await repo_paths(repo)).root)
     sha = await rev(root, source)
     if sha is None:
         raise AmpsmError(ErrorCode.WORKTREE, f"nothing to restore: {source} does not exist")
@@ -250,7 +251,7 @@ async def gc_archives(
 ) -> GcReport:
     """Archives made more than `older_than_s` ago (and checkpoints of sessions no longer live, as
     old) are listed with their sizes; without `dry_run` their refs are deleted."""
-    root = (await repo_paths(repo)).root
+    root = Path((await repo_paths(repo)).root)
     cutoff = to_iso(datetime.fromtimestamp(utcnow().timestamp() - older_than_s, UTC))
     everything = await list_kept(root, kinds=("archive", "checkpoint"))
     old = [

@@ -48,7 +48,7 @@ class SelfTestReport:
 async def run_selftest(
     repo: Path | str, *, base: str | None = None, on_step: Callable[[Step], None] | None = None
 ) -> SelfTestReport:
-    root = (await repo_paths(repo)).root
+    root = Path((await repo_paths(repo)).root)
     base = base or await current_branch(root)
     if base is None or await rev(root, f"refs/heads/{base}") is None:
         raise AmpsmError(ErrorCode.GIT, f"no base branch to test with in {root} (pass --base)")

@@ -52,8 +52,8 @@ async def receive_session_branch(
     session's branch: the session is then reviewed and landed like any other. E004 when the branch
     already exists here (never overwritten)."""
     paths = await repo_paths(repo)
-    root = paths.root
-    target = worktrees_root(root, worktree_dir) / session_id
+    root = Path(paths.root)
+    target = Path(worktrees_root(root, worktree_dir)) / session_id
     async with RepoLock(root, lock_timeout, purpose=f"receive {session_id}"):
         exists = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=root, check=False)
         if exists.returncode == 0:

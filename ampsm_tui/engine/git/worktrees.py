@@ -6,29 +6,33 @@ switched, pulled or checked out. A failed creation leaves nothing behind (E004).
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
+import os
 
-from ..clock import utcnow
 from ..errors import AmpsmError, ErrorCode
 from .archive import ArchiveResult, archive_work
-from .configfile import add_branch_section
+from .configfile import add_branch_section, remove_branch_section
 from .locks import RepoLock
 from .repo import (
     BOOKKEEPING_DIR,
+    RepoPaths,
     branches_by_files,
+    checkouts_of,
     current_branch,
     current_operation,
+    join,
+    real,
     remember_worktree,
     repo_paths,
     validate_repo,
 )
-from .runner import GitError, git
-from .slug import branch_name, is_safe_session_id, valid_branch_name
+from .runner import GitError, gather_all, git
+from .slug import branch_name, is_safe_session_id, now_stamp, valid_branch_name
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from typing import NamedTuple
+
+    from .runner import StrPath
 else:
     from ..lite import NamedTuple
 
@@ -38,7 +42,7 @@ BASE_KEY = "ampsmBase"
 
 
 class WorktreeInfo(NamedTuple):
-    path: Path
+    path: str  # absolute
     branch: str
     base_branch: str
     base_sha: str
@@ -51,34 +55,38 @@ class RemoveResult(NamedTuple):
     archive: ArchiveResult
 
 
-def worktrees_root(root: Path, worktree_dir: str | Path = ".worktrees") -> Path:
-    wd = Path(worktree_dir).expanduser()
-    return wd if wd.is_absolute() else root / wd
+def worktrees_root(root: StrPath, worktree_dir: StrPath = ".worktrees") -> str:
+    """Where the sessions' worktrees of the repository at `root` go (`worktree_dir` relative to it,
+    or absolute)."""
+    wd = os.path.normpath(os.path.expanduser(os.fspath(worktree_dir)))
+    return wd if os.path.isabs(wd) else os.path.normpath(join(os.fspath(root), wd))
 
 
-async def ensure_excluded(common_dir: Path, root: Path, folder: Path) -> None:
+async def ensure_excluded(common_dir: StrPath, root: StrPath, folder: StrPath) -> None:
     """Keep `folder` out of the user's `git status` through `.git/info/exclude` (never their
     `.gitignore`)."""
-    try:
-        rel = folder.resolve().relative_to(root.resolve())
-    except ValueError:
+    inside, top = real(folder), real(root)
+    if inside != top and not inside.startswith(top.rstrip("/") + "/"):
         return  # outside the checkout: nothing to hide
-    line = f"/{rel.as_posix()}/"
-    exclude = common_dir / "info" / "exclude"
-    exclude.parent.mkdir(parents=True, exist_ok=True)
-    text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    line = f"/{os.path.relpath(inside, top)}/"
+    exclude = join(os.fspath(common_dir), "info", "exclude")
+    os.makedirs(os.path.dirname(exclude), exist_ok=True)
+    text = ""
+    if os.path.exists(exclude):
+        with open(exclude, encoding="utf-8") as fh:
+            text = fh.read()
     if line in text.splitlines():
         return
     prefix = "" if not text or text.endswith("\n") else "\n"
-    with exclude.open("a", encoding="utf-8") as fh:
+    with open(exclude, "a", encoding="utf-8") as fh:
         fh.write(f"{prefix}# ampsm session worktrees\n{line}\n")
 
 
-async def _branch_refs(root: Path, base: str, name: str, common: Path | None = None) -> dict[str, str]:
+async def _branch_refs(root: str, base: str, name: str, common: str | None = None) -> dict[str, str]:
     """Every ref `create_worktree` must know about: the base branch and the session branches of
     this name (`amp/<slug>` and everything under it). Read from git's ref files when they can tell
     (`common`: the repository's git dir), else in one `git for-each-ref`."""
-    prefix = branch_name(name, datetime(2000, 1, 1)).rsplit("/", 1)[0]
+    prefix = branch_name(name, "20000101-000000").rsplit("/", 1)[0]
     if common is not None and (known := branches_by_files(common, base, prefix)) is not None:
         return known
     res = await git(
@@ -95,9 +103,9 @@ async def _branch_refs(root: Path, base: str, name: str, common: Path | None = N
     return refs
 
 
-def _free_branch(name: str, moment: datetime, taken: dict[str, str]) -> str:
+def _free_branch(name: str, stamp: str, taken: dict[str, str]) -> str:
     for n in range(1, 10_000):
-        candidate = branch_name(name, moment, n)
+        candidate = branch_name(name, stamp, n)
         if candidate in taken:
             continue
         if not valid_branch_name(candidate):
@@ -111,12 +119,12 @@ def _free_branch(name: str, moment: datetime, taken: dict[str, str]) -> str:
 
 
 async def create_worktree(
-    repo: Path | str,
+    repo: StrPath,
     session_id: str,
     name: str,
     base: str,
     *,
-    worktree_dir: str | Path = ".worktrees",
+    worktree_dir: StrPath = ".worktrees",
     lock_timeout: float = 60.0,
     default_base: bool = False,
 ) -> WorktreeInfo:
@@ -131,7 +139,7 @@ async def create_worktree(
     paths = await validate_repo(repo)
     root, common = paths.root, paths.common_dir
     folder = worktrees_root(root, worktree_dir)
-    target = folder / session_id
+    target = join(folder, session_id)
     try:
         lock = RepoLock(root, lock_timeout, purpose=f"create {session_id}")
         await lock.__aenter__()
@@ -149,11 +157,11 @@ async def create_worktree(
             base_sha = refs.get(base)
         if base_sha is None:
             raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}")
-        if target.exists():
+        if os.path.exists(target):
             raise AmpsmError(ErrorCode.WORKTREE, f"worktree path already exists: {target}")
-        branch = _free_branch(name, utcnow(), refs)
+        branch = _free_branch(name, now_stamp(), refs)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             await ensure_excluded(common, root, folder)
             await git("worktree", "add", "--quiet", "--no-track", "-b", branch, target, base_sha, cwd=root)
             await mark_branch(root, common, branch, session_id, base)
@@ -169,18 +177,18 @@ async def create_worktree(
         await lock.__aexit__(None, None, None)
 
 
-async def mark_branch(root: Path, common: Path, branch: str, session_id: str, base: str) -> None:
+async def mark_branch(root: StrPath, common: StrPath, branch: str, session_id: str, base: str) -> None:
     """The two keys that make `branch` a session's: written into the config file in one step where
     that is plain (configfile.py), else by `git config`, one process per key."""
     keys = {SESSION_KEY: session_id, BASE_KEY: base}
-    if not add_branch_section(common / "config", branch, keys):
+    if not add_branch_section(join(os.fspath(common), "config"), branch, keys):
         for key, value in keys.items():
             await git("config", f"branch.{branch}.{key}", value, cwd=root)
 
 
-async def _undo_create(root: Path, target: Path, branch: str) -> None:
+async def _undo_create(root: str, target: str, branch: str) -> None:
     await git("worktree", "remove", "--force", "--force", target, cwd=root, check=False)
-    if target.exists():
+    if os.path.exists(target):
         import shutil
 
         shutil.rmtree(target, ignore_errors=True)
@@ -189,8 +197,8 @@ async def _undo_create(root: Path, target: Path, branch: str) -> None:
 
 
 async def remove_worktree(
-    repo: Path | str,
-    worktree: Path | str | None,
+    repo: StrPath,
+    worktree: StrPath | None,
     branch: str | None,
     *,
     session_id: str | None = None,
@@ -205,33 +213,65 @@ async def remove_worktree(
     just merged into the base branch (a tip equal to it needs no search for other branches)."""
     paths = await repo_paths(repo)
     root = paths.root
-    wt = Path(worktree) if worktree is not None else None
-    sid = session_id or (wt.name if wt is not None else (branch or "session").replace("/", "-"))
+    wt = os.fspath(worktree) if worktree is not None else None
+    sid = session_id or (os.path.basename(wt) if wt is not None else (branch or "session").replace("/", "-"))
     async with RepoLock(root, lock_timeout, purpose=f"remove {sid}"):
-        if wt is not None and (wt / ".git").exists():
+        if wt is not None and os.path.exists(join(wt, ".git")):
             op = await current_operation(wt)
             if op:
                 if not force:
                     raise AmpsmError(ErrorCode.GIT, f"worktree {wt} is in the middle of a {op}; abort it first")
                 await git(op, "--abort", cwd=wt, check=False)
         archived = await archive_work(root, sid, worktree=wt, branch=branch, merged_tip=merged_tip)
-        removed = False
-        tidy = True  # `git worktree remove` leaves no administrative files behind when it succeeds
-        if wt is not None and wt.exists():
-            res = await git("worktree", "remove", "--force", "--force", wt, cwd=root, check=False)
-            if wt.exists():  # not a registered worktree (a loose directory): its files are archived
-                import shutil
-
-                shutil.rmtree(wt)
-            removed = res.ok or not wt.exists()
-            tidy = res.ok
+        deleted = False
+        if branch and delete_branch and wt is not None and _checked_out_only_in(paths, branch, wt):
+            # the branch's ref goes beside the worktree (nothing else has it checked out): a git
+            # process fewer on the way of every merge
+            (removed, tidy), deleted = await gather_all(_remove_dir(root, wt), _drop_branch(paths, branch))
+        else:
+            removed, tidy = await _remove_dir(root, wt)
         if not tidy or wt is None or not removed:
             await git("worktree", "prune", cwd=root, check=False)
-        deleted = False
-        if branch and delete_branch:  # `branch -D` of a branch that is gone fails, and says so
+        if branch and delete_branch and not deleted:  # `branch -D` of a branch that is gone fails, and says so
             res = await git("branch", "-D", "--", branch, cwd=root, check=False)
             deleted = res.ok
         return RemoveResult(removed_worktree=removed, deleted_branch=deleted, archive=archived)
+
+
+async def _remove_dir(root: str, wt: str | None) -> tuple[bool, bool]:
+    """`git worktree remove` (a loose directory: deleted, its files archived before). Whether the
+    worktree is gone, and whether git left no administrative files behind (else: prune)."""
+    if wt is None or not os.path.exists(wt):
+        return False, True
+    res = await git("worktree", "remove", "--force", "--force", wt, cwd=root, check=False)
+    if os.path.exists(wt):  # not a registered worktree (a loose directory): its files are archived
+        import shutil
+
+        shutil.rmtree(wt)
+    return res.ok or not os.path.exists(wt), res.ok
+
+
+def _checked_out_only_in(paths: RepoPaths, branch: str, wt: str) -> bool:
+    """git's files show `branch` checked out nowhere but in `wt` (`git branch -D` refuses a branch
+    checked out elsewhere: that is then left to it)."""
+    found = checkouts_of(paths, branch)
+    return found is not None and all(real(place) == real(wt) for place in found)
+
+
+async def _drop_branch(paths: RepoPaths, branch: str) -> bool:
+    """What `git branch -D` does, for a branch no other worktree has checked out: the ref deleted
+    at the commit git's files name (with its reflog), then its config section. False, and nothing
+    changed, when the files cannot tell or the ref moved: `git branch -D` decides then."""
+    known = branches_by_files(paths.common_dir, branch)
+    sha = known.get(branch) if known else None
+    if sha is None:
+        return False
+    res = await git("update-ref", "-d", f"refs/heads/{branch}", sha, cwd=paths.root, check=False)
+    if not res.ok:
+        return False
+    if not remove_branch_section(join(paths.common_dir, "config"), branch):
+        await git("config", "--remove-section", f"branch.{branch}", cwd=paths.root, check=False)
+    return True
 
 
 __all__ = [
