@@ -77,7 +77,7 @@ def run_lean(coro: Coroutine[Any, Any, T]) -> T:
     runs on this thread, and asyncio is never imported). SIGTERM ends it like Ctrl-C ends the full
     path: as a cancellation at the point it reached (a git process is killed, a half-made worktree
     undone), so the exit status and message are the handler's."""
-    import signal
+    import _signal  # not `signal`: its enums (and `enum`'s import) cost more than the whole call
 
     from ..engine.git.runner import run_sync
 
@@ -87,13 +87,13 @@ def run_lean(coro: Coroutine[Any, Any, T]) -> T:
         raise asyncio.CancelledError
 
     try:
-        previous = signal.signal(signal.SIGTERM, terminated)
+        previous = _signal.signal(_signal.SIGTERM, terminated)
     except ValueError:  # embedded off the main thread: the host owns signals
         return run_sync(coro)
     try:
         return run_sync(coro)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _signal.signal(_signal.SIGTERM, previous)
 
 
 def squash(args: argparse.Namespace) -> str | None:
