@@ -57,7 +57,7 @@ def list_rows(args: argparse.Namespace, config: Any) -> list[dict[str, Any]] | N
     lean = lean_config()
     if lean is None:  # a config file: validated by the models, its errors as the full path's
         cfg: Config = config()
-        db, timeout_s = cfg.db_path, cfg.database.busy_timeout_ms / 1000
+        db, timeout_s = str(cfg.db_path), cfg.database.busy_timeout_ms / 1000
     else:
         db, timeout_s = lean.db_path, lean.busy_timeout_s
     rows = list_session_dicts(db, status=args.status, limit=args.limit, timeout_s=timeout_s)
@@ -259,10 +259,12 @@ def new(args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     if any(value and scrub(value) != value for value in (args.script, args.agent_cmd)):
         return None
+    import os
+
     from ..engine.paths import lean_config
 
     lean = lean_config()
-    if lean is None or not lean.db_path.is_file():  # the full path creates it
+    if lean is None or not os.path.isfile(lean.db_path):  # the full path creates it
         return None
     from ..engine.logfile import prepare
 
