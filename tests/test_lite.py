@@ -194,7 +194,7 @@ def test_a_lean_str_enum_is_enums_own() -> None:
         assert pickle.loads(pickle.dumps(git)) is git and copy.copy(git) is git and copy.deepcopy(git) is git
         assert json.dumps({"code": git}) == '{"code": "E001"}' and git.describe() == "GIT=E001"
         assert git + "x" == "E001x" and git.lower() == "e001" and git[1:] == "001"
-        assert cls.AGENT > git and sorted([cls.AGENT, git]) == [git, cls.AGENT]
+        assert git < cls.AGENT and sorted([cls.AGENT, git]) == [git, cls.AGENT]
         assert cls.__doc__ is None
         for bad in ("bad", 1, None):
             with pytest.raises(ValueError, match=f"^{bad!r} is not a valid {cls.__qualname__}$"):
