@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from collections.abc import Sequence
 
 from . import __version__
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .engine.errors import AmpsmError
 
 
@@ -121,6 +121,7 @@ def _run_command(cmd: object, args: object, *, fast: bool = True) -> int:
 
     async def run() -> int:
         import asyncio
+        import signal
 
         # SIGTERM cancels the command like Ctrl-C does: a running agent is terminated, its iteration
         # recorded as interrupted, and the session is never left `running` (lesson 15).
@@ -201,6 +202,7 @@ def _json_failure_for(exc: BaseException, *, lines: bool = False) -> None:
 
 def _failed(exc: BaseException) -> int:
     """One line on stderr and the exit status for an exception that ended a command."""
+    import _signal  # `signal` wraps it in enums: the lean paths end here too
     import asyncio
 
     from .engine.config import ConfigError
@@ -220,9 +222,9 @@ def _failed(exc: BaseException) -> int:
     except UsageError as exc:
         return _fail(f"error: {exc.message}", exc.exit_status)
     except KeyboardInterrupt:
-        return _fail("interrupted", 128 + signal.SIGINT)
+        return _fail("interrupted", 128 + _signal.SIGINT)
     except asyncio.CancelledError:
-        return _fail("terminated", 128 + signal.SIGTERM)
+        return _fail("terminated", 128 + _signal.SIGTERM)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -14,7 +14,9 @@ Import-light (no Textual, no Rich): the headless commands import it too.
 
 from __future__ import annotations
 
-from datetime import datetime
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from datetime import datetime
 
 UNPRICED = "unpriced"
 NOTHING = "–"

@@ -120,9 +120,9 @@ def test_model_and_lean_fields_agree() -> None:
     assert session_lean.OVERLAP_PER_REPO == overlap.PER_REPO
     cfg, lean = load_config(), lean_config()
     assert lean is not None and lean == (
-        cfg.db_path,
+        str(cfg.db_path),
         Config().database.busy_timeout_ms / 1000,
-        cfg.log_path,
+        str(cfg.log_path),
         cfg.log_level,
         Config().git.commit_prefix,
         Config().git.squash_manual,

@@ -4,22 +4,26 @@ their heavy dependencies (aiosqlite, rich, the engine) inside the function."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from types import SimpleNamespace
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Awaitable, Callable, Sequence
     from typing import Any, cast, overload
 
     from .context import Context
-else:
-    from ..engine.lite import cast, overload
 
-Handler = Callable[["argparse.Namespace", "Context"], Awaitable[int]]
-#: A synchronous lean path tried before the event loop starts: its exit status, or None when only
-#: the handler can answer (it must then have written nothing).
-FastPath = Callable[["argparse.Namespace", "Context"], "int | None"]
+    Handler = Callable[[argparse.Namespace, Context], Awaitable[int]]
+    #: A synchronous lean path tried before the event loop starts: its exit status, or None when
+    #: only the handler can answer (it must then have written nothing).
+    FastPath = Callable[[argparse.Namespace, Context], int | None]
+else:
+    # `collections.abc` is `_collections_abc`, loaded at start-up; importing it by that name
+    # spares the import of `collections` (and its `keyword`, `operator`, `reprlib`, `itertools`)
+    from _collections_abc import Sequence
+
+    from ..engine.lite import cast, overload
 
 
 class Arg:

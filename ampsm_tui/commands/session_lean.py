@@ -57,7 +57,7 @@ def list_rows(args: argparse.Namespace, config: Any) -> list[dict[str, Any]] | N
     lean = lean_config()
     if lean is None:  # a config file: validated by the models, its errors as the full path's
         cfg: Config = config()
-        db, timeout_s = cfg.db_path, cfg.database.busy_timeout_ms / 1000
+        db, timeout_s = str(cfg.db_path), cfg.database.busy_timeout_ms / 1000
     else:
         db, timeout_s = lean.db_path, lean.busy_timeout_s
     rows = list_session_dicts(db, status=args.status, limit=args.limit, timeout_s=timeout_s)
@@ -77,7 +77,7 @@ def run_lean(coro: Coroutine[Any, Any, T]) -> T:
     runs on this thread, and asyncio is never imported). SIGTERM ends it like Ctrl-C ends the full
     path: as a cancellation at the point it reached (a git process is killed, a half-made worktree
     undone), so the exit status and message are the handler's."""
-    import signal
+    import _signal  # not `signal`: its enums (and `enum`'s import) cost more than the whole call
 
     from ..engine.git.runner import run_sync
 
@@ -87,13 +87,13 @@ def run_lean(coro: Coroutine[Any, Any, T]) -> T:
         raise asyncio.CancelledError
 
     try:
-        previous = signal.signal(signal.SIGTERM, terminated)
+        previous = _signal.signal(_signal.SIGTERM, terminated)
     except ValueError:  # embedded off the main thread: the host owns signals
         return run_sync(coro)
     try:
         return run_sync(coro)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _signal.signal(_signal.SIGTERM, previous)
 
 
 def squash(args: argparse.Namespace) -> str | None:
@@ -254,10 +254,12 @@ def new(args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     if any(value and scrub(value) != value for value in (args.script, args.agent_cmd)):
         return None
+    import os
+
     from ..engine.paths import lean_config
 
     lean = lean_config()
-    if lean is None or not lean.db_path.is_file():  # the full path creates it
+    if lean is None or not os.path.isfile(lean.db_path):  # the full path creates it
         return None
     from ..engine.logfile import prepare
 

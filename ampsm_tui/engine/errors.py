@@ -6,11 +6,12 @@ TUI can show one line (`E00N: message`) and scripts can branch on the exit statu
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
+    from enum import StrEnum
     from typing import Any
+else:  # `enum` (with the `functools` and `operator` it imports) was 4 ms of every lean command
+    from .lite import StrEnum
 
 
 class ErrorCode(StrEnum):

@@ -7,15 +7,19 @@ agent echoes never reaches the DB, a file or the terminal.
 from __future__ import annotations
 
 import os
-import re
-from bisect import bisect_right
-from collections.abc import Callable, Iterable
-from functools import cached_property
-from pathlib import Path
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable
+    from functools import cached_property
+    from pathlib import Path
+
     from ahocorasick_rs import BytesAhoCorasick
+else:
+    # `re`, `bisect` and `pathlib` are imported where a text needs them: the lean `new` scrubs a
+    # short name and prompt with substring tests, and their imports (with functools's) were 18 ms
+    from .lite import cached_property
 
 #: Environment variables whose values are secrets wherever they appear.
 KEY_VARIABLES = (
@@ -60,6 +64,8 @@ def _token_shaped(part: str) -> bool:
     """A URL path part that looks like a credential (Slack and Discord webhook tokens, signed
     paths): long, one run of token characters, mixed case, with digits or of 24+ characters. Hex (a
     commit sha), numbers and lower-case slugs (branch names) are not."""
+    import re
+
     if len(part) < 20 or not re.fullmatch(_TOKEN_CHARS, part):
         return False
     if not (any(c.isupper() for c in part) and any(c.islower() for c in part)):
@@ -126,12 +132,12 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")  # a lone surrogate (a non-UTF-8 file name) is kept
 
 
-_NEWLINE = re.compile(b"\n")
-
 REDACTED = "[REDACTED]"
 
 
 def _redact_url(url: str) -> str:
+    import re
+
     m = re.match(_USERINFO, url)
     if m and m.group(2):
         user, _, password = m.group(2).partition(":")
@@ -178,13 +184,22 @@ class Redactor:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self.values = tuple(sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True))
-        known = "|".join(re.escape(v) for v in self.values)
-        self._known = f"(?P<known>{known})" if known else None
         self._values_low = tuple(dict.fromkeys(_folded(v) for v in self.values))
         self._literals = _literals(self._values_low)
         self._family_of = tuple(family for _, family in self._literals)
-        self._alternatives = ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
         self._subsets: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+    # The known values' pattern is written when a text first needs a pattern (`re.escape` needs `re`)
+    @cached_property
+    def _known(self) -> str | None:
+        import re
+
+        known = "|".join(re.escape(v) for v in self.values)
+        return f"(?P<known>{known})" if known else None
+
+    @cached_property
+    def _alternatives(self) -> list[str]:
+        return ([self._known] if self._known else []) + [_URL, _BEARER, _ASSIGN, _TOKEN]
 
     @cached_property
     def _scan(self) -> BytesAhoCorasick:
@@ -194,11 +209,15 @@ class Redactor:
     # redact a few short texts the prefilter clears, and compiling them was a tenth of such a run.
     @cached_property
     def pattern(self) -> re.Pattern[str]:
+        import re
+
         return re.compile("|".join(self._alternatives))
 
     @cached_property
     def _inner(self) -> re.Pattern[str]:
         """Inside a URL the query is handled pair by pair (`?api_key=..&page=2` keeps `page=2`)."""
+        import re
+
         return re.compile("|".join(a for a in self._alternatives if a not in (_URL, _ASSIGN)))
 
     def _replace(self, m: re.Match[str]) -> str:
@@ -245,7 +264,10 @@ class Redactor:
         low, matches = self._matches(text)
         if not matches:
             return []
-        newlines = [m.start() for m in _NEWLINE.finditer(low)]  # byte offsets, as the matches' are
+        import re
+        from bisect import bisect_right
+
+        newlines = [m.start() for m in re.finditer(b"\n", low)]  # byte offsets, as the matches' are
         found: set[int] = set()
         for _, start, end in matches:
             # a literal never spans a newline unless a known value holds one: every line it touches
@@ -262,6 +284,8 @@ class Redactor:
             return self.pattern.sub(self._replace, text)
         pattern = self._subsets.get(families)
         if pattern is None:
+            import re
+
             pattern = self._subsets[families] = re.compile("|".join(families))
         return pattern.sub(self._replace, text)
 
@@ -322,6 +346,8 @@ def scrubber() -> Callable[[str], str]:
 def secrets_dir(db_path: Path) -> Path:
     """Where values that must be used again but never stored in the DB are kept (a webhook URL with
     a token in it): beside the DB, 0700, one 0600 file each, never in backups or exports."""
+    from pathlib import Path
+
     return Path(db_path).parent / "secrets"
 
 

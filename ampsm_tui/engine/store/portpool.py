@@ -3,7 +3,9 @@ lean `new` on plain sqlite3 (store/quick.py), so both pick the same block."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FINISHED_STATUSES = ("done", "archived")
 

@@ -12,18 +12,60 @@ the full path, so the model stays the single authority on what a valid row is.
 from __future__ import annotations
 
 import math
-import sqlite3
-from contextlib import contextmanager
+import os
 
 from .migrations import MIGRATIONS
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from pathlib import Path
+    import sqlite3
+    import sqlite3 as _sqlite3
+    from collections.abc import Callable
     from typing import Any, TypeVar
 
     T = TypeVar("T")
+    StrPath = str | os.PathLike[str]
+
+
+def _import_sqlite() -> Any:
+    """`_sqlite3`, the C module under `sqlite3`.
+
+    `sqlite3` is `_sqlite3` (connect, Row, the errors) plus the date adapters and converters its
+    `dbapi2` registers, which need `datetime` and `collections`: this module binds and reads only
+    text and numbers, and never asks for `detect_types`. And `_sqlite3` itself takes
+    `functools.lru_cache` when it is first imported (3.11: each connection's statement cache), and
+    `functools` imports `collections` (for the named tuple of `cache_info()`), `keyword`,
+    `operator`, `reprlib`...: 4 ms of each lean command. When nothing has imported `functools` yet,
+    `_sqlite3` is given, for its import only, a `functools` whose `lru_cache` is functools' own
+    cache (`_functools._lru_cache_wrapper`, the C code `functools.lru_cache` wraps) with a plain
+    tuple for `cache_info()`, which `_sqlite3` never calls; `functools` is then imported as usual by
+    whoever needs it. Only on a single thread: another could import `functools` meanwhile."""
+    import sys
+
+    if "_sqlite3" in sys.modules or "functools" in sys.modules or "threading" in sys.modules:
+        import _sqlite3
+
+        return _sqlite3
+    import _functools
+
+    def lru_cache(maxsize: int | None = 128, typed: bool = False) -> Any:
+        if isinstance(maxsize, int) and maxsize < 0:
+            maxsize = 0
+        return lambda function: _functools._lru_cache_wrapper(function, maxsize, typed, tuple)
+
+    stand_in = type(sys)("functools")
+    stand_in.lru_cache = lru_cache  # type: ignore[attr-defined]
+    sys.modules["functools"] = stand_in
+    try:
+        import _sqlite3
+    finally:
+        if sys.modules.get("functools") is stand_in:
+            del sys.modules["functools"]
+    return _sqlite3
+
+
+if not TYPE_CHECKING:
+    _sqlite3 = _import_sqlite()
 
 #: The Session model's fields in order, with the kind of value each holds. A test checks this
 #: against `Session.model_fields` so that a field added there cannot be forgotten here.
@@ -84,15 +126,15 @@ def _value(kind: str, value: Any) -> Any:
     raise Unsure
 
 
-def _read(db: Path, timeout_s: float, query: Callable[[sqlite3.Connection], T]) -> T | None:
+def _read(db: StrPath, timeout_s: float, query: Callable[[sqlite3.Connection], T]) -> T | None:
     """`query` in one read transaction on a database the full path would open as it is: fully
     migrated, no session marked running (start-up would reconcile it first). None otherwise, and
     on any SQLite error (the full path reports it with its code)."""
-    if not db.is_file():
+    if not os.path.isfile(db):
         return None  # the full path creates, migrates and chmods it
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
-    except sqlite3.Error:
+        conn = _sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+    except _sqlite3.Error:
         return None
     try:
         conn.execute("BEGIN")  # the schema, the reconcile check and the rows from one snapshot
@@ -104,7 +146,7 @@ def _read(db: Path, timeout_s: float, query: Callable[[sqlite3.Connection], T]) 
         if conn.execute("SELECT 1 FROM sessions WHERE status = 'running' LIMIT 1").fetchone():
             return None
         return query(conn)
-    except (sqlite3.Error, Unsure):
+    except (_sqlite3.Error, Unsure):
         return None
     finally:
         conn.close()
@@ -121,7 +163,7 @@ def _dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
 
 
 def list_session_dicts(
-    db: Path, *, status: str | None = None, limit: int | None = None, timeout_s: float = 10.0
+    db: StrPath, *, status: str | None = None, limit: int | None = None, timeout_s: float = 10.0
 ) -> list[dict[str, Any]] | None:
     """Sessions newest first as JSON-ready dicts (the same query as `Store.list_sessions`), or None
     when only the full path can answer."""
@@ -140,7 +182,7 @@ def list_session_dicts(
     return _read(db, timeout_s, query)
 
 
-def resolve_session_dict(db: Path, ref: str, *, timeout_s: float = 10.0) -> dict[str, Any] | None:
+def resolve_session_dict(db: StrPath, ref: str, *, timeout_s: float = 10.0) -> dict[str, Any] | None:
     """The one session `ref` names (an id or a unique prefix, as `Store.resolve_session`), or None:
     no such session, an ambiguous prefix (the full path says which), or a database only the full
     path can open."""
@@ -163,35 +205,66 @@ def resolve_session_dict(db: Path, ref: str, *, timeout_s: float = 10.0) -> dict
     return _read(db, timeout_s, query)
 
 
-@contextmanager
-def _write(db: Path, timeout_s: float) -> Iterator[sqlite3.Connection]:
+class _write:
     """One write transaction (`BEGIN IMMEDIATE` ... `COMMIT`), rolled back on any error, on a
     connection with the store's own settings (store/core.py): a commit waits for the WAL write, not
     for an fsync of it (`synchronous = NORMAL`, as every other write of ampsm's; SQLite's default
     FULL cost the lean `new` a disk flush), and foreign keys checked. An SQLite error is E003
-    naming the file."""
-    from ..errors import AmpsmError, ErrorCode
+    naming the file. (A class, not `contextlib.contextmanager`: contextlib's import was 3 ms of
+    every lean command.)"""
 
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None)
+    __slots__ = ("conn", "db", "timeout_s")
+
+    def __init__(self, db: StrPath, timeout_s: float) -> None:
+        self.db = db
+        self.timeout_s = timeout_s
+        self.conn: sqlite3.Connection | None = None
+
+    def _unusable(self, exc: BaseException) -> Exception:
+        from ..errors import AmpsmError, ErrorCode
+
+        return AmpsmError(ErrorCode.DATABASE, f"database {self.db} is unusable: {str(exc).strip()}")
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            conn = _sqlite3.connect(f"file:{self.db}?mode=rw", uri=True, timeout=self.timeout_s, isolation_level=None)
+        except _sqlite3.Error as exc:
+            raise self._unusable(exc) from exc
         try:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("BEGIN IMMEDIATE")
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, _sqlite3.Error):
+                raise self._unusable(exc) from exc
+            raise
+        self.conn = conn
+        return conn
+
+    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
+        conn, self.conn = self.conn, None
+        assert conn is not None
+        try:
             try:
-                yield conn
-                conn.execute("COMMIT")
+                if exc is None:
+                    conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # SQLite has rolled back itself after SQLITE_FULL and the like
                     conn.execute("ROLLBACK")
                 raise
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise AmpsmError(ErrorCode.DATABASE, f"database {db} is unusable: {str(exc).strip()}") from exc
+            else:
+                if exc is not None and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+        except _sqlite3.Error as error:
+            raise self._unusable(error) from error
+        if isinstance(exc, _sqlite3.Error):
+            raise self._unusable(exc) from exc
 
 
-def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: float = 10.0) -> None:
+def mark_merged(db: StrPath, session_id: str, *, release_ports: bool, timeout_s: float = 10.0) -> None:
     """What a merge writes after its git work, as the full path does (`release_ports` when the
     worktree was removed, then the `done` status with a fresh `updated_at`), in one transaction. A
     failure is E003 naming the file."""
@@ -203,7 +276,7 @@ def mark_merged(db: Path, session_id: str, *, release_ports: bool, timeout_s: fl
         conn.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", ("done", now_iso(), session_id))
 
 
-def ready(db: Path, *, timeout_s: float = 10.0) -> bool:
+def ready(db: StrPath, *, timeout_s: float = 10.0) -> bool:
     """Whether the full path would open this database as it is (see `_read`): the lean `new` checks
     it before any git work, so that declining leaves nothing to undo."""
     return _read(db, timeout_s, lambda conn: True) is True
@@ -214,7 +287,7 @@ class NoFreePorts(Exception):
 
 
 def insert_session(
-    db: Path,
+    db: StrPath,
     row: dict[str, Any],
     *,
     ports: tuple[int, int, int] | None,
