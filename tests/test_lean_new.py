@@ -180,7 +180,7 @@ def test_new_stays_lean(tmp_path: Path) -> None:
         "import sys\n"
         "from ampsm_tui.cli import main\n"
         f"status = main(['new', '--repo', {str(repo)!r}, '--name', 'x', '--json'])\n"
-        "heavy = ('argparse', 'asyncio', 'dataclasses', 'logging', 'pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata', 'typing', 'subprocess', 'threading', 'socket', 'json', 'importlib', 'shlex', 'ahocorasick_rs')\n"
+        "heavy = ('argparse', 'asyncio', 'dataclasses', 'logging', 'pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata', 'typing', 'subprocess', 'threading', 'socket', 'json', 'importlib', 'pathlib', 're', 'enum', 'functools', 'collections', 'contextlib', 'signal', 'datetime', 'sqlite3', 'shlex', 'ahocorasick_rs')\n"
         "sys.stderr.write('LOADED ' + ' '.join(sorted(m for m in heavy if m in sys.modules)) + '\\n')\n"
         "raise SystemExit(status)\n"
     )

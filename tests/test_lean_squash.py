@@ -114,7 +114,7 @@ def test_squash_stays_lean(repo: Path) -> None:
         "import sys\n"
         "from ampsm_tui.cli import main\n"
         f"status = main(['squash', {sid!r}, '-m', 'feat: x'])\n"
-        "heavy = ('argparse', 'asyncio', 'dataclasses', 'logging', 'pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata', 'typing', 'subprocess', 'threading', 'socket', 'json', 'importlib')\n"
+        "heavy = ('argparse', 'asyncio', 'dataclasses', 'logging', 'pydantic', 'aiosqlite', 'rich', 'textual', 'yaml', 'importlib.metadata', 'typing', 'subprocess', 'threading', 'socket', 'json', 'importlib', 'pathlib', 're', 'enum', 'functools', 'collections', 'contextlib', 'signal', 'datetime', 'sqlite3')\n"
         "sys.stderr.write('LOADED ' + ' '.join(sorted(m for m in heavy if m in sys.modules)) + '\\n')\n"
         "raise SystemExit(status)\n"
     )

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import time
 
+#: The time part of a session branch and an archive ref (`stamp()`).
+STAMP_FORMAT = "%Y%m%d-%H%M%S"
+
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,7 +45,7 @@ def now_iso() -> str:
 def stamp() -> str:
     """`utcnow().strftime("%Y%m%d-%H%M%S")`: the time part of a session branch or an archive ref."""
     if os.environ.get("AMPSM_FIXED_NOW"):
-        return utcnow().strftime("%Y%m%d-%H%M%S")
+        return utcnow().strftime(STAMP_FORMAT)
     t = time.gmtime()
     return f"{t[0]:04d}{t[1]:02d}{t[2]:02d}-{t[3]:02d}{t[4]:02d}{t[5]:02d}"
 

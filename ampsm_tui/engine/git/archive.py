@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 
+from ..clock import stamp
 from .repo import BOOKKEEPING_DIR, join, repo_paths
 from .runner import git, git_out, split_z
-from .slug import now_stamp, slugify
+from .slug import slugify
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ async def contained_elsewhere(repo: StrPath, sha: str, *, except_branch: str | N
 
 
 async def _free_archive_ref(repo: StrPath, session_id: str, sha: str) -> str:
-    base = f"{ARCHIVE_PREFIX}{session_ref_part(session_id)}/{now_stamp()}"
+    base = f"{ARCHIVE_PREFIX}{session_ref_part(session_id)}/{stamp()}"
     for n in range(1, 1000):
         ref = base if n == 1 else f"{base}-{n}"
         res = await git("rev-parse", "--verify", "--quiet", ref, cwd=repo, check=False)

@@ -361,7 +361,7 @@ class Child:
 def _spawn(argv: tuple[str, ...], cwd: StrPath, env: Mapping[str, str] | None, stdin: bool) -> Child:
     """Start `git -C cwd <options> argv` with its stdout and stderr on pipes, its stdin on a pipe
     or /dev/null. A missing `cwd` is the FileNotFoundError `subprocess` would raise."""
-    import signal
+    import _signal  # not `signal`, which imports `enum` (with functools and collections)
 
     folder = os.fspath(cwd)
     if not os.path.isdir(folder):
@@ -393,7 +393,7 @@ def _spawn(argv: tuple[str, ...], cwd: StrPath, env: Mapping[str, str] | None, s
         args = ["git", "-C", folder, *GIT_OPTIONS, *argv]
         # Python ignores SIGPIPE and SIGXFSZ: the defaults back, as subprocess gives them (git restores
         # SIGPIPE itself, a hook it runs inherits from git)
-        defaults = (signal.SIGPIPE, signal.SIGXFSZ)
+        defaults = (_signal.SIGPIPE, _signal.SIGXFSZ)
         try:
             pid = os.posix_spawn(_program(child_env), args, child_env, file_actions=actions, setsigdef=defaults)
         except FileNotFoundError:  # the git found before is gone: look again

@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..clock import to_iso, utcnow
+from ..clock import STAMP_FORMAT, to_iso, utcnow
 from ..errors import AmpsmError, ErrorCode
 from .archive import ARCHIVE_PREFIX, CHECKPOINT_PREFIX, SNAPSHOT_TRAILER, drop_checkpoint
 from .locks import RepoLock
 from .repo import repo_paths, rev
 from .runner import git, git_out
-from .slug import STAMP_FORMAT
 
 
 @dataclass

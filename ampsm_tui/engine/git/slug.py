@@ -8,16 +8,12 @@ length, and is checked against git's own ref rules (`valid_branch_name`, the rul
 
 from __future__ import annotations
 
-import os
-import time
-
 MAX_SLUG = 40
 #: Plain character sets rather than regexes: `re` (with `enum` and `functools`) was a tenth of a
 #: lean `ampsm new` (issue 17).
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ID_FIRST | {"_", "-"}
-STAMP_FORMAT = "%Y%m%d-%H%M%S"
 
 
 def slugify(name: str, max_len: int = MAX_SLUG) -> str:
@@ -43,16 +39,6 @@ def slugify(name: str, max_len: int = MAX_SLUG) -> str:
 
         slug = "s-" + hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return slug
-
-
-def now_stamp() -> str:
-    """`YYYYMMDD-HHMMSS` in UTC: `clock.utcnow()` (which tests pin with AMPSM_FIXED_NOW) formatted,
-    without importing `datetime` when the clock is not pinned."""
-    if os.environ.get("AMPSM_FIXED_NOW"):
-        from ..clock import utcnow
-
-        return utcnow().strftime(STAMP_FORMAT)
-    return time.strftime(STAMP_FORMAT, time.gmtime())
 
 
 def branch_name(name: str, stamp: str, suffix: int = 0) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ..clock import stamp
 from ..errors import AmpsmError, ErrorCode
 from .archive import ArchiveResult, archive_work
 from .configfile import add_branch_section, remove_branch_section
@@ -26,7 +27,7 @@ from .repo import (
     validate_repo,
 )
 from .runner import GitError, gather_all, git
-from .slug import branch_name, is_safe_session_id, now_stamp, valid_branch_name
+from .slug import branch_name, is_safe_session_id, valid_branch_name
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
@@ -103,9 +104,9 @@ async def _branch_refs(root: str, base: str, name: str, common: str | None = Non
     return refs
 
 
-def _free_branch(name: str, stamp: str, taken: dict[str, str]) -> str:
+def _free_branch(name: str, moment: str, taken: dict[str, str]) -> str:
     for n in range(1, 10_000):
-        candidate = branch_name(name, stamp, n)
+        candidate = branch_name(name, moment, n)
         if candidate in taken:
             continue
         if not valid_branch_name(candidate):
@@ -159,7 +160,7 @@ async def create_worktree(
             raise AmpsmError(ErrorCode.GIT, f"base branch {base!r} does not exist in {root}")
         if os.path.exists(target):
             raise AmpsmError(ErrorCode.WORKTREE, f"worktree path already exists: {target}")
-        branch = _free_branch(name, now_stamp(), refs)
+        branch = _free_branch(name, stamp(), refs)
         try:
             os.makedirs(folder, exist_ok=True)
             await ensure_excluded(common, root, folder)

@@ -58,6 +58,11 @@ def _import_sqlite() -> Any:
     sys.modules["functools"] = stand_in
     try:
         import _sqlite3
+    except Exception:  # another Python's _sqlite3 wants more of functools: the plain import then
+        sys.modules.pop("_sqlite3", None)
+        if sys.modules.get("functools") is stand_in:
+            del sys.modules["functools"]
+        import _sqlite3
     finally:
         if sys.modules.get("functools") is stand_in:
             del sys.modules["functools"]
