@@ -302,7 +302,19 @@ class AmpsmApp(App[None]):
         self.run_worker(runner(), group=group, description=description, exclusive=exclusive, exit_on_error=False)
 
     def running_iterations(self) -> int:
-        return sum(1 for worker in self.workers if worker.group.startswith("iterate:") and worker.is_running)
+        """Agent turns under way in this app, as many as quitting would cancel: every session the
+        engine is iterating here (each candidate of a best-of run, each item of a batch), and a turn
+        whose worker has started before the engine took it up."""
+        busy = set(self.engine.sessions.running_ids()) if self.engine_open else set()
+        best_of = False
+        for worker in self.workers:
+            if worker.is_running and worker.group.startswith("iterate:"):
+                target = worker.group.removeprefix("iterate:")
+                if target.startswith("best-of:"):
+                    best_of = True  # its candidates are counted once the engine runs them
+                else:
+                    busy.add(target)
+        return len(busy) or int(best_of)
 
     def running_lands(self) -> int:
         """Merge-queue runs and review lands under way here: quitting mid-way stops a rebase or a

@@ -131,6 +131,50 @@ async def test_the_new_session_form_starts_a_best_of_run(repo: Path, tmp_path: P
         assert names == ["pick command 1", "pick command 2", "pick command 3"]
 
 
+async def test_q_counts_each_running_best_of_candidate(repo: Path) -> None:
+    """Quitting during a best-of run cancels every candidate's turn: `q` says how many (it said one
+    for the whole run), and the candidates' agents go with the app."""
+    import os
+    import signal
+    import uuid
+
+    from ampsm_tui.screens.dialogs import ConfirmScreen
+    from ampsm_tui.screens.new_session import NewSessionScreen
+
+    from .tui_support import processes_with
+
+    marker = f"ampsm-bestof-{uuid.uuid4().hex[:8]}"
+    app = create_app(make_test_config(), cursor_blink=False)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+            form = app.screen
+            values = {"repo": str(repo), "name": "slow", "agent_cmd": f"exec sh -c 'sleep 600' {marker}"}
+            values |= {"agents": "command", "n": "3"}
+            for field, value in values.items():
+                form.query_one(f"#{field}").value = value  # type: ignore[attr-defined]
+            form.query_one("#prompt").text = "take your time"  # type: ignore[attr-defined]
+            await pilot.press("ctrl+s")
+            assert await wait_for(pilot, lambda: len(processes_with(marker)) == 3, tries=300)
+            assert app.running_iterations() == 3
+            await pilot.press("q")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert isinstance(app.screen, ConfirmScreen)
+            assert app.screen.question.startswith("3 iteration(s) running")
+            await pilot.press("y")
+        assert app.return_code == 0
+        for _ in range(300):
+            if not processes_with(marker):
+                break
+            await asyncio.sleep(0.1)
+        assert processes_with(marker) == []
+    finally:
+        for pid in processes_with(marker):  # never leave an agent behind
+            os.kill(pid, signal.SIGKILL)
+
+
 async def test_the_batch_monitor_groups_best_of_candidates_under_their_item(tmp_path: Path) -> None:
     """A batch item with `agents:` × `bestOf:` shows as one row with its candidates under it, the winner
     starred once the batch ranked them; `enter` on that row opens the ranked group."""

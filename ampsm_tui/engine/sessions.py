@@ -189,6 +189,10 @@ class SessionService:
     def is_running(self, session_id: str) -> bool:
         return session_id in self._running
 
+    def running_ids(self) -> list[str]:
+        """The sessions this engine is iterating now (a best-of run's candidates, a batch's items)."""
+        return list(self._running)
+
     async def iterate(
         self, ref: str, prompt: str | None = None, *, until_green: int = 1, max_cost: float | None = None
     ) -> Iteration:
