@@ -7,6 +7,7 @@ import copy
 import enum
 import json
 import pickle
+import sys
 import typing
 
 import pytest
@@ -108,8 +109,9 @@ def test_a_lean_named_tuple_is_built_as_collections_builds_it() -> None:
         assert not hasattr(p, "__dict__") and cls.__module__ == __name__
         with pytest.raises(TypeError, match="Expected 2 arguments, got 3"):
             cls._make([1, 2, 3])
-        with pytest.raises(ValueError, match=r"Got unexpected field names: \['c'\]"):
+        with pytest.raises((ValueError, TypeError), match=r"Got unexpected field names: \['c'\]") as info:
             p._replace(c=1)
+        assert info.type is (TypeError if sys.version_info >= (3, 13) else ValueError)  # as collections, per version
         with pytest.raises(TypeError):
             cls(1, 2, 3)
         with pytest.raises(TypeError):
@@ -146,12 +148,13 @@ def test_a_lean_cached_property_is_functools_own() -> None:
         t.value = 5
         assert t.value == 5
         assert Thing.value.__doc__ == "The value." and Thing.value.attrname == "value"  # type: ignore[attr-defined]
-        with pytest.raises(RuntimeError) as info:
+        # 3.11 wraps an error of __set_name__ in a RuntimeError; 3.12 raises it as it is, with a note
+        with pytest.raises((RuntimeError, TypeError)) as twice:
 
             class Twice:
                 a = b = cached(_Counted.value)  # type: ignore[arg-type]
 
-        assert "two different names" in str(info.value.__cause__)
+        assert "two different names" in str(twice.value.__cause__ or twice.value)
 
         class Slotted:
             __slots__ = ()

@@ -35,6 +35,10 @@ _PROHIBITED = frozenset(
 _SPECIAL = frozenset({"__module__", "__qualname__", "__annotations__", "__doc__"})
 
 
+#: What `_replace` with an unknown field raises: collections' ValueError became a TypeError in 3.13.
+_REPLACE_ERROR: type[Exception] = TypeError if sys.version_info >= (3, 13) else ValueError
+
+
 def namedtuple(typename: str, field_names: list[str], *, defaults: list[Any], module: str) -> Any:
     """`collections.namedtuple(typename, field_names, defaults=defaults, module=module)` for the
     identifiers of a class body, without importing `collections` (its import pulls in `keyword`,
@@ -68,7 +72,7 @@ def namedtuple(typename: str, field_names: list[str], *, defaults: list[Any], mo
     def _replace(self: Any, /, **kwds: Any) -> Any:
         result = self._make(map(kwds.pop, fields, self))
         if kwds:
-            raise ValueError(f"Got unexpected field names: {list(kwds)!r}")
+            raise _REPLACE_ERROR(f"Got unexpected field names: {list(kwds)!r}")
         return result
 
     _replace.__doc__ = f"Return a new {typename} object replacing specified fields with new values"
