@@ -9,6 +9,7 @@ from .runner import git, split_z
 
 TYPE_CHECKING = False  # not typing's: the lean command paths do not import it (engine/lite.py)
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Literal, NamedTuple
 
     from .runner import StrPath
@@ -331,34 +332,50 @@ async def worktree_branches(path: StrPath) -> dict[str, str | None]:
 def checkout_of(paths: RepoPaths, branch: str) -> str | Literal[False] | None:
     """The worktree that has `branch` checked out, None when none has, read from the `HEAD` files
     `git worktree list` reads (a process fewer per merge); False when a file cannot tell (then ask
-    `worktree_branches`)."""
-    found = checkouts_of(paths, branch)
-    return False if found is None else (found[0] if found else None)
+    `worktree_branches`). Stops at the first: the main checkout, usually, with no other file read."""
+    for place in _checkouts(paths, branch):
+        return False if place is None else place
+    return None
 
 
 def checkouts_of(paths: RepoPaths, branch: str) -> list[str] | None:
     """Every worktree that has `branch` checked out (the main checkout first), from git's files;
     None when a file cannot tell."""
+    found: list[str] = []
+    for place in _checkouts(paths, branch):
+        if place is None:
+            return None
+        found.append(place)
+    return found
+
+
+def _checkouts(paths: RepoPaths, branch: str) -> Iterator[str | None]:
+    """The worktrees that have `branch` checked out, read lazily; a None, and nothing after it, when
+    a file cannot tell."""
     want = f"ref: refs/heads/{branch}"
     head = _read(join(paths.common_dir, "HEAD"))
     if head is None:
-        return None
-    found = [paths.root] if head.strip() == want else []
+        yield None
+        return
+    if head.strip() == want:
+        yield paths.root
     linked = join(paths.common_dir, "worktrees")
     try:
         entries = sorted(join(linked, name) for name in os.listdir(linked)) if os.path.isdir(linked) else []
     except OSError:
-        return None
+        yield None
+        return
     for entry in entries:
         head = _read(join(entry, "HEAD"))
         if head is None:
-            return None
+            yield None
+            return
         if head.strip() == want:
             where = _read(join(entry, "gitdir"))
             if where is None:
-                return None
-            found.append(os.path.dirname(where.strip()))
-    return found
+                yield None
+                return
+            yield os.path.dirname(where.strip())
 
 
 async def repo_root(path: StrPath) -> str:

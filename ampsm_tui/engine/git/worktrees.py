@@ -256,7 +256,8 @@ def _checked_out_only_in(paths: RepoPaths, branch: str, wt: str) -> bool:
     """git's files show `branch` checked out nowhere but in `wt` (`git branch -D` refuses a branch
     checked out elsewhere: that is then left to it)."""
     found = checkouts_of(paths, branch)
-    return found is not None and all(real(place) == real(wt) for place in found)
+    here = real(wt)
+    return found is not None and all(real(place) == here for place in found)
 
 
 async def _drop_branch(paths: RepoPaths, branch: str) -> bool:
