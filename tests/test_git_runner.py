@@ -67,23 +67,24 @@ async def test_a_call_past_its_timeout_is_killed(repo: Path) -> None:
     assert _git_pids_with(marker) == []
 
 
-async def test_calls_side_by_side_do_not_block_the_event_loop(repo: Path) -> None:
-    """Ten git calls at once, while the loop keeps ticking: each runs on a thread."""
-    ticks = 0
-    done = asyncio.Event()
+async def test_calls_side_by_side_do_not_block_the_event_loop(repo: Path, tmp_path: Path) -> None:
+    """Eight git calls at once (the pool's width), each waiting for a file only the event loop writes, and
+    only once all eight have started: a call that held the loop, or ran after another, never finishes (each
+    has a timeout, so that fails rather than hangs). Nothing here depends on how fast the machine is."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    wait = '!f() { touch "$1/started-$2"; while [ ! -e "$1/go" ]; do sleep 0.01; done; echo "$2"; }; f'
 
-    async def tick() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            await asyncio.sleep(0)
+    async def release() -> None:
+        while len(list(marks.glob("started-*"))) < 8:
+            await asyncio.sleep(0.01)
+        (marks / "go").touch()
 
-    ticker = asyncio.create_task(tick())
-    results = await asyncio.gather(*(git("rev-parse", "HEAD", cwd=repo) for _ in range(10)))
-    done.set()
-    await ticker
-    assert len({r.out for r in results}) == 1 and all(r.ok for r in results)
-    assert ticks > 10
+    releaser = asyncio.create_task(release())
+    calls = (git("-c", f"alias.wait={wait}", "wait", str(marks), str(i), cwd=repo, timeout=30) for i in range(8))
+    results = await asyncio.gather(*calls)
+    await releaser
+    assert [r.out for r in results] == [str(i) for i in range(8)] and all(r.ok for r in results)
 
 
 def test_run_sync_runs_the_git_layer_without_an_event_loop(repo: Path) -> None:
