@@ -27,6 +27,7 @@ from ..engine.limits import item_state
 from ..messages import DataChanged, EngineEventMessage
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
+from ..widgets.table import Table
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -104,9 +105,9 @@ class BatchesScreen(NavMixin, Screen[None]):
         with Vertical():
             yield Static("Batches", classes="title")
             yield Static(EMPTY_HINT, id="batches-empty", classes="empty-hint")
-            yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+            yield Table(id="batches", cursor_type="row", zebra_stripes=True)
             yield Static("Items", classes="title", id="items-title")
-            yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
+            yield Table(id="items", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:

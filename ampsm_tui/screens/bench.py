@@ -23,6 +23,7 @@ from .. import format as fmt
 from ..messages import DataChanged
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
+from ..widgets.table import Table
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -98,11 +99,11 @@ class BenchScreen(NavMixin, Screen[None]):
         with Vertical():
             yield Static("Benchmark runs", classes="title")
             yield Static(EMPTY_HINT, id="bench-empty", classes="empty-hint")
-            yield DataTable(id="bench-runs", cursor_type="row", zebra_stripes=True)
+            yield Table(id="bench-runs", cursor_type="row", zebra_stripes=True)
             yield Static("Leaderboard", classes="title", id="bench-board-title")
-            yield DataTable(id="bench-board", cursor_type="row", zebra_stripes=True)
+            yield Table(id="bench-board", cursor_type="row", zebra_stripes=True)
             yield Static("Instances", classes="title")
-            yield DataTable(id="bench-instances", cursor_type="row", zebra_stripes=True)
+            yield Table(id="bench-instances", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:

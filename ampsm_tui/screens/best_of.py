@@ -24,6 +24,7 @@ from ..messages import DataChanged
 from ..widgets.diff_view import DiffView
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
+from ..widgets.table import Table
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -88,7 +89,7 @@ class BestOfScreen(NavMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(" Best-of", id="bestof-title", classes="screen-title")
         yield Static("", id="bestof-prompt")
-        yield DataTable(id="candidates", cursor_type="row", zebra_stripes=True)
+        yield Table(id="candidates", cursor_type="row", zebra_stripes=True)
         yield Static("", id="bestof-status")
         yield DiffView(id="bestof-diff")
         yield KeyFooter()

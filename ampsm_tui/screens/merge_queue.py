@@ -22,6 +22,7 @@ from .. import actions
 from ..messages import DataChanged
 from ..widgets.footer import KeyFooter
 from ..widgets.nav import NavMixin
+from ..widgets.table import Table
 
 if TYPE_CHECKING:
     from ..app import AmpsmApp
@@ -67,7 +68,7 @@ class MergeQueueScreen(NavMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(" Merge queue · one land at a time onto the up-to-date base", classes="screen-title")
         yield Static(EMPTY, id="queue-empty", classes="empty-hint")
-        yield DataTable(id="queue-entries", cursor_type="row", zebra_stripes=True)
+        yield Table(id="queue-entries", cursor_type="row", zebra_stripes=True)
         yield Static("", id="queue-detail")
         yield Static("", id="queue-status")
         yield KeyFooter()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from .. import format as fmt
 from . import display
+from .table import Table
 
 if TYPE_CHECKING:
     from ..engine.models import Iteration
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 COLUMNS = ("#", "Status", "Commit", "Files", "+/-", "Tokens", "Cost", "Test", "Prompt")
 
 
-class Timeline(DataTable[Text | str]):
+class Timeline(Table[Text | str]):
     DEFAULT_CSS = """
     Timeline { height: 1fr; }
     """
