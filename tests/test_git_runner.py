@@ -34,9 +34,25 @@ def _git_pids_with(marker: str) -> list[int]:
     return pids
 
 
-def _slow(marker: str) -> tuple[str, ...]:
-    """A git call that runs until killed: an alias that sleeps (the marker names it in `ps`)."""
-    return ("-c", f"alias.slow=!sleep 30 # {marker}", "slow")
+def _slow(marker: str, record: Path | None = None) -> tuple[str, ...]:
+    """A git call that runs until killed: an alias that sleeps (the marker names it in `ps`). With
+    `record`, the alias's shell writes its pid there, and its child's (a background sleep)."""
+    if record is None:
+        return ("-c", f"alias.slow=!sleep 30 # {marker}", "slow")
+    alias = f'!f() {{ : {marker}; echo $$ >> "$1"; sleep 30 & echo $! >> "$1"; wait; }}; f'
+    return ("-c", f"alias.slow={alias}", "slow", str(record))
+
+
+def _recorded(record: Path) -> list[int]:
+    return [int(p) for p in record.read_text().split()] if record.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 async def test_a_call_runs_git_and_keeps_its_output(repo: Path) -> None:
@@ -46,18 +62,25 @@ async def test_a_call_runs_git_and_keeps_its_output(repo: Path) -> None:
     assert not bad.ok and bad.returncode == 128 and "fatal" in bad.stderr
 
 
-async def test_cancelling_a_call_kills_its_git(repo: Path) -> None:
+async def test_cancelling_a_call_kills_its_git(repo: Path, tmp_path: Path) -> None:
+    """...and what git started: the alias's shell and its child (a kill of git alone left them)."""
     marker = f"cancel-{os.getpid()}-{time.monotonic_ns()}"
-    task = asyncio.create_task(git(*_slow(marker), cwd=repo))
-    for _ in range(600):  # up to a minute on a loaded machine for git to start
-        if _git_pids_with(marker):
+    record = tmp_path / "pids"
+    task = asyncio.create_task(git(*_slow(marker, record), cwd=repo))
+    for _ in range(600):  # up to a minute on a loaded machine for git and the alias to start
+        if _git_pids_with(marker) and len(_recorded(record)) == 2:
             break
         await asyncio.sleep(0.1)
-    assert _git_pids_with(marker)
+    assert _git_pids_with(marker) and all(_alive(pid) for pid in _recorded(record))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert _git_pids_with(marker) == []  # killed and reaped before the cancel came back
+    for _ in range(100):  # the shell and its sleep die of the same SIGKILL; init reaps them
+        if not any(_alive(pid) for pid in _recorded(record)):
+            break
+        await asyncio.sleep(0.05)
+    assert [pid for pid in _recorded(record) if _alive(pid)] == []
 
 
 async def test_a_call_past_its_timeout_is_killed(repo: Path) -> None:
@@ -82,8 +105,12 @@ async def test_calls_side_by_side_do_not_block_the_event_loop(repo: Path, tmp_pa
 
     releaser = asyncio.create_task(release())
     calls = (git("-c", f"alias.wait={wait}", "wait", str(marks), str(i), cwd=repo, timeout=30) for i in range(8))
-    results = await asyncio.gather(*calls)
-    await releaser
+    try:
+        results = await asyncio.gather(*calls)
+        await releaser
+    finally:  # a failed run lets any alias still waiting end
+        releaser.cancel()
+        (marks / "go").touch()
     assert [r.out for r in results] == [str(i) for i in range(8)] and all(r.ok for r in results)
 
 

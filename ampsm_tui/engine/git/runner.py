@@ -265,12 +265,19 @@ class Child:
             pass
 
     def kill(self) -> None:
+        """SIGKILL git's process group: git and what it started (an alias's shell, a hook, a helper),
+        which a kill of git alone left running. Not reaped yet, git's pid still names its group."""
         self.killed = True
         if self.returncode is None:
             try:
-                os.kill(self.pid, 9)  # SIGKILL
+                os.killpg(self.pid, 9)  # SIGKILL
             except ProcessLookupError:
                 pass
+            except PermissionError:  # not a group of ours after all: git alone
+                try:
+                    os.kill(self.pid, 9)
+                except ProcessLookupError:
+                    pass
 
     def _reap(self, deadline: float | None) -> None:
         """Wait for the exit (the pipes are closed): past `deadline`, TimeoutError."""
@@ -394,12 +401,16 @@ def _spawn(argv: tuple[str, ...], cwd: StrPath, env: Mapping[str, str] | None, s
         # Python ignores SIGPIPE and SIGXFSZ: the defaults back, as subprocess gives them (git restores
         # SIGPIPE itself, a hook it runs inherits from git)
         defaults = (_signal.SIGPIPE, _signal.SIGXFSZ)
-        try:
-            pid = os.posix_spawn(_program(child_env), args, child_env, file_actions=actions, setsigdef=defaults)
-        except FileNotFoundError:  # the git found before is gone: look again
-            pid = os.posix_spawn(
-                _program(child_env, fresh=True), args, child_env, file_actions=actions, setsigdef=defaults
-            )
+        for fresh in (False, True):  # the git found before may be gone: then look again
+            try:  # in its own process group, so that a kill reaches what git starts too (Child.kill)
+                pid = os.posix_spawn(
+                    _program(child_env, fresh=fresh), args, child_env, file_actions=actions, setsigdef=defaults,
+                    setpgroup=0,
+                )  # fmt: skip
+                break
+            except FileNotFoundError:
+                if fresh:
+                    raise
     except BaseException:
         for fd in ends + mine:
             os.close(fd)
