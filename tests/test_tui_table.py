@@ -65,5 +65,18 @@ async def test_a_cell_that_grows_widens_the_drawn_header() -> None:
 
 
 def test_the_app_tables_are_tables() -> None:
-    """Every auto-width table of the app takes the redraw (the session list has fixed widths)."""
+    """No screen or widget builds a plain DataTable (the session list, with fixed widths that are
+    never measured, subclasses DataTable and keeps its own sizing)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "ampsm_tui"
+    plain = [
+        f"{path.relative_to(package)}:{node.lineno}"
+        for folder in ("screens", "widgets")
+        for path in sorted((package / folder).glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "DataTable"
+    ]
+    assert plain == []
     assert issubclass(Timeline, Table)
