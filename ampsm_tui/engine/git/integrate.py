@@ -211,8 +211,7 @@ async def squash(
     their own commits before it (`keep`) or folded in (`fold`). Returns the new head sha. The tree
     after equals the tree before; commits that landed on the base meanwhile are not touched.
     Called as `squash(worktree, base, message)` or `squash(repo, worktree, base, message)`."""
-    worktree, base_branch, message = _leading_repo(args, 3)
-    wt = worktree
+    wt, base_branch, message = _leading_repo(args, 3)
     async with RepoLock(wt, lock_timeout, purpose="squash"):
         await require_no_operation(wt, "worktree")
         plan = await linear_range(wt, base_branch, prefix=prefix)  # one process where it can
@@ -279,8 +278,7 @@ async def rebase(*args: StrPath, keep_conflict: bool = False, lock_timeout: floa
     """Rebase the session branch onto `onto`. A conflict is aborted (branch, worktree and main as
     before) and its files reported, unless `keep_conflict`. Called as `rebase(worktree, onto)` or
     `rebase(repo, worktree, onto)`."""
-    worktree, onto = _leading_repo(args, 2)
-    wt = worktree
+    wt, onto = _leading_repo(args, 2)
     async with RepoLock(wt, lock_timeout, purpose="rebase"):
         await require_no_operation(wt, "worktree")
         await require_clean(wt, "worktree")
@@ -578,10 +576,9 @@ async def restore_tip(worktree: StrPath, sha: str, *, lock_timeout: float = 60.0
     a later step leaves the branch as it was before the whole review, not half squashed. Refused
     while an operation is in progress or the worktree has uncommitted changes; the commits it
     leaves stay reachable from the reflog."""
-    wt = worktree
-    async with RepoLock(wt, lock_timeout, purpose="restore"):
-        await require_no_operation(wt, "worktree")
-        await require_clean(wt, "worktree")
-        if await rev(wt, f"{sha}^{{commit}}") is None:
+    async with RepoLock(worktree, lock_timeout, purpose="restore"):
+        await require_no_operation(worktree, "worktree")
+        await require_clean(worktree, "worktree")
+        if await rev(worktree, f"{sha}^{{commit}}") is None:
             raise AmpsmError(ErrorCode.GIT, f"cannot restore the branch: no commit {sha}")
-        await git("reset", "--quiet", "--keep", sha, cwd=wt)
+        await git("reset", "--quiet", "--keep", sha, cwd=worktree)
